@@ -1,0 +1,3 @@
+export { runCli } from './run.js';
+export { processIo, readDocument } from './io.js';
+export type { CliIo, CliCommand } from './io.js';

@@ -1,0 +1,100 @@
+/**
+ * The typed, readonly view of the `chains-config` ConfigMap (plus provenant's own keys).
+ * Key names, defaults and allowed values follow Tekton Chains (see ../shared/REFERENCE.md);
+ * the allowed-name lists are `as const` tuples that the typed registries also use (STYLE.md #7).
+ */
+
+export const formatNames = ['in-toto', 'slsa/v1', 'slsa/v2alpha3', 'slsa/v2alpha4'] as const;
+export type FormatName = (typeof formatNames)[number];
+
+export const storageNames = ['tekton', 'oci', 'local', 'gcs', 'docdb', 'grafeas', 'kafka', 'archivista'] as const;
+export type StorageName = (typeof storageNames)[number];
+/** The backends provenant implements; the others are accepted by config validation only to report them clearly. */
+export const implementedStorageNames = ['tekton', 'oci', 'local'] as const;
+export type ImplementedStorageName = (typeof implementedStorageNames)[number];
+
+export const signerNames = ['x509', 'kms', 'none'] as const;
+export type SignerName = (typeof signerNames)[number];
+
+export const ociEncodingNames = ['dsse', 'sigstore-bundle', 'both'] as const;
+export type OciEncoding = (typeof ociEncodingNames)[number];
+
+export const buildTypes = ['https://tekton.dev/chains/v2/slsa', 'https://tekton.dev/chains/v2/slsa-tekton'] as const;
+export type BuildType = (typeof buildTypes)[number];
+
+export type TransparencyMode = 'true' | 'manual' | 'false';
+
+export interface ArtifactConfig {
+  readonly format: FormatName;
+  /** Empty = storage disabled for this artifact kind. Order preserved, duplicates removed. */
+  readonly storage: readonly StorageName[];
+  readonly signer: SignerName;
+}
+
+export interface OciArtifactConfig {
+  readonly format: 'simplesigning';
+  readonly storage: readonly StorageName[];
+  readonly signer: SignerName;
+}
+
+export interface Config {
+  readonly artifacts: {
+    readonly taskrun: ArtifactConfig;
+    readonly pipelinerun: ArtifactConfig & { readonly enableDeepInspection: boolean };
+    readonly oci: OciArtifactConfig;
+  };
+  readonly storage: {
+    readonly oci: {
+      /** Repository overriding the image's own (`storage.oci.repository`); undefined = next to the image. */
+      readonly repository: string | undefined;
+      readonly insecure: boolean;
+      readonly encoding: OciEncoding;
+    };
+    readonly local: {
+      /** `storage.local.path` (provenant): root directory of the `local` backend. */
+      readonly path: string;
+    };
+  };
+  readonly signers: {
+    readonly kms: {
+      /** `signers.kms.kmsref`: awskms://, gcpkms://, pkcs11: (provenant), azurekms://, hashivault:// (not implemented). */
+      readonly kmsref: string | undefined;
+    };
+    readonly x509: {
+      readonly fulcio: {
+        readonly enabled: boolean;
+        readonly address: string;
+        readonly issuer: string;
+        readonly provider: string | undefined;
+      };
+      /** `signers.x509.identity.token.file`; default the projected token path Chains uses. */
+      readonly identityTokenFile: string;
+      readonly tufMirrorUrl: string;
+    };
+    /** `signers.secret.path` (provenant): the mounted signing Secret directory. */
+    readonly secretPath: string;
+  };
+  readonly transparency: {
+    readonly mode: TransparencyMode;
+    readonly url: string;
+  };
+  readonly builder: { readonly id: string };
+  readonly buildDefinition: { readonly buildType: BuildType };
+  readonly filter: { readonly managedBy: readonly string[] };
+}
+
+/** A problem with one ConfigMap key; all problems are reported together. */
+export interface ConfigProblem {
+  readonly key: string;
+  readonly value: string | undefined;
+  readonly message: string;
+}
+
+export interface ParsedConfig {
+  readonly config: Config;
+  /** Unknown keys and other non-fatal remarks. */
+  readonly warnings: readonly ConfigProblem[];
+}
+
+export const defaultSecretPath = '/etc/signing-secrets';
+export const defaultIdentityTokenFile = '/var/run/sigstore/cosign/oidc-token';
