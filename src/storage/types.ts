@@ -1,0 +1,44 @@
+import type { SerializedBundle } from '@sigstore/bundle';
+import type { RunKey } from '../tekton/run-key.js';
+
+/** An artifact subject: an image or file the signed payload is about. */
+export interface ArtifactSubject {
+  /** Image reference without digest (e.g. `registry.example/app`), or an artifact URI. */
+  readonly name: string;
+  /** `{ sha256: '<hex>' }` etc. */
+  readonly digest: Readonly<Record<string, string>>;
+}
+
+/**
+ * One signed artifact to store. `provenance`: the bundle holds a DSSE envelope over an in-toto
+ * statement (payload = the statement bytes). `image-signature`: the bundle holds a message
+ * signature over a simple-signing payload (payload = those exact bytes) for one image.
+ */
+export interface StoreRequest {
+  readonly run: RunKey;
+  readonly artifact: {
+    readonly type: 'provenance' | 'image-signature';
+    /** Chains' short key: `taskrun-<uid>`, `pipelinerun-<uid>`, or the first 12 hex of an image digest. */
+    readonly shortKey: string;
+    /** For provenance: every subject of the statement; for an image signature: the one image. */
+    readonly subjects: readonly ArtifactSubject[];
+    /** in-toto predicate type, for provenance. */
+    readonly predicateType?: string;
+  };
+  /** The exact signed payload bytes (statement JSON or simple-signing JSON). */
+  readonly payload: Uint8Array;
+  /** Sigstore bundle v0.3 (with tlog entry when transparency is on). */
+  readonly bundle: SerializedBundle;
+}
+
+export interface StoreResult {
+  readonly backend: string;
+  /** Human-readable locations written (tags, digests, paths, annotation keys). */
+  readonly locations: readonly string[];
+}
+
+/** A storage backend. `store` must be idempotent: storing the same request twice changes nothing. */
+export interface StorageBackend {
+  readonly name: string;
+  store(request: StoreRequest): Promise<StoreResult>;
+}
