@@ -1,0 +1,2 @@
+export * from './types.js';
+export { parseConfig, defaultConfig, configDataFromDocument, defaultLocalStoragePath } from './parse.js';

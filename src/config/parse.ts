@@ -1,0 +1,275 @@
+import { ProvenantError } from '../errors.js';
+import {
+  buildTypes,
+  defaultIdentityTokenFile,
+  defaultSecretPath,
+  formatNames,
+  implementedStorageNames,
+  ociEncodingNames,
+  signerNames,
+  storageNames,
+  type BuildType,
+  type Config,
+  type ConfigProblem,
+  type FormatName,
+  type OciEncoding,
+  type ParsedConfig,
+  type SignerName,
+  type StorageName,
+  type TransparencyMode,
+} from './types.js';
+
+/**
+ * Parses the `chains-config` ConfigMap data into a typed `Config`.
+ *
+ * Deliberate differences from Tekton Chains (docs/configuration.md):
+ * - every invalid value is reported, all at once, in one `CONFIG_INVALID` error; Chains silently
+ *   treats an invalid boolean as false;
+ * - storage backends Chains has but provenant does not implement (gcs, docdb, grafeas, kafka,
+ *   archivista) and KMS schemes it does not implement (azurekms, hashivault) are errors, not
+ *   silent no-ops at signing time;
+ * - `signer: kms` without `signers.kms.kmsref` is an error at load time, not on every run.
+ */
+
+type Data = Readonly<Record<string, string>>;
+
+interface Ctx {
+  readonly data: Data;
+  readonly problems: ConfigProblem[];
+  readonly used: Set<string>;
+}
+
+// strconv.ParseBool's accepted spellings, as Chains uses.
+const trueWords = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const falseWords = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+function raw(ctx: Ctx, key: string): string | undefined {
+  ctx.used.add(key);
+  const v = ctx.data[key];
+  return v === undefined ? undefined : v.trim();
+}
+
+function problem(ctx: Ctx, key: string, message: string): void {
+  ctx.problems.push({ key, value: ctx.data[key], message });
+}
+
+function bool(ctx: Ctx, key: string, dflt: boolean): boolean {
+  const v = raw(ctx, key);
+  if (v === undefined || v === '') return dflt;
+  if (trueWords.has(v)) return true;
+  if (falseWords.has(v)) return false;
+  problem(ctx, key, `must be a boolean ("true" or "false")`);
+  return dflt;
+}
+
+function oneOf<T extends string>(ctx: Ctx, key: string, allowed: readonly T[], dflt: T): T {
+  const v = raw(ctx, key);
+  if (v === undefined || v === '') return dflt;
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  problem(ctx, key, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+  return dflt;
+}
+
+function url(ctx: Ctx, key: string, dflt: string): string {
+  const v = raw(ctx, key);
+  if (v === undefined || v === '') return dflt;
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('scheme');
+    return v.replace(/\/+$/, '');
+  } catch {
+    problem(ctx, key, 'must be an http(s) URL');
+    return dflt;
+  }
+}
+
+function str(ctx: Ctx, key: string, dflt: string): string {
+  const v = raw(ctx, key);
+  return v === undefined || v === '' ? dflt : v;
+}
+
+function optional(ctx: Ctx, key: string): string | undefined {
+  const v = raw(ctx, key);
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function storageList(ctx: Ctx, key: string, dflt: readonly StorageName[], exclude: readonly StorageName[] = []): readonly StorageName[] {
+  const v = raw(ctx, key);
+  if (v === undefined) return dflt;
+  const out: StorageName[] = [];
+  for (const item of v.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    if (!(storageNames as readonly string[]).includes(item) || exclude.includes(item as StorageName)) {
+      problem(ctx, key, `unknown storage backend "${item}"; allowed: ${storageNames.filter((s) => !exclude.includes(s)).join(', ')}`);
+    } else if (!(implementedStorageNames as readonly string[]).includes(item)) {
+      problem(ctx, key, `storage backend "${item}" exists in Tekton Chains but provenant does not implement it; use ${implementedStorageNames.join(', ')}`);
+    } else if (!out.includes(item as StorageName)) {
+      out.push(item as StorageName);
+    }
+  }
+  return out;
+}
+
+function transparencyMode(ctx: Ctx): TransparencyMode {
+  const key = 'transparency.enabled';
+  const v = raw(ctx, key);
+  if (v === undefined || v === '') return 'false';
+  if (v === 'manual') return 'manual';
+  if (trueWords.has(v)) return 'true';
+  if (falseWords.has(v)) return 'false';
+  problem(ctx, key, 'must be "true", "false" or "manual"');
+  return 'false';
+}
+
+const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'pkcs11:'], unsupported: ['azurekms://', 'hashivault://'] } as const;
+
+function kmsref(ctx: Ctx, needed: boolean): string | undefined {
+  const key = 'signers.kms.kmsref';
+  const v = optional(ctx, key);
+  if (v === undefined) {
+    if (needed) problem(ctx, key, 'is required when an artifact signer is "kms"');
+    return undefined;
+  }
+  if (kmsSchemes.supported.some((s) => v.startsWith(s))) return v;
+  if (kmsSchemes.unsupported.some((s) => v.startsWith(s))) {
+    problem(ctx, key, `KMS scheme "${v.split(':')[0]}" exists in Tekton Chains but provenant does not implement it; use awskms://, gcpkms:// or pkcs11:`);
+  } else {
+    problem(ctx, key, 'must start with awskms://, gcpkms:// or pkcs11:');
+  }
+  return undefined;
+}
+
+/** Keys of Tekton Chains' chains-config that provenant accepts but does not act on. */
+const chainsKeysNotActedOn = [
+  'signers.x509.fulcio.provider',
+  'signers.x509.tuf.mirror.url',
+  'signers.kms.auth.address',
+  'signers.kms.auth.token',
+  'signers.kms.auth.token-path',
+  'signers.kms.auth.oidc.path',
+  'signers.kms.auth.oidc.role',
+  'signers.kms.auth.spire.sock',
+  'signers.kms.auth.spire.audience',
+  'storage.gcs.bucket',
+  'storage.docdb.url',
+  'storage.docdb.mongo-server-url',
+  'storage.docdb.mongo-server-url-dir',
+  'storage.docdb.mongo-server-url-path',
+  'storage.grafeas.projectid',
+  'storage.grafeas.noteid',
+  'storage.grafeas.notehint',
+  'storage.kafka.bootstrap.servers',
+  'storage.kafka.topic',
+  'storage.archivista.url',
+] as const;
+
+export const defaultLocalStoragePath = '/var/lib/provenant/attestations';
+
+/** Parses `chains-config` data. Throws `CONFIG_INVALID` (kind `config`) listing every problem. */
+export function parseConfig(data: Data): ParsedConfig {
+  const ctx: Ctx = { data, problems: [], used: new Set() };
+
+  const tr = {
+    format: oneOf<FormatName>(ctx, 'artifacts.taskrun.format', formatNames, 'in-toto'),
+    storage: storageList(ctx, 'artifacts.taskrun.storage', ['tekton']),
+    signer: oneOf<SignerName>(ctx, 'artifacts.taskrun.signer', signerNames, 'x509'),
+  };
+  const pr = {
+    format: oneOf<FormatName>(ctx, 'artifacts.pipelinerun.format', formatNames, 'in-toto'),
+    storage: storageList(ctx, 'artifacts.pipelinerun.storage', ['tekton'], ['kafka']),
+    signer: oneOf<SignerName>(ctx, 'artifacts.pipelinerun.signer', signerNames, 'x509'),
+    enableDeepInspection: bool(ctx, 'artifacts.pipelinerun.enable-deep-inspection', false),
+  };
+  const oci = {
+    format: oneOf(ctx, 'artifacts.oci.format', ['simplesigning'] as const, 'simplesigning'),
+    storage: storageList(ctx, 'artifacts.oci.storage', ['oci']),
+    signer: oneOf<SignerName>(ctx, 'artifacts.oci.signer', signerNames, 'x509'),
+  };
+  const kmsNeeded = [tr.signer, pr.signer, oci.signer].includes('kms');
+
+  const config: Config = {
+    artifacts: { taskrun: tr, pipelinerun: pr, oci },
+    storage: {
+      oci: {
+        repository: optional(ctx, 'storage.oci.repository'),
+        insecure: bool(ctx, 'storage.oci.repository.insecure', false),
+        encoding: oneOf<OciEncoding>(ctx, 'storage.oci.encoding-format', ociEncodingNames, 'dsse'),
+      },
+      local: { path: str(ctx, 'storage.local.path', defaultLocalStoragePath) },
+    },
+    signers: {
+      kms: { kmsref: kmsref(ctx, kmsNeeded) },
+      x509: {
+        fulcio: {
+          enabled: bool(ctx, 'signers.x509.fulcio.enabled', false),
+          address: url(ctx, 'signers.x509.fulcio.address', 'https://fulcio.sigstore.dev'),
+          issuer: url(ctx, 'signers.x509.fulcio.issuer', 'https://oauth2.sigstore.dev/auth'),
+          provider: optional(ctx, 'signers.x509.fulcio.provider'),
+        },
+        identityTokenFile: str(ctx, 'signers.x509.identity.token.file', defaultIdentityTokenFile),
+        tufMirrorUrl: url(ctx, 'signers.x509.tuf.mirror.url', 'https://sigstore-tuf-root.storage.googleapis.com'),
+      },
+      secretPath: str(ctx, 'signers.secret.path', defaultSecretPath),
+    },
+    transparency: { mode: transparencyMode(ctx), url: url(ctx, 'transparency.url', 'https://rekor.sigstore.dev') },
+    builder: { id: str(ctx, 'builder.id', 'https://tekton.dev/chains/v2') },
+    buildDefinition: { buildType: oneOf<BuildType>(ctx, 'builddefinition.buildtype', buildTypes, 'https://tekton.dev/chains/v2/slsa') },
+    filter: {
+      managedBy: (optional(ctx, 'filter.managed-by') ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    },
+  };
+
+  const warnings: ConfigProblem[] = [];
+  for (const key of chainsKeysNotActedOn) {
+    if (!ctx.used.has(key) && data[key] !== undefined && data[key] !== '') {
+      warnings.push({ key, value: undefined, message: 'Tekton Chains key that provenant accepts but does not act on' });
+    }
+    ctx.used.add(key);
+  }
+  for (const key of Object.keys(data).sort()) {
+    if (!ctx.used.has(key)) warnings.push({ key, value: data[key], message: 'unknown key (ignored)' });
+  }
+
+  if (ctx.problems.length > 0) {
+    const list = ctx.problems.map((p) => `  ${p.key}=${JSON.stringify(p.value ?? '')}: ${p.message}`).join('\n');
+    throw new ProvenantError('config', 'CONFIG_INVALID', `chains-config has ${ctx.problems.length} invalid key(s):\n${list}`, {
+      context: { problems: ctx.problems, hint: 'fix these keys in the chains-config ConfigMap; the last good configuration stays in use' },
+    });
+  }
+  return { config, warnings };
+}
+
+/** The configuration with every key at its default (the embedded default starts from this). */
+export function defaultConfig(): Config {
+  return parseConfig({}).config;
+}
+
+/**
+ * Turns a parsed JSON/YAML document into ConfigMap data: either a ConfigMap manifest
+ * (`kind: ConfigMap`, uses `.data`) or a plain map of keys. Scalars are stringified the way
+ * a ConfigMap would hold them; anything else is an input error.
+ */
+export function configDataFromDocument(doc: unknown, source = 'config'): Record<string, string> {
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ProvenantError('input', 'CONFIG_NOT_A_MAP', `${source} must be a map of chains-config keys or a ConfigMap manifest`);
+  }
+  const obj = doc as Record<string, unknown>;
+  const map = obj['kind'] === 'ConfigMap' ? (obj['data'] ?? {}) : obj;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    throw new ProvenantError('input', 'CONFIG_NOT_A_MAP', `${source}: ConfigMap .data must be a map`);
+  }
+  const out: Record<string, string> = {};
+  const bad: string[] = [];
+  for (const [k, v] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'boolean' || typeof v === 'number') out[k] = String(v);
+    else bad.push(k);
+  }
+  if (bad.length > 0) {
+    throw new ProvenantError('input', 'CONFIG_NOT_A_MAP', `${source}: values must be strings (keys: ${bad.join(', ')})`);
+  }
+  return out;
+}
