@@ -49,8 +49,15 @@ function raw(ctx: Ctx, key: string): string | undefined {
   return v === undefined ? undefined : v.trim();
 }
 
+/** Values shown in problems, with anything secret removed (a PIN inside a pkcs11 URI, tokens). */
+export function displayValue(key: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (key === 'signers.kms.auth.token') return '[redacted]';
+  return value.replace(/(pin-value=)[^&;?]*/gi, '$1[redacted]');
+}
+
 function problem(ctx: Ctx, key: string, message: string): void {
-  ctx.problems.push({ key, value: ctx.data[key], message });
+  ctx.problems.push({ key, value: displayValue(key, ctx.data[key]), message });
 }
 
 function bool(ctx: Ctx, key: string, dflt: boolean): boolean {
@@ -229,7 +236,7 @@ export function parseConfig(data: Data): ParsedConfig {
     ctx.used.add(key);
   }
   for (const key of Object.keys(data).sort()) {
-    if (!ctx.used.has(key)) warnings.push({ key, value: data[key], message: 'unknown key (ignored)' });
+    if (!ctx.used.has(key)) warnings.push({ key, value: displayValue(key, data[key]), message: 'unknown key (ignored)' });
   }
 
   if (ctx.problems.length > 0) {
