@@ -13,12 +13,13 @@ const run: RunKey = { kind: 'TaskRun', namespace: 'build', name: 'image-build-x7
 
 const bundle: SerializedBundle = {
   mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-  verificationMaterial: { publicKey: { hint: 'k1' }, tlogEntries: [], timestampVerificationData: undefined },
+  verificationMaterial: { publicKey: { hint: 'k1' }, certificate: undefined, x509CertificateChain: undefined, tlogEntries: [], timestampVerificationData: undefined },
   dsseEnvelope: {
     payload: Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1"}').toString('base64'),
     payloadType: 'application/vnd.in-toto+json',
     signatures: [{ sig: 'MEUCIQ==', keyid: '' }],
   },
+  messageSignature: undefined,
 };
 
 function request(overrides: Partial<StoreRequest> = {}): StoreRequest {
