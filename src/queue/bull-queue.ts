@@ -1,0 +1,273 @@
+/**
+ * The production queue: BullMQ on Redis, shared by any number of controller replicas.
+ * Redis only buffers run keys and checkpoints; the run annotations stay the source of truth.
+ */
+import { Queue, UnrecoverableError, Worker, type Job, type RedisOptions } from 'bullmq';
+import { ProvenantError, errorMessage } from '../errors.js';
+import { formatRunKey, type RunKey } from '../tekton/run-key.js';
+import {
+  backoffDelayMs,
+  isRetryable,
+  mergeCheckpoints,
+  resolveQueueOptions,
+  runPriority,
+  validateConcurrency,
+  validateRunKey,
+} from './policy.js';
+import { describeRedisUrl, redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
+import type {
+  AddResult,
+  Checkpoints,
+  CloseOptions,
+  JobContext,
+  JobHandler,
+  JobQueue,
+  ProcessOptions,
+  QueueDepth,
+  QueueOptions,
+  RunJobData,
+} from './types.js';
+
+export const defaultQueueName = 'provenant-runs';
+const jobName = 'run';
+/** Name of the custom backoff strategy stored in each job's options. */
+const backoffType = 'provenant';
+
+export interface BullQueueOptions extends QueueOptions, RedisConnectionSettings {
+  /** Default `provenant-runs`; replicas sharing a name share the work. */
+  readonly queueName?: string;
+  /** Redis key prefix; default BullMQ's `bull`. */
+  readonly prefix?: string;
+  /**
+   * How long a worker's job lock lives without renewal (default 30 s). A worker that dies mid-job
+   * gives its job back after this long, to be resumed (with its checkpoints) by another worker.
+   */
+  readonly lockDurationMs?: number;
+  /** How often workers look for jobs whose lock expired (default 30 s). */
+  readonly stalledIntervalMs?: number;
+  /** How many crashes mid-job a job survives before it is failed (default 3). */
+  readonly maxStalledCount?: number;
+}
+
+type RunJob = Job<RunJobData, void, string>;
+
+function redisError(err: unknown, url: string): ProvenantError {
+  // Redis reports auth problems with the error-code prefix of its reply (a protocol code, not prose).
+  const auth = err instanceof Error && /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message);
+  return auth
+    ? new ProvenantError('config', 'QUEUE_AUTH_FAILED', 'Redis rejected the credentials', {
+        cause: err,
+        context: { url, hint: 'check the password in REDIS_URL or the Redis password Secret' },
+      })
+    : new ProvenantError('transient', 'QUEUE_UNAVAILABLE', 'Redis is not reachable', { cause: err, context: { url } });
+}
+
+/**
+ * Connects (failing with `QUEUE_AUTH_FAILED` or `QUEUE_UNAVAILABLE` within `connectTimeoutMs`) and
+ * returns the queue. Workers start on `process()`; `close()` closes every connection opened here.
+ */
+export async function createBullQueue(options: BullQueueOptions): Promise<JobQueue> {
+  const { attempts, backoff, keepFailed, now, random } = resolveQueueOptions(options);
+  const url = describeRedisUrl(options.redisUrl);
+  const queueName = options.queueName ?? defaultQueueName;
+  const logger = options.logger.child({ component: 'queue', queue: queueName, redis: url });
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const connection: RedisOptions = {
+    ...redisOptionsFromUrl(options),
+    // Fail fast at startup instead of retrying a wrong password forever; later reconnects keep retrying.
+    retryStrategy: (times: number) => Math.min(times * 200, 2_000),
+  };
+  const prefix = options.prefix === undefined ? {} : { prefix: options.prefix };
+
+  const queue: Queue<RunJobData, void, string> = new Queue(queueName, {
+    connection,
+    ...prefix,
+    defaultJobOptions: {
+      attempts,
+      backoff: { type: backoffType },
+      // A completed run is "done" by its annotations; removing the job lets the uid be enqueued again.
+      removeOnComplete: true,
+      removeOnFail: { count: keepFailed },
+    },
+  });
+  let lastConnectionError: unknown;
+  queue.on('error', (err: Error) => {
+    lastConnectionError = err;
+    logger.warn({ err: errorMessage(err) }, 'redis connection error');
+  });
+
+  const ready = await Promise.race([
+    queue.waitUntilReady().then(() => true as const),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), connectTimeoutMs).unref()),
+  ]).catch((err: unknown) => {
+    lastConnectionError = err;
+    return false as const;
+  });
+  if (!ready) {
+    await queue.close().catch(() => undefined);
+    throw redisError(lastConnectionError, url);
+  }
+  // waitUntilReady resolves once connected; a wrong password only shows on the first command.
+  try {
+    await queue.getJobCounts('wait');
+  } catch (err) {
+    await queue.close().catch(() => undefined);
+    throw redisError(err, url);
+  }
+
+  let worker: Worker<RunJobData, void, string> | undefined;
+  const activeJobs = new Set<string>();
+  const settled = new Set<() => void>();
+  let closing = false;
+  let closed: Promise<void> | undefined;
+
+  function allSettled(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (activeJobs.size === 0) return resolve();
+      const finish = (): void => {
+        settled.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const check = (): void => {
+        if (activeJobs.size === 0) finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      settled.add(check);
+    });
+  }
+
+  async function processJob(job: RunJob, handle: JobHandler, opts: ProcessOptions, signal: AbortSignal): Promise<void> {
+    let data = job.data;
+    const run = formatRunKey(data.key);
+    const ctx: JobContext = {
+      attempt: job.attemptsMade + 1,
+      maxAttempts: attempts,
+      get data() {
+        return data;
+      },
+      signal,
+      checkpoint: async (patch: Checkpoints) => {
+        const next: RunJobData = { ...data, checkpoints: mergeCheckpoints(data.checkpoints, patch) };
+        await job.updateData(next);
+        data = next;
+      },
+    };
+    try {
+      await handle(ctx);
+    } catch (err) {
+      // Shutting down: the job is handed back (its lock expires), this is not a failed attempt.
+      if (closing && signal.aborted) throw err instanceof Error ? err : new Error(String(err));
+      const retryable = isRetryable(err);
+      const final = !retryable || ctx.attempt >= attempts;
+      const code = err instanceof ProvenantError ? err.code : undefined;
+      logger[final ? 'error' : 'warn'](
+        { run, uid: data.key.uid, attempt: ctx.attempt, maxAttempts: attempts, code, final, err: errorMessage(err) },
+        final ? 'job failed' : 'job attempt failed, will retry',
+      );
+      if (opts.onFailed !== undefined) {
+        try {
+          await opts.onFailed(ctx, err, final);
+        } catch (cbErr) {
+          logger.error({ run, err: errorMessage(cbErr) }, 'onFailed callback threw');
+        }
+      }
+      if (!retryable) throw new UnrecoverableError(code ?? 'permanent failure');
+      throw err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  return {
+    async add(key: RunKey, opts = {}): Promise<AddResult> {
+      validateRunKey(key.uid);
+      if (closing) throw new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue is closed');
+      const data: RunJobData = {
+        key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
+        enqueuedAt: now(),
+        checkpoints: {},
+      };
+      try {
+        const existing = await queue.getJob(key.uid);
+        if (existing !== undefined) {
+          const state = await existing.getState();
+          if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'duplicate';
+          // Enqueued again after a final failure: keep what was achieved (one signature, one Rekor entry).
+          if (state === 'failed') Object.assign(data, { checkpoints: existing.data.checkpoints });
+          await queue.remove(key.uid);
+        }
+        await queue.add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()) });
+        return 'added';
+      } catch (err) {
+        if (err instanceof ProvenantError) throw err;
+        throw redisError(err, url);
+      }
+    },
+
+    process(handle: JobHandler, opts: ProcessOptions): void {
+      validateConcurrency(opts.concurrency);
+      if (worker !== undefined) {
+        throw new ProvenantError('permanent', 'QUEUE_ALREADY_PROCESSING', 'process() was already called on this queue');
+      }
+      // Three parameters: BullMQ passes the abort signal only to processors that declare it.
+      const processor = async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<void> => {
+        const id = job.id ?? job.data.key.uid;
+        activeJobs.add(id);
+        try {
+          await processJob(job, handle, opts, signal ?? new AbortController().signal);
+        } finally {
+          activeJobs.delete(id);
+          for (const notify of settled) notify();
+        }
+      };
+      worker = new Worker<RunJobData, void, string>(queueName, processor, {
+        connection,
+        ...prefix,
+        concurrency: opts.concurrency,
+        settings: { backoffStrategy: (attemptsMade: number) => backoffDelayMs(attemptsMade, backoff, random) },
+        lockDuration: options.lockDurationMs ?? 30_000,
+        stalledInterval: options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: options.maxStalledCount ?? 3,
+        removeOnComplete: { count: 0 },
+        removeOnFail: { count: keepFailed },
+      });
+      worker.on('error', (err: Error) => logger.warn({ err: errorMessage(err) }, 'worker error'));
+      worker.on('stalled', (jobId: string) => logger.warn({ uid: jobId }, 'job stalled (a worker died mid-job); resuming'));
+    },
+
+    async depth(): Promise<QueueDepth> {
+      try {
+        const c = await queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'failed');
+        return {
+          waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0),
+          active: c['active'] ?? 0,
+          delayed: c['delayed'] ?? 0,
+          failed: c['failed'] ?? 0,
+        };
+      } catch (err) {
+        throw redisError(err, url);
+      }
+    },
+
+    close(opts: CloseOptions): Promise<void> {
+      closed ??= (async () => {
+        closing = true;
+        if (worker !== undefined) {
+          if (opts.graceful) {
+            await worker.pause(true);
+            await allSettled(opts.timeoutMs ?? 30_000);
+          }
+          const abandoned = activeJobs.size;
+          if (abandoned > 0) {
+            // Abort the handlers; the jobs stay locked in Redis until the lock expires, then any
+            // worker's stalled check puts them back with their checkpoints.
+            worker.cancelAllJobs('queue closed');
+            logger.warn({ abandoned }, 'closing with active jobs; they will be resumed after the lock expires');
+          }
+          await worker.close(abandoned > 0).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'worker close'));
+        }
+        await queue.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'queue close'));
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,28 @@
+export type {
+  AddResult,
+  BackoffOptions,
+  Checkpoints,
+  CloseOptions,
+  FailedHandler,
+  JobContext,
+  JobHandler,
+  JobQueue,
+  ProcessOptions,
+  QueueDepth,
+  QueueOptions,
+  RunJobData,
+} from './types.js';
+export { createMemoryQueue } from './memory-queue.js';
+export { createBullQueue, defaultQueueName, type BullQueueOptions } from './bull-queue.js';
+export { describeRedisUrl, redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
+export {
+  backoffDelayMs,
+  defaultAttempts,
+  defaultBackoff,
+  defaultKeepFailed,
+  isRetryable,
+  maxPriority,
+  mergeCheckpoints,
+  priorityBucketMs,
+  runPriority,
+} from './policy.js';

@@ -1,0 +1,268 @@
+/**
+ * In-process twin of the BullMQ queue for the embedded default (no Redis): same dedup, ordering,
+ * retry and checkpoint semantics, but nothing survives the process. That is fine by design: the
+ * run annotations are the source of truth, and the next relist re-enqueues unfinished runs.
+ */
+import { ProvenantError, errorMessage } from '../errors.js';
+import { formatRunKey, type RunKey } from '../tekton/run-key.js';
+import {
+  backoffDelayMs,
+  isRetryable,
+  mergeCheckpoints,
+  resolveQueueOptions,
+  runPriority,
+  validateConcurrency,
+  validateRunKey,
+} from './policy.js';
+import type {
+  AddResult,
+  Checkpoints,
+  CloseOptions,
+  JobContext,
+  JobHandler,
+  JobQueue,
+  ProcessOptions,
+  QueueDepth,
+  QueueOptions,
+  RunJobData,
+} from './types.js';
+
+type MemoryJobState = 'waiting' | 'active' | 'delayed' | 'failed';
+
+interface MemoryJob {
+  data: RunJobData;
+  state: MemoryJobState;
+  readonly priority: number;
+  /** Insertion order, FIFO within one priority (as BullMQ's priority counter). */
+  seq: number;
+  failures: number;
+  timer: NodeJS.Timeout | undefined;
+  controller: AbortController | undefined;
+}
+
+/** Binary min-heap on (priority, seq). */
+class JobHeap {
+  private readonly items: MemoryJob[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(job: MemoryJob): void {
+    const items = this.items;
+    items.push(job);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!JobHeap.before(items[i]!, items[parent]!)) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): MemoryJob | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    items[0] = last;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let best = i;
+      if (left < items.length && JobHeap.before(items[left]!, items[best]!)) best = left;
+      if (right < items.length && JobHeap.before(items[right]!, items[best]!)) best = right;
+      if (best === i) break;
+      [items[i], items[best]] = [items[best]!, items[i]!];
+      i = best;
+    }
+    return top;
+  }
+
+  private static before(a: MemoryJob, b: MemoryJob): boolean {
+    return a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq);
+  }
+}
+
+export function createMemoryQueue(options: QueueOptions): JobQueue {
+  const { attempts, backoff, keepFailed, now, random } = resolveQueueOptions(options);
+  const logger = options.logger.child({ component: 'queue', queue: 'memory' });
+  const jobs = new Map<string, MemoryJob>();
+  /** Finally failed uids, oldest first, bounded by keepFailed. */
+  const failedOrder: string[] = [];
+  const heap = new JobHeap();
+  const settled = new Set<() => void>();
+  let seq = 0;
+  let handler: JobHandler | undefined;
+  let processOptions: ProcessOptions | undefined;
+  let active = 0;
+  let accepting = true;
+  let closed = false;
+
+  function enqueue(job: MemoryJob): void {
+    job.state = 'waiting';
+    job.seq = seq++;
+    heap.push(job);
+    pump();
+  }
+
+  function pump(): void {
+    if (handler === undefined || processOptions === undefined || !accepting) return;
+    while (active < processOptions.concurrency && heap.size > 0) {
+      const job = heap.pop();
+      if (job === undefined) break;
+      void run(job, handler, processOptions);
+    }
+  }
+
+  function removeFailed(uid: string): void {
+    const index = failedOrder.indexOf(uid);
+    if (index >= 0) failedOrder.splice(index, 1);
+  }
+
+  async function run(job: MemoryJob, handle: JobHandler, opts: ProcessOptions): Promise<void> {
+    active++;
+    job.state = 'active';
+    const controller = new AbortController();
+    job.controller = controller;
+    const ctx: JobContext = {
+      attempt: job.failures + 1,
+      maxAttempts: attempts,
+      get data() {
+        return job.data;
+      },
+      signal: controller.signal,
+      checkpoint: async (patch: Checkpoints) => {
+        job.data = { ...job.data, checkpoints: mergeCheckpoints(job.data.checkpoints, patch) };
+      },
+    };
+    const run = formatRunKey(job.data.key);
+    try {
+      await handle(ctx);
+      if (!controller.signal.aborted) jobs.delete(job.data.key.uid);
+    } catch (err) {
+      // Aborted by a non-graceful close: the job is handed back (here: dropped with the process).
+      if (!controller.signal.aborted) await failed(job, ctx, err, opts, run);
+    } finally {
+      job.controller = undefined;
+      active--;
+      for (const notify of settled) notify();
+      if (!closed) pump();
+    }
+  }
+
+  async function failed(job: MemoryJob, ctx: JobContext, err: unknown, opts: ProcessOptions, run: string): Promise<void> {
+    job.failures++;
+    const retryable = isRetryable(err);
+    const final = !retryable || job.failures >= attempts;
+    const code = err instanceof ProvenantError ? err.code : undefined;
+    logger[final ? 'error' : 'warn'](
+      { run, uid: job.data.key.uid, attempt: ctx.attempt, maxAttempts: attempts, code, final, err: errorMessage(err) },
+      final ? 'job failed' : 'job attempt failed, will retry',
+    );
+    if (opts.onFailed !== undefined) {
+      try {
+        await opts.onFailed(ctx, err, final);
+      } catch (cbErr) {
+        logger.error({ run, err: errorMessage(cbErr) }, 'onFailed callback threw');
+      }
+    }
+    if (final) {
+      job.state = 'failed';
+      failedOrder.push(job.data.key.uid);
+      while (failedOrder.length > keepFailed) {
+        const evicted = failedOrder.shift();
+        if (evicted !== undefined) jobs.delete(evicted);
+      }
+      return;
+    }
+    job.state = 'delayed';
+    const delay = backoffDelayMs(job.failures, backoff, random);
+    job.timer = setTimeout(() => {
+      job.timer = undefined;
+      if (!closed) enqueue(job);
+    }, delay);
+  }
+
+  function allSettled(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (active === 0) return resolve();
+      const finish = (): void => {
+        settled.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const check = (): void => {
+        if (active === 0) finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      settled.add(check);
+    });
+  }
+
+  return {
+    async add(key: RunKey, opts = {}): Promise<AddResult> {
+      validateRunKey(key.uid);
+      if (closed) throw new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue is closed');
+      const existing = jobs.get(key.uid);
+      let checkpoints: Checkpoints = {};
+      if (existing !== undefined) {
+        if (existing.state !== 'failed') return 'duplicate';
+        // A finally failed run that is enqueued again keeps what it already achieved.
+        checkpoints = existing.data.checkpoints;
+        removeFailed(key.uid);
+      }
+      const job: MemoryJob = {
+        data: {
+          key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
+          enqueuedAt: now(),
+          checkpoints,
+        },
+        state: 'waiting',
+        priority: runPriority(opts.createdAt ?? now()),
+        seq: 0,
+        failures: 0,
+        timer: undefined,
+        controller: undefined,
+      };
+      jobs.set(key.uid, job);
+      enqueue(job);
+      return 'added';
+    },
+
+    process(handle: JobHandler, opts: ProcessOptions): void {
+      validateConcurrency(opts.concurrency);
+      if (handler !== undefined) {
+        throw new ProvenantError('permanent', 'QUEUE_ALREADY_PROCESSING', 'process() was already called on this queue');
+      }
+      handler = handle;
+      processOptions = opts;
+      pump();
+    },
+
+    async depth(): Promise<QueueDepth> {
+      let waiting = 0;
+      let delayed = 0;
+      let failed = 0;
+      for (const job of jobs.values()) {
+        if (job.state === 'waiting') waiting++;
+        else if (job.state === 'delayed') delayed++;
+        else if (job.state === 'failed') failed++;
+      }
+      return { waiting, active, delayed, failed };
+    },
+
+    async close(opts: CloseOptions): Promise<void> {
+      if (closed) return;
+      accepting = false;
+      if (opts.graceful) await allSettled(opts.timeoutMs ?? 30_000);
+      closed = true;
+      for (const job of jobs.values()) {
+        if (job.timer !== undefined) clearTimeout(job.timer);
+        job.controller?.abort(new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue was closed'));
+      }
+      logger.debug({ abandoned: active }, 'queue closed');
+    },
+  };
+}

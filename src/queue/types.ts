@@ -1,0 +1,104 @@
+import type { Logger } from '../observability/logger.js';
+import type { RunKey } from '../tekton/run-key.js';
+
+/**
+ * What a step already achieved for a run, persisted in the job so that a retry (or another worker
+ * after a crash) re-uses it: one run, one signature, one Rekor entry (ARCHITECTURE.md).
+ * Keys of the records are the reconciler's short artifact keys.
+ */
+export interface Checkpoints {
+  readonly statementDigest?: string;
+  /** Serialized Sigstore bundles (JSON), per artifact. */
+  readonly bundles?: Readonly<Record<string, unknown>>;
+  readonly rekor?: Readonly<Record<string, { readonly logIndex: number }>>;
+  /** Storage backend names already done, per artifact. */
+  readonly stored?: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface RunJobData {
+  readonly key: RunKey;
+  /** Epoch ms when the job was (first) enqueued. */
+  readonly enqueuedAt: number;
+  readonly checkpoints: Checkpoints;
+}
+
+export interface JobContext {
+  /** 1 on the first try; a crash-restart of the same try does not count as a new attempt. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** The current job data, including checkpoints written during this attempt. */
+  readonly data: RunJobData;
+  /**
+   * Merge `patch` into the checkpoints and persist it before resolving. Top-level fields are
+   * replaced; the record fields (`bundles`, `rekor`, `stored`) are merged by artifact key.
+   */
+  checkpoint(patch: Checkpoints): Promise<void>;
+  /** Aborted when the queue is closed without waiting for this job (or the job lock is lost). */
+  readonly signal: AbortSignal;
+}
+
+export type JobHandler = (ctx: JobContext) => Promise<void>;
+
+/**
+ * Called after every failed attempt; `final` is true when the job will not be tried again
+ * (a `permanent`/`config` error, or attempts exhausted). Errors it throws are logged, not retried.
+ */
+export type FailedHandler = (ctx: JobContext, err: unknown, final: boolean) => Promise<void>;
+
+export interface ProcessOptions {
+  readonly concurrency: number;
+  readonly onFailed?: FailedHandler;
+}
+
+export interface QueueDepth {
+  /** Ready to run (includes BullMQ's prioritized and paused sets). */
+  readonly waiting: number;
+  readonly active: number;
+  /** Waiting for a retry backoff to elapse. */
+  readonly delayed: number;
+  /** Finally failed and kept for inspection (bounded by `keepFailed`). */
+  readonly failed: number;
+}
+
+export interface CloseOptions {
+  /** true: stop taking jobs and wait for active ones up to `timeoutMs`; then (or with false) abort them. */
+  readonly graceful: boolean;
+  readonly timeoutMs?: number;
+}
+
+export type AddResult = 'added' | 'duplicate';
+
+export interface JobQueue {
+  /**
+   * Enqueue a run by key. The job id is the run uid: adding a uid that is waiting, active or delayed
+   * is a no-op (`duplicate`); after completion or final failure it can be added again.
+   * `createdAt` (the run's creation time, epoch ms) orders the queue newest first.
+   */
+  add(key: RunKey, opts?: { readonly createdAt?: number }): Promise<AddResult>;
+  /** Start consuming. Call once per queue object. */
+  process(handler: JobHandler, opts: ProcessOptions): void;
+  depth(): Promise<QueueDepth>;
+  close(opts: CloseOptions): Promise<void>;
+}
+
+export interface BackoffOptions {
+  /** Delay before the first retry (before jitter). */
+  readonly baseMs: number;
+  /** Upper bound of any delay. */
+  readonly maxMs: number;
+}
+
+/** Options shared by both implementations. */
+export interface QueueOptions {
+  readonly logger: Logger;
+  /** Total tries per job, including the first. Default 5. */
+  readonly attempts?: number;
+  /** Default `{ baseMs: 2000, maxMs: 300000 }`. */
+  readonly backoff?: BackoffOptions;
+  /** How many finally failed jobs to keep (for `depth().failed` and checkpoint carry-over). Default 1000. */
+  readonly keepFailed?: number;
+  /** Epoch ms clock; default `Date.now`. */
+  readonly now?: () => number;
+  /** Uniform [0, 1) source for jitter; default `Math.random`. */
+  readonly random?: () => number;
+}

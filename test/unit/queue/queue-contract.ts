@@ -1,0 +1,349 @@
+/**
+ * The behaviour both JobQueue implementations share, written once and run against the in-process
+ * queue (test/unit/queue/memory-queue.test.ts) and BullMQ on a real Redis (test/integration/queue-bull.test.ts).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProvenantError, isProvenantError } from '../../../src/errors.js';
+import type { BackoffOptions, JobContext, JobQueue, RunJobData } from '../../../src/queue/index.js';
+import type { RunKey } from '../../../src/tekton/run-key.js';
+
+export interface QueueFactoryOptions {
+  readonly attempts?: number;
+  readonly backoff?: BackoffOptions;
+  readonly random?: () => number;
+}
+
+export type QueueFactory = (opts: QueueFactoryOptions) => Promise<JobQueue>;
+
+export function runKey(uid: string, name = `run-${uid}`): RunKey {
+  return { kind: 'TaskRun', namespace: 'ns', name, uid };
+}
+
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const transient = (): ProvenantError => new ProvenantError('transient', 'TEST_TRANSIENT', 'flaky');
+const fastBackoff: BackoffOptions = { baseMs: 40, maxMs: 100 };
+
+export function defineQueueContract(name: string, factory: QueueFactory): void {
+  describe(`JobQueue contract: ${name}`, () => {
+    const open: JobQueue[] = [];
+    const make = async (opts: QueueFactoryOptions = {}): Promise<JobQueue> => {
+      const q = await factory({ attempts: 3, backoff: fastBackoff, random: () => 0, ...opts });
+      open.push(q);
+      return q;
+    };
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((q) => q.close({ graceful: false })));
+    });
+
+    it('processes an added run with its key, attempt 1 and empty checkpoints, then forgets it', async () => {
+      const q = await make();
+      const seen: RunJobData[] = [];
+      const done = deferred();
+      q.process(
+        async (ctx) => {
+          seen.push(ctx.data);
+          expect(ctx.attempt).toBe(1);
+          expect(ctx.maxAttempts).toBe(3);
+          done.resolve();
+        },
+        { concurrency: 1 },
+      );
+      expect(await q.add(runKey('u-1'))).toBe('added');
+      await done.promise;
+      expect(seen[0]?.key).toEqual(runKey('u-1'));
+      expect(seen[0]?.checkpoints).toEqual({});
+      expect(typeof seen[0]?.enqueuedAt).toBe('number');
+      await waitFor(async () => (await q.depth()).active === 0);
+      expect(await q.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    });
+
+    it('dedups by uid while waiting and active, and accepts the uid again after completion', async () => {
+      const q = await make();
+      expect(await q.add(runKey('u-1'))).toBe('added');
+      expect(await q.add(runKey('u-1'))).toBe('duplicate');
+      expect((await q.depth()).waiting).toBe(1);
+      const calls: string[] = [];
+      let gate = deferred();
+      const started = deferred();
+      q.process(
+        async (ctx) => {
+          calls.push(ctx.data.key.uid);
+          started.resolve();
+          await gate.promise;
+        },
+        { concurrency: 2 },
+      );
+      await started.promise;
+      expect(await q.add(runKey('u-1'))).toBe('duplicate');
+      gate.resolve();
+      await waitFor(async () => (await q.depth()).active === 0 && calls.length === 1);
+      gate = deferred();
+      gate.resolve();
+      expect(await q.add(runKey('u-1'))).toBe('added');
+      await waitFor(() => calls.length === 2);
+      expect(calls).toEqual(['u-1', 'u-1']);
+    });
+
+    it('runs the newest run next under a backlog (Chains #979)', async () => {
+      const q = await make();
+      const order: string[] = [];
+      const gate = deferred();
+      const blockerStarted = deferred();
+      q.process(
+        async (ctx) => {
+          order.push(ctx.data.key.uid);
+          if (ctx.data.key.uid === 'blocker') {
+            blockerStarted.resolve();
+            await gate.promise;
+          }
+        },
+        { concurrency: 1 },
+      );
+      const now = Date.now();
+      await q.add(runKey('blocker'), { createdAt: now });
+      await blockerStarted.promise;
+      for (let i = 0; i < 100; i++) await q.add(runKey(`old-${i}`), { createdAt: now - 3_600_000 - i * 120_000 });
+      await q.add(runKey('new'), { createdAt: now });
+      gate.resolve();
+      await waitFor(() => order.length === 102, 10_000);
+      expect(order[0]).toBe('blocker');
+      expect(order[1]).toBe('new');
+      // The backlog itself drains newest first too.
+      expect(order.slice(2)).toEqual(Array.from({ length: 100 }, (_, i) => `old-${i}`));
+    });
+
+    it('retries transient errors with backoff, then reports the final failure once', async () => {
+      const q = await make({ attempts: 3 });
+      const attempts: Array<{ attempt: number; at: number }> = [];
+      const failures: boolean[] = [];
+      q.process(
+        async (ctx) => {
+          attempts.push({ attempt: ctx.attempt, at: Date.now() });
+          throw transient();
+        },
+        {
+          concurrency: 1,
+          onFailed: async (ctx, err, final) => {
+            expect(isProvenantError(err, 'TEST_TRANSIENT')).toBe(true);
+            expect(ctx.data.key.uid).toBe('u-r');
+            failures.push(final);
+          },
+        },
+      );
+      await q.add(runKey('u-r'));
+      await waitFor(() => failures.length === 3);
+      expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+      expect(failures).toEqual([false, false, true]);
+      // random() = 0: equal jitter gives half the nominal delay (40 ms, then 80 ms).
+      expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(18);
+      expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(38);
+      await waitFor(async () => (await q.depth()).failed === 1);
+      await sleep(150);
+      expect(attempts).toHaveLength(3);
+    });
+
+    it('treats errors that are not ProvenantErrors as transient', async () => {
+      const q = await make();
+      const attempts: number[] = [];
+      const done = deferred();
+      q.process(
+        async (ctx) => {
+          attempts.push(ctx.attempt);
+          if (ctx.attempt === 1) throw new Error('socket hang up');
+          done.resolve();
+        },
+        { concurrency: 1 },
+      );
+      await q.add(runKey('u-p'));
+      await done.promise;
+      expect(attempts).toEqual([1, 2]);
+    });
+
+    for (const kind of ['permanent', 'config'] as const) {
+      it(`does not retry a ${kind} error and reports it as final`, async () => {
+        const q = await make({ attempts: 5 });
+        let calls = 0;
+        const failed = deferred<{ final: boolean; code: string | undefined }>();
+        q.process(
+          async () => {
+            calls++;
+            throw new ProvenantError(kind, 'TEST_NO_RETRY', 'nope');
+          },
+          {
+            concurrency: 1,
+            onFailed: async (_ctx, err, final) => failed.resolve({ final, code: isProvenantError(err) ? err.code : undefined }),
+          },
+        );
+        await q.add(runKey(`u-${kind}`));
+        expect(await failed.promise).toEqual({ final: true, code: 'TEST_NO_RETRY' });
+        await waitFor(async () => (await q.depth()).failed === 1);
+        await sleep(150);
+        expect(calls).toBe(1);
+      });
+    }
+
+    it('keeps checkpoints across retries and merges them by artifact key', async () => {
+      const q = await make();
+      const seen: RunJobData[] = [];
+      const done = deferred();
+      q.process(
+        async (ctx: JobContext) => {
+          seen.push(ctx.data);
+          if (ctx.attempt === 1) {
+            await ctx.checkpoint({ statementDigest: 'sha256:aa', bundles: { a: { b: 1 } } });
+            expect(ctx.data.checkpoints.statementDigest).toBe('sha256:aa');
+            await ctx.checkpoint({ rekor: { a: { logIndex: 7 } } });
+            throw transient();
+          }
+          await ctx.checkpoint({ bundles: { b: { b: 2 } }, stored: { a: ['oci'] } });
+          expect(ctx.data.checkpoints).toEqual({
+            statementDigest: 'sha256:aa',
+            bundles: { a: { b: 1 }, b: { b: 2 } },
+            rekor: { a: { logIndex: 7 } },
+            stored: { a: ['oci'] },
+          });
+          done.resolve();
+        },
+        { concurrency: 1 },
+      );
+      await q.add(runKey('u-c'));
+      await done.promise;
+      expect(seen[1]?.checkpoints).toEqual({
+        statementDigest: 'sha256:aa',
+        bundles: { a: { b: 1 } },
+        rekor: { a: { logIndex: 7 } },
+      });
+    });
+
+    it('re-adding a finally failed run starts it again with its checkpoints', async () => {
+      const q = await make({ attempts: 1 });
+      const seen: RunJobData[] = [];
+      let failOnce = true;
+      const failed = deferred();
+      const done = deferred();
+      q.process(
+        async (ctx) => {
+          seen.push(ctx.data);
+          if (failOnce) {
+            failOnce = false;
+            await ctx.checkpoint({ statementDigest: 'sha256:bb' });
+            throw transient();
+          }
+          done.resolve();
+        },
+        { concurrency: 1, onFailed: async () => failed.resolve() },
+      );
+      await q.add(runKey('u-f'));
+      await failed.promise;
+      await waitFor(async () => (await q.depth()).failed === 1);
+      expect(await q.add(runKey('u-f'))).toBe('added');
+      await done.promise;
+      expect(seen[1]?.checkpoints).toEqual({ statementDigest: 'sha256:bb' });
+      expect(seen[1]?.key).toEqual(runKey('u-f'));
+    });
+
+    it('runs at most `concurrency` jobs at once', async () => {
+      const q = await make();
+      let running = 0;
+      let peak = 0;
+      let finished = 0;
+      q.process(
+        async () => {
+          running++;
+          peak = Math.max(peak, running);
+          await sleep(60);
+          running--;
+          finished++;
+        },
+        { concurrency: 3 },
+      );
+      for (let i = 0; i < 7; i++) await q.add(runKey(`c-${i}`));
+      await waitFor(() => finished === 7);
+      expect(peak).toBe(3);
+    });
+
+    it('graceful close waits for the active job and starts no new one', async () => {
+      const q = await make();
+      const started: string[] = [];
+      let finished = false;
+      let aborted = false;
+      const running = deferred();
+      q.process(
+        async (ctx) => {
+          started.push(ctx.data.key.uid);
+          running.resolve();
+          await sleep(200);
+          aborted = ctx.signal.aborted;
+          finished = true;
+        },
+        { concurrency: 1 },
+      );
+      await q.add(runKey('g-1'), { createdAt: Date.now() });
+      await running.promise;
+      await q.add(runKey('g-2'), { createdAt: Date.now() - 600_000 });
+      await q.close({ graceful: true, timeoutMs: 5_000 });
+      expect(finished).toBe(true);
+      expect(aborted).toBe(false);
+      expect(started).toEqual(['g-1']);
+    });
+
+    it('graceful close gives up after its timeout and aborts the active job', async () => {
+      const q = await make();
+      const running = deferred();
+      const abortedSeen = deferred<boolean>();
+      q.process(
+        async (ctx) => {
+          running.resolve();
+          await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+          abortedSeen.resolve(ctx.signal.aborted);
+          throw new Error('aborted');
+        },
+        { concurrency: 1 },
+      );
+      await q.add(runKey('t-1'));
+      await running.promise;
+      const started = Date.now();
+      await q.close({ graceful: true, timeoutMs: 150 });
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(await abortedSeen.promise).toBe(true);
+    });
+
+    it('refuses to add after close', async () => {
+      const q = await make();
+      await q.close({ graceful: false });
+      await expect(q.add(runKey('x'))).rejects.toMatchObject({ code: 'QUEUE_CLOSED' });
+    });
+
+    it('refuses a second process() call and bad concurrency', async () => {
+      const q = await make();
+      expect(() => q.process(async () => undefined, { concurrency: 0 })).toThrow(
+        expect.objectContaining({ code: 'QUEUE_OPTIONS_INVALID' }),
+      );
+      q.process(async () => undefined, { concurrency: 1 });
+      expect(() => q.process(async () => undefined, { concurrency: 1 })).toThrow(
+        expect.objectContaining({ code: 'QUEUE_ALREADY_PROCESSING' }),
+      );
+    });
+
+    it('rejects invalid options and unusable keys', async () => {
+      await expect(factory({ attempts: 0 })).rejects.toMatchObject({ code: 'QUEUE_OPTIONS_INVALID', kind: 'config' });
+      await expect(factory({ backoff: { baseMs: 10, maxMs: 5 } })).rejects.toMatchObject({ code: 'QUEUE_OPTIONS_INVALID' });
+      const q = await make();
+      await expect(q.add(runKey(''))).rejects.toMatchObject({ code: 'QUEUE_INVALID_KEY' });
+    });
+  });
+}
