@@ -1,0 +1,375 @@
+/**
+ * A small OCI Distribution client: manifests (GET/HEAD/PUT), blobs (HEAD, POST+PUT upload, GET),
+ * the referrers API probe, Basic and Bearer-token auth from Docker credentials.
+ *
+ * Why not `@sigstore/oci` 0.7 for this: it cannot take an injected `fetch`, always uses https for
+ * non-loopback hosts (no `storage.oci.repository.insecure`), wraps every failure in one `OCIError`
+ * without the status (we must classify 401/403/429/5xx), has no blob download or manifest read API,
+ * and updates the referrers tag index without protection against concurrent writers.
+ *
+ * Security: credentials are only sent to the registry origin (and the token realm it names). Redirects
+ * are followed by hand; a hop to another origin drops the `Authorization` header (blob downloads are
+ * commonly redirected to object storage with their own signed URL).
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from '../../observability/logger.js';
+import { ProvenantError } from '../../errors.js';
+import type { DockerCredentials, RegistryCredential } from './credentials.js';
+import { apiHost } from './reference.js';
+
+export const MEDIA_TYPE_OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const MEDIA_TYPE_OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const MEDIA_TYPE_DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const MEDIA_TYPE_DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const MANIFEST_ACCEPT = [MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST].join(', ');
+const MAX_REDIRECTS = 5;
+
+export interface Descriptor {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly artifactType?: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface FetchedManifest {
+  readonly descriptor: Descriptor;
+  readonly bytes: Uint8Array;
+  readonly json: Record<string, unknown>;
+}
+
+export interface RegistryClientDeps {
+  /** `host[:port]` as image references spell it. */
+  readonly registry: string;
+  /** `storage.oci.repository.insecure`: plain http. Loopback hosts always use http (as go-containerregistry does). */
+  readonly insecure: boolean;
+  readonly credentials?: DockerCredentials | undefined;
+  readonly logger: Logger;
+  readonly fetch?: typeof fetch | undefined;
+  /** Token scope actions requested: readers ask for `pull` only. */
+  readonly actions?: 'pull' | 'pull,push';
+  /** Named in auth errors so operators know whose pull secrets to fix. */
+  readonly serviceAccount?: string | undefined;
+}
+
+export interface RegistryClient {
+  readonly registry: string;
+  /** undefined when the manifest does not exist (404). */
+  headManifest(repository: string, reference: string): Promise<Descriptor | undefined>;
+  getManifest(repository: string, reference: string): Promise<FetchedManifest | undefined>;
+  putManifest(repository: string, reference: string, bytes: Uint8Array, mediaType: string): Promise<Descriptor>;
+  /** Uploads unless the blob is already there (by digest). */
+  pushBlob(repository: string, bytes: Uint8Array, mediaType?: string): Promise<Descriptor>;
+  getBlob(repository: string, digest: string): Promise<Uint8Array>;
+  /** `GET /v2/<repo>/referrers/<digest>` answered 200 with an index. */
+  referrersSupported(repository: string, digest: string): Promise<boolean>;
+  /** The referrers API answer for a digest (undefined when the API is missing). */
+  getReferrers(repository: string, digest: string): Promise<Record<string, unknown> | undefined>;
+}
+
+export function sha256Digest(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+interface Challenge {
+  readonly scheme: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** RFC 7235 challenge: `Bearer realm="…",service="…",scope="…"`. */
+export function parseChallenge(header: string): Challenge | undefined {
+  const m = /^\s*([A-Za-z]+)\s*(.*)$/.exec(header);
+  if (m === null) return undefined;
+  const params: Record<string, string> = {};
+  const re = /([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
+  for (const p of (m[2] ?? '').matchAll(re)) {
+    params[(p[1] ?? '').toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : (p[3] ?? '');
+  }
+  return { scheme: (m[1] ?? '').toLowerCase(), params };
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/:\d+$/, '');
+  return h === 'localhost' || h.startsWith('127.') || h === '[::1]';
+}
+
+interface SendOptions {
+  readonly headers?: Record<string, string>;
+  readonly body?: Uint8Array;
+}
+
+export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
+  const doFetch = deps.fetch ?? fetch;
+  const host = apiHost(deps.registry);
+  const scheme = deps.insecure || isLoopback(host) ? 'http' : 'https';
+  const origin = new URL(`${scheme}://${host}`).origin;
+  const actions = deps.actions ?? 'pull,push';
+  const credential: RegistryCredential | undefined = deps.credentials?.get(deps.registry);
+  const log = deps.logger.child({ registry: deps.registry });
+  /** Authorization per repository (Bearer tokens are scoped to a repository) and for the host (Basic). */
+  const tokens = new Map<string, string>();
+  const pendingTokens = new Map<string, Promise<string>>();
+  let basic: string | undefined;
+  const referrersCache = new Map<string, boolean>();
+
+  const errorContext = (repository: string, status?: number): Record<string, unknown> => ({
+    registry: deps.registry,
+    repository,
+    ...(status !== undefined ? { status } : {}),
+    ...(deps.serviceAccount !== undefined ? { serviceAccount: deps.serviceAccount } : {}),
+  });
+
+  function statusError(status: number, repository: string, what: string): ProvenantError {
+    const ctx = errorContext(repository, status);
+    const sa = deps.serviceAccount !== undefined ? ` (ServiceAccount ${deps.serviceAccount})` : '';
+    if (status === 401) {
+      return new ProvenantError('permanent', 'OCI_UNAUTHORIZED', `registry ${deps.registry} rejected the credentials${sa} for ${repository} (${what})`, {
+        context: { ...ctx, hint: 'add registry credentials (imagePullSecrets of the run ServiceAccount, or --docker-config)' },
+      });
+    }
+    if (status === 403) {
+      return new ProvenantError('permanent', 'OCI_FORBIDDEN', `registry ${deps.registry} denied ${what} on ${repository}${sa}`, {
+        context: { ...ctx, hint: 'the credentials need push access to the repository' },
+      });
+    }
+    if (status === 408 || status === 429 || status >= 500) {
+      return new ProvenantError('transient', 'OCI_UNAVAILABLE', `registry ${deps.registry} answered ${status} to ${what} on ${repository}`, { context: ctx });
+    }
+    return new ProvenantError('permanent', 'OCI_REQUEST_FAILED', `registry ${deps.registry} answered ${status} to ${what} on ${repository}`, { context: ctx });
+  }
+
+  function networkError(err: unknown, repository: string, what: string): ProvenantError {
+    return new ProvenantError('transient', 'OCI_UNAVAILABLE', `registry ${deps.registry} unreachable during ${what} on ${repository}`, {
+      cause: err,
+      context: errorContext(repository),
+    });
+  }
+
+  /** One request, following redirects by hand so credentials never cross origins. */
+  async function send(method: string, url: string, opts: SendOptions, auth: string | undefined): Promise<Response> {
+    let current = new URL(url, origin);
+    let currentMethod = method;
+    let body = opts.body;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (auth !== undefined && current.origin === origin) headers['Authorization'] = auth;
+      if (body === undefined) delete headers['Content-Type'];
+      const res = await doFetch(current, {
+        method: currentMethod,
+        headers,
+        redirect: 'manual',
+        ...(body !== undefined ? { body } : {}),
+      });
+      if (![301, 302, 303, 307, 308].includes(res.status)) return res;
+      const location = res.headers.get('location');
+      await res.body?.cancel();
+      if (location === null || hop >= MAX_REDIRECTS) return res;
+      current = new URL(location, current);
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && currentMethod === 'POST')) {
+        if (currentMethod !== 'HEAD') currentMethod = 'GET';
+        body = undefined;
+      }
+    }
+  }
+
+  async function fetchToken(challenge: Challenge, repository: string): Promise<string> {
+    if (credential?.registryToken !== undefined) return credential.registryToken;
+    const realm = challenge.params['realm'];
+    if (realm === undefined) throw statusError(401, repository, 'token challenge without realm');
+    const service = challenge.params['service'];
+    const scope = `repository:${repository}:${actions}`;
+    let res: Response;
+    try {
+      if (credential?.identityToken !== undefined) {
+        const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: credential.identityToken, client_id: 'provenant', scope });
+        if (service !== undefined) form.set('service', service);
+        res = await doFetch(realm, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: form.toString(),
+          redirect: 'error',
+        });
+      } else {
+        const u = new URL(realm);
+        if (service !== undefined) u.searchParams.set('service', service);
+        u.searchParams.set('scope', scope);
+        const headers: Record<string, string> = {};
+        if (credential?.username !== undefined) {
+          headers['Authorization'] = `Basic ${Buffer.from(`${credential.username}:${credential.password ?? ''}`).toString('base64')}`;
+        }
+        res = await doFetch(u, { headers, redirect: 'error' });
+      }
+    } catch (err) {
+      throw networkError(err, repository, 'token request');
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      throw statusError(res.status, repository, 'token request');
+    }
+    const json = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
+    const token = typeof json.token === 'string' ? json.token : typeof json.access_token === 'string' ? json.access_token : undefined;
+    if (token === undefined) throw statusError(401, repository, 'token request (no token in answer)');
+    return token;
+  }
+
+  async function authorize(res: Response, repository: string): Promise<boolean> {
+    const challenge = parseChallenge(res.headers.get('www-authenticate') ?? '');
+    if (challenge === undefined) return false;
+    if (challenge.scheme === 'basic') {
+      if (credential?.username === undefined) return false;
+      basic = `Basic ${Buffer.from(`${credential.username}:${credential.password ?? ''}`).toString('base64')}`;
+      return true;
+    }
+    if (challenge.scheme === 'bearer') {
+      let pending = pendingTokens.get(repository);
+      if (pending === undefined) {
+        pending = fetchToken(challenge, repository).finally(() => pendingTokens.delete(repository));
+        pendingTokens.set(repository, pending);
+      }
+      tokens.set(repository, `Bearer ${await pending}`);
+      return true;
+    }
+    return false;
+  }
+
+  /** Sends with auth; on a 401 answers the challenge once and retries. Classifies 401/403/429/5xx. */
+  async function request(method: string, url: string, repository: string, what: string, opts: SendOptions = {}): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      const auth = tokens.get(repository) ?? basic;
+      let res: Response;
+      try {
+        res = await send(method, url, opts, auth);
+      } catch (err) {
+        throw networkError(err, repository, what);
+      }
+      if (res.status === 401 && attempt === 0) {
+        await res.body?.cancel();
+        if (await authorize(res, repository)) continue;
+        throw statusError(401, repository, what);
+      }
+      if (res.status === 401 || res.status === 403 || res.status === 408 || res.status === 429 || res.status >= 500) {
+        await res.body?.cancel();
+        throw statusError(res.status, repository, what);
+      }
+      return res;
+    }
+  }
+
+  const v2 = (repository: string, rest: string): string => `${origin}/v2/${repository}/${rest}`;
+
+  async function readManifest(res: Response, reference: string): Promise<FetchedManifest> {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const digest = sha256Digest(bytes);
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ProvenantError('permanent', 'OCI_MANIFEST_INVALID', `manifest ${reference} on ${deps.registry} is not JSON`, { cause: err });
+    }
+    const mediaType =
+      typeof json['mediaType'] === 'string' ? json['mediaType'] : (res.headers.get('content-type') ?? MEDIA_TYPE_OCI_MANIFEST).split(';')[0]!.trim();
+    return { descriptor: { mediaType, digest, size: bytes.length }, bytes, json };
+  }
+
+  return {
+    registry: deps.registry,
+
+    async headManifest(repository, reference) {
+      const res = await request('HEAD', v2(repository, `manifests/${reference}`), repository, 'manifest HEAD', { headers: { Accept: MANIFEST_ACCEPT } });
+      if (res.status === 404) return undefined;
+      if (res.status !== 200) throw statusError(res.status, repository, 'manifest HEAD');
+      const digest = res.headers.get('docker-content-digest');
+      const size = Number(res.headers.get('content-length'));
+      const mediaType = res.headers.get('content-type')?.split(';')[0]?.trim();
+      if (digest === null || !Number.isFinite(size) || size <= 0 || mediaType === undefined) {
+        // Some registries omit headers on HEAD: fall back to a GET.
+        const got = await this.getManifest(repository, reference);
+        return got?.descriptor;
+      }
+      return { mediaType, digest, size };
+    },
+
+    async getManifest(repository, reference) {
+      const res = await request('GET', v2(repository, `manifests/${reference}`), repository, 'manifest GET', { headers: { Accept: MANIFEST_ACCEPT } });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return undefined;
+      }
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        throw statusError(res.status, repository, 'manifest GET');
+      }
+      return readManifest(res, reference);
+    },
+
+    async putManifest(repository, reference, bytes, mediaType) {
+      const res = await request('PUT', v2(repository, `manifests/${reference}`), repository, 'manifest PUT', {
+        headers: { 'Content-Type': mediaType },
+        body: bytes,
+      });
+      await res.body?.cancel();
+      if (res.status !== 201 && res.status !== 200) throw statusError(res.status, repository, 'manifest PUT');
+      log.debug({ repository, reference, mediaType }, 'manifest written');
+      return { mediaType, digest: sha256Digest(bytes), size: bytes.length };
+    },
+
+    async pushBlob(repository, bytes, mediaType = 'application/octet-stream') {
+      const digest = sha256Digest(bytes);
+      const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
+      const head = await request('HEAD', v2(repository, `blobs/${digest}`), repository, 'blob HEAD');
+      await head.body?.cancel();
+      if (head.status === 200) return descriptor;
+      const start = await request('POST', v2(repository, 'blobs/uploads/'), repository, 'blob upload start');
+      await start.body?.cancel();
+      const location = start.headers.get('location');
+      if (start.status !== 202 || location === null) throw statusError(start.status, repository, 'blob upload start');
+      const target = new URL(location, origin);
+      target.searchParams.set('digest', digest);
+      const put = await request('PUT', target.toString(), repository, 'blob upload', {
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: bytes,
+      });
+      await put.body?.cancel();
+      if (put.status !== 201 && put.status !== 200) throw statusError(put.status, repository, 'blob upload');
+      return descriptor;
+    },
+
+    async getBlob(repository, digest) {
+      const res = await request('GET', v2(repository, `blobs/${digest}`), repository, 'blob GET');
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        if (res.status === 404) {
+          throw new ProvenantError('permanent', 'OCI_BLOB_NOT_FOUND', `blob ${digest} missing in ${deps.registry}/${repository}`, {
+            context: errorContext(repository, 404),
+          });
+        }
+        throw statusError(res.status, repository, 'blob GET');
+      }
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (sha256Digest(bytes) !== digest) {
+        throw new ProvenantError('permanent', 'OCI_DIGEST_MISMATCH', `blob ${digest} from ${deps.registry}/${repository} has other content`, {
+          context: errorContext(repository),
+        });
+      }
+      return bytes;
+    },
+
+    async getReferrers(repository, digest) {
+      const res = await request('GET', v2(repository, `referrers/${digest}`), repository, 'referrers GET', { headers: { Accept: MEDIA_TYPE_OCI_INDEX } });
+      const type = res.headers.get('content-type') ?? '';
+      if (res.status !== 200 || !type.startsWith(MEDIA_TYPE_OCI_INDEX)) {
+        await res.body?.cancel();
+        referrersCache.set(repository, false);
+        return undefined;
+      }
+      referrersCache.set(repository, true);
+      return (await res.json()) as Record<string, unknown>;
+    },
+
+    async referrersSupported(repository, digest) {
+      const known = referrersCache.get(repository);
+      if (known !== undefined) return known;
+      return (await this.getReferrers(repository, digest)) !== undefined;
+    },
+  };
+}
