@@ -1,0 +1,327 @@
+/**
+ * Streaming list/watch of TaskRuns and PipelineRuns that hands out keys and keeps no objects:
+ * per stream it remembers one resourceVersion. This is what keeps memory flat where Chains'
+ * informer caches every run in the cluster.
+ *
+ * Per stream (kind × namespace, or kind cluster-wide): paginated list → watch from the list's
+ * resourceVersion → on a normal close resume from the last seen resourceVersion → on 410 Gone
+ * relist → on errors retry with capped exponential backoff and jitter.
+ */
+import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { errorMessage, ProvenantError } from '../errors.js';
+import { classifyKubeError, detectTektonApiVersion, kubeStatusCode, tektonGroup, type TektonApiVersion } from '../tekton/kube-client.js';
+import { formatRunKey, type RunKey, type RunKind } from '../tekton/run-key.js';
+import { parentPipelineRunKey, shouldEnqueue } from './filter.js';
+
+export interface BackoffOptions {
+  /** First retry delay; default 500 ms. */
+  readonly initialMs?: number;
+  /** Cap; default 30 s. */
+  readonly maxMs?: number;
+  /** Growth per attempt; default 2. */
+  readonly factor?: number;
+  /** Fraction of the delay taken off at random (0..1); default 0.3. */
+  readonly jitter?: number;
+}
+
+/** Delay before retry number `attempt` (1-based): capped exponential, minus random jitter. */
+export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+  const initial = options.initialMs ?? 500;
+  const max = options.maxMs ?? 30_000;
+  const factor = options.factor ?? 2;
+  const jitter = Math.min(Math.max(options.jitter ?? 0.3, 0), 1);
+  const base = Math.min(max, initial * factor ** Math.max(0, attempt - 1));
+  return Math.round(base * (1 - jitter * random()));
+}
+
+export interface RunWatcherOptions {
+  readonly kubeConfig: KubeConfig;
+  /** Watch only these namespaces (one stream each); undefined or empty = cluster-wide. */
+  readonly namespaces?: readonly string[];
+  /** Called once per interesting event; awaited during lists (backpressure), not during watches. */
+  readonly onKey: (key: RunKey) => void | Promise<void>;
+  readonly logger: Logger;
+  readonly backoff?: BackoffOptions;
+  /** `limit` of each list page; default 500. */
+  readonly pageSize?: number;
+  /** Skip discovery and use this tekton.dev version. */
+  readonly apiVersion?: TektonApiVersion;
+  /** `timeoutSeconds` asked of the server per watch; default 300. */
+  readonly watchTimeoutSeconds?: number;
+  /** A watch that lasts this long counts as healthy even without events; default 5000 ms. */
+  readonly healthyWatchMs?: number;
+  readonly now?: () => Date;
+  readonly random?: () => number;
+}
+
+export interface RunWatcher {
+  /** Resolves once every stream finished its first list; rejects on a config error (RBAC, no Tekton). */
+  start(): Promise<void>;
+  /** Stops every stream and waits for them. */
+  stop(): Promise<void>;
+  /** True once every stream finished its first list. */
+  readonly ready: boolean;
+}
+
+interface Stream {
+  readonly kind: RunKind;
+  readonly plural: 'taskruns' | 'pipelineruns';
+  readonly namespace: string | undefined;
+  listed: boolean;
+  abort: AbortController | undefined;
+  relistNeeded: boolean;
+}
+
+interface WatchOutcome {
+  readonly rv: string;
+  readonly events: number;
+  readonly gone: boolean;
+  readonly error: unknown;
+  readonly durationMs: number;
+}
+
+function streamName(s: Stream): string {
+  return `${s.plural}${s.namespace === undefined ? '' : `@${s.namespace}`}`;
+}
+
+function resourceVersionOf(obj: unknown): string | undefined {
+  if (typeof obj !== 'object' || obj === null) return undefined;
+  const md = (obj as { metadata?: { resourceVersion?: unknown } }).metadata;
+  return typeof md?.resourceVersion === 'string' && md.resourceVersion !== '' ? md.resourceVersion : undefined;
+}
+
+function isTimeout(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
+}
+
+export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
+  const { kubeConfig, logger, onKey } = options;
+  const namespaces = (options.namespaces ?? []).filter((n) => n !== '');
+  const pageSize = options.pageSize ?? 500;
+  const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
+  const healthyWatchMs = options.healthyWatchMs ?? 5000;
+  const now = options.now ?? (() => new Date());
+  const random = options.random ?? Math.random;
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const watch = new Watch(kubeConfig);
+  const streams: Stream[] = [];
+  for (const kind of ['TaskRun', 'PipelineRun'] as const) {
+    const plural = kind === 'TaskRun' ? 'taskruns' : 'pipelineruns';
+    for (const namespace of namespaces.length > 0 ? namespaces : [undefined]) {
+      streams.push({ kind, plural, namespace, listed: false, abort: undefined, relistNeeded: false });
+    }
+  }
+  const stopSignal = new AbortController();
+  let stopped = false;
+  let ready = false;
+  let loops: Promise<void>[] = [];
+  let started: Promise<void> | undefined;
+
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (stopSignal.signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        stopSignal.signal.removeEventListener('abort', done);
+        resolve();
+      }
+      stopSignal.signal.addEventListener('abort', done);
+    });
+
+  const filterOptions = (s: Stream): { namespaces: readonly string[]; kind: RunKind; now: Date } => ({
+    namespaces,
+    kind: s.kind,
+    now: now(),
+  });
+
+  /** Keys an object yields: itself when it needs signing, its parent PipelineRun on watch events. */
+  const keysOf = (s: Stream, obj: unknown, fromWatch: boolean): RunKey[] => {
+    const opts = filterOptions(s);
+    const keys: RunKey[] = [];
+    const decision = shouldEnqueue(obj, opts);
+    if (decision.enqueue) {
+      keys.push(decision.key);
+      if (decision.reason === 'copied-annotations') {
+        logger.info({ run: formatRunKey(decision.key) }, 'run carries signing annotations of another run; enqueued');
+      }
+    }
+    // The initial list already covers every unsigned PipelineRun; only changes need the nudge.
+    if (fromWatch) {
+      const parent = parentPipelineRunKey(obj, opts);
+      if (parent !== undefined) keys.push(parent);
+    }
+    return keys;
+  };
+
+  const listAll = async (s: Stream, version: TektonApiVersion): Promise<string> => {
+    let cont: string | undefined;
+    let listRv: string | undefined;
+    let count = 0;
+    do {
+      const base = { group: tektonGroup, version, plural: s.plural, limit: pageSize, ...(cont === undefined ? {} : { _continue: cont }) };
+      const page = (
+        s.namespace === undefined
+          ? await custom.listClusterCustomObject(base)
+          : await custom.listNamespacedCustomObject({ ...base, namespace: s.namespace })
+      ) as { items?: unknown[]; metadata?: { continue?: string; resourceVersion?: string } };
+      listRv ??= page.metadata?.resourceVersion;
+      for (const item of page.items ?? []) {
+        count += 1;
+        for (const key of keysOf(s, item, false)) await onKey(key);
+        if (stopped) return listRv ?? '';
+      }
+      cont = page.metadata?.continue || undefined;
+    } while (cont !== undefined);
+    if (listRv === undefined || listRv === '') {
+      throw new ProvenantError('transient', 'KUBE_UNAVAILABLE', `list of ${s.plural} carried no resourceVersion`);
+    }
+    logger.debug({ stream: streamName(s), items: count, resourceVersion: listRv }, 'listed runs');
+    return listRv;
+  };
+
+  const watchOnce = (s: Stream, version: TektonApiVersion, fromRv: string): Promise<WatchOutcome> =>
+    new Promise((resolve) => {
+      const startedAt = Date.now();
+      let rv = fromRv;
+      let events = 0;
+      let gone = false;
+      let failure: unknown;
+      const path =
+        s.namespace === undefined
+          ? `/apis/${tektonGroup}/${version}/${s.plural}`
+          : `/apis/${tektonGroup}/${version}/namespaces/${encodeURIComponent(s.namespace)}/${s.plural}`;
+      const finish = (err: unknown): void => {
+        s.abort = undefined;
+        resolve({ rv, events, gone, error: failure ?? err ?? undefined, durationMs: Date.now() - startedAt });
+      };
+      watch
+        .watch(
+          path,
+          { resourceVersion: fromRv, allowWatchBookmarks: true, timeoutSeconds: watchTimeoutSeconds },
+          (type: string, obj: unknown) => {
+            if (type === 'ERROR') {
+              const code = typeof obj === 'object' && obj !== null ? (obj as { code?: unknown }).code : undefined;
+              if (code === 410) gone = true;
+              else failure = Object.assign(new Error('watch ERROR event'), { statusCode: typeof code === 'number' ? code : undefined });
+              s.abort?.abort();
+              return;
+            }
+            events += 1;
+            rv = resourceVersionOf(obj) ?? rv;
+            if (type !== 'ADDED' && type !== 'MODIFIED') return;
+            for (const key of keysOf(s, obj, true)) {
+              void Promise.resolve()
+                .then(() => onKey(key))
+                .catch((err: unknown) => {
+                  // Not lost: a relist re-derives every key from the runs' annotations.
+                  logger.warn({ run: formatRunKey(key), err: errorMessage(err) }, 'enqueue failed; relisting');
+                  s.relistNeeded = true;
+                  s.abort?.abort();
+                });
+            }
+          },
+          finish,
+        )
+        .then(
+          (controller) => {
+            s.abort = controller;
+            if (stopped || s.relistNeeded) controller.abort();
+          },
+          (err: unknown) => finish(err),
+        );
+    });
+
+  const runStream = async (s: Stream, version: TektonApiVersion, onFirstList: (err?: ProvenantError) => void): Promise<void> => {
+    let rv: string | undefined;
+    let failures = 0;
+    while (!stopped) {
+      try {
+        if (rv === undefined || s.relistNeeded) {
+          s.relistNeeded = false;
+          rv = await listAll(s, version);
+          if (stopped) return;
+          if (!s.listed) {
+            s.listed = true;
+            onFirstList();
+          }
+          failures = 0;
+        }
+        const out = await watchOnce(s, version, rv);
+        if (stopped) return;
+        if (out.gone || kubeStatusCode(out.error) === 410) {
+          logger.info({ stream: streamName(s), resourceVersion: out.rv }, 'resourceVersion expired (410); relisting');
+          rv = undefined;
+          continue;
+        }
+        rv = out.rv;
+        if (out.error !== undefined && out.error !== null && !isTimeout(out.error)) throw out.error;
+        if (out.events > 0 || out.durationMs >= healthyWatchMs) {
+          failures = 0;
+          continue;
+        }
+        // Closed at once with nothing delivered: do not spin against a struggling server.
+        failures += 1;
+        await sleep(backoffDelay(failures, options.backoff, random));
+      } catch (err) {
+        if (stopped) return;
+        const e = classifyKubeError(err, { action: `list/watch ${s.plural}`, rbac: `list and watch on ${s.plural}.tekton.dev` });
+        if (!s.listed && e.kind === 'config') {
+          onFirstList(e);
+          return;
+        }
+        if (e.code === 'KUBE_GONE') rv = undefined;
+        failures += 1;
+        const delay = backoffDelay(failures, options.backoff, random);
+        logger.warn({ stream: streamName(s), code: e.code, status: kubeStatusCode(err), attempt: failures, delayMs: delay }, 'list/watch failed; retrying');
+        await sleep(delay);
+      }
+    }
+  };
+
+  const stopAll = async (): Promise<void> => {
+    stopped = true;
+    stopSignal.abort();
+    for (const s of streams) s.abort?.abort();
+    await Promise.allSettled(loops);
+  };
+
+  return {
+    get ready() {
+      return ready;
+    },
+    start() {
+      started ??= (async () => {
+        const version = options.apiVersion ?? (await detectTektonApiVersion(kubeConfig));
+        logger.info({ apiVersion: `${tektonGroup}/${version}`, namespaces: namespaces.length > 0 ? namespaces : 'all' }, 'watching runs');
+        await new Promise<void>((resolve, reject) => {
+          let pending = streams.length;
+          let failed = false;
+          const onFirstList = (err?: ProvenantError): void => {
+            if (failed) return;
+            if (err !== undefined) {
+              failed = true;
+              void stopAll().then(() => reject(err));
+              return;
+            }
+            pending -= 1;
+            if (pending === 0) {
+              ready = true;
+              resolve();
+            }
+          };
+          loops = streams.map((s) => runStream(s, version, onFirstList));
+          void Promise.allSettled(loops).then(() => {
+            if (!ready && !failed) reject(new ProvenantError('transient', 'WATCH_STOPPED', 'watcher stopped before its first list'));
+          });
+        });
+      })();
+      return started;
+    },
+    async stop() {
+      await stopAll();
+      ready = false;
+    },
+  };
+}
