@@ -91,18 +91,30 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     },
   });
   let lastConnectionError: unknown;
+  let authFailed: (() => void) | undefined;
   queue.on('error', (err: Error) => {
     lastConnectionError = err;
     logger.warn({ err: errorMessage(err) }, 'redis connection error');
+    // ioredis keeps reconnecting with a wrong password; at startup that is a config error, fail now.
+    if (redisError(err, url).code === 'QUEUE_AUTH_FAILED') authFailed?.();
   });
 
+  let timer: NodeJS.Timeout | undefined;
   const ready = await Promise.race([
     queue.waitUntilReady().then(() => true as const),
-    new Promise<false>((resolve) => setTimeout(() => resolve(false), connectTimeoutMs).unref()),
-  ]).catch((err: unknown) => {
-    lastConnectionError = err;
-    return false as const;
-  });
+    new Promise<false>((resolve) => {
+      authFailed = () => resolve(false);
+      timer = setTimeout(() => resolve(false), connectTimeoutMs);
+    }),
+  ])
+    .catch((err: unknown) => {
+      lastConnectionError = err;
+      return false as const;
+    })
+    .finally(() => {
+      clearTimeout(timer);
+      authFailed = undefined;
+    });
   if (!ready) {
     await queue.close().catch(() => undefined);
     throw redisError(lastConnectionError, url);

@@ -1,0 +1,190 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSilentLogger } from '../../src/observability/logger.js';
+import { createBullQueue, type JobQueue, type RunJobData } from '../../src/queue/index.js';
+import { freePort, startRedis, waitForPort, type RedisHandle, type ServiceHandle } from '../support/services.js';
+import { defineQueueContract, deferred, runKey, waitFor } from '../unit/queue/queue-contract.js';
+
+/** A Redis that requires a password (local to this file; services.ts has no option for it). */
+async function startRedisWithPassword(password: string): Promise<ServiceHandle> {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', password],
+    { stdio: 'ignore' },
+  );
+  await waitForPort(port);
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+let redis: RedisHandle;
+let counter = 0;
+const uniqueName = (): string => `test-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe('BullMQ queue', () => {
+  defineQueueContract('bullmq', (opts) =>
+    createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName: uniqueName(), ...opts }),
+  );
+
+  it('dedups across producers sharing one queue', async () => {
+    const queueName = uniqueName();
+    const a = await createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName });
+    const b = await createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName });
+    try {
+      expect(await a.add(runKey('shared'))).toBe('added');
+      expect(await b.add(runKey('shared'))).toBe('duplicate');
+      expect((await b.depth()).waiting).toBe(1);
+    } finally {
+      await Promise.all([a.close({ graceful: false }), b.close({ graceful: false })]);
+    }
+  });
+
+  it('a worker that dies mid-job hands it back; another worker resumes it with its checkpoints', async () => {
+    const queueName = uniqueName();
+    const tuning = { lockDurationMs: 600, stalledIntervalMs: 300 };
+    const first = await createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName, ...tuning });
+    const checkpointed = deferred();
+    first.process(
+      async (ctx) => {
+        await ctx.checkpoint({ statementDigest: 'sha256:cc', bundles: { img: { signed: true } } });
+        checkpointed.resolve();
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+        throw new Error('killed');
+      },
+      { concurrency: 1 },
+    );
+    await first.add(runKey('crash'));
+    await checkpointed.promise;
+    await first.close({ graceful: false });
+
+    const second = await createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName, ...tuning });
+    try {
+      const resumed = deferred<{ data: RunJobData; attempt: number }>();
+      second.process(async (ctx) => resumed.resolve({ data: ctx.data, attempt: ctx.attempt }), { concurrency: 1 });
+      const { data, attempt } = await resumed.promise;
+      expect(data.key).toEqual(runKey('crash'));
+      expect(data.checkpoints).toEqual({ statementDigest: 'sha256:cc', bundles: { img: { signed: true } } });
+      expect(attempt).toBe(1);
+      await waitFor(async () => (await second.depth()).active === 0);
+    } finally {
+      await second.close({ graceful: true, timeoutMs: 2_000 });
+    }
+  });
+
+  it('two workers on one queue never run the same uid concurrently, and run each once', async () => {
+    const queueName = uniqueName();
+    const queues: JobQueue[] = [];
+    for (let i = 0; i < 2; i++) {
+      queues.push(await createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName }));
+    }
+    const running = new Set<string>();
+    const runs = new Map<string, number>();
+    const overlaps: string[] = [];
+    const perWorker = [0, 0];
+    queues.forEach((q, i) =>
+      q.process(
+        async (ctx) => {
+          const uid = ctx.data.key.uid;
+          if (running.has(uid)) overlaps.push(uid);
+          running.add(uid);
+          perWorker[i]!++;
+          await new Promise((r) => setTimeout(r, 15));
+          running.delete(uid);
+          runs.set(uid, (runs.get(uid) ?? 0) + 1);
+        },
+        { concurrency: 4 },
+      ),
+    );
+    try {
+      for (let i = 0; i < 40; i++) await queues[i % 2]!.add(runKey(`w-${i}`));
+      await waitFor(() => runs.size === 40, 10_000);
+      expect(overlaps).toEqual([]);
+      expect([...runs.values()].every((n) => n === 1)).toBe(true);
+      expect(perWorker[0]! + perWorker[1]!).toBe(40);
+    } finally {
+      await Promise.all(queues.map((q) => q.close({ graceful: true, timeoutMs: 2_000 })));
+    }
+  });
+
+  describe('Redis with a password', () => {
+    let secured: ServiceHandle;
+    beforeAll(async () => {
+      secured = await startRedisWithPassword('s3cret-test-only');
+    });
+    afterAll(async () => {
+      await secured?.stop();
+    });
+
+    it('connects with the password in the URL and processes jobs', async () => {
+      const q = await createBullQueue({
+        logger: createSilentLogger(),
+        redisUrl: `redis://:s3cret-test-only@127.0.0.1:${secured.port}`,
+        queueName: uniqueName(),
+      });
+      try {
+        const done = deferred<string>();
+        q.process(async (ctx) => done.resolve(ctx.data.key.uid), { concurrency: 1 });
+        await q.add(runKey('pw'));
+        expect(await done.promise).toBe('pw');
+      } finally {
+        await q.close({ graceful: true, timeoutMs: 1_000 });
+      }
+    });
+
+    it('connects with the password given separately', async () => {
+      const q = await createBullQueue({
+        logger: createSilentLogger(),
+        redisUrl: secured.url,
+        password: 's3cret-test-only',
+        queueName: uniqueName(),
+      });
+      try {
+        expect(await q.add(runKey('pw2'))).toBe('added');
+      } finally {
+        await q.close({ graceful: false });
+      }
+    });
+
+    it('fails with QUEUE_AUTH_FAILED (config) on a wrong or missing password', async () => {
+      for (const redisUrl of [`redis://:wrong@127.0.0.1:${secured.port}`, secured.url]) {
+        const err: unknown = await createBullQueue({ logger: createSilentLogger(), redisUrl, connectTimeoutMs: 3_000 }).catch(
+          (e: unknown) => e,
+        );
+        expect(err).toMatchObject({ code: 'QUEUE_AUTH_FAILED', kind: 'config' });
+        expect(JSON.stringify((err as { context: unknown }).context)).not.toContain('wrong');
+      }
+    });
+  });
+
+  it('fails with QUEUE_UNAVAILABLE (transient) when Redis does not answer', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    await expect(
+      createBullQueue({ logger: createSilentLogger(), redisUrl: `redis://127.0.0.1:${port}`, connectTimeoutMs: 500 }),
+    ).rejects.toMatchObject({ code: 'QUEUE_UNAVAILABLE', kind: 'transient' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('rejects a non-Redis URL with QUEUE_REDIS_URL_INVALID', async () => {
+    await expect(createBullQueue({ logger: createSilentLogger(), redisUrl: 'http://127.0.0.1:1' })).rejects.toMatchObject({
+      code: 'QUEUE_REDIS_URL_INVALID',
+      kind: 'config',
+    });
+  });
+});
