@@ -15,7 +15,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { ProvenantError, errorMessage } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../observability/index.js';
 import { formatRunKey, type RunKey } from '../tekton/run-key.js';
 import type { StorageBackend, StoreRequest, StoreResult } from './types.js';
 

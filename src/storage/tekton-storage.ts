@@ -19,16 +19,14 @@
 import { pem } from '@sigstore/core';
 import { envelopeFromJSON, envelopeToJSON } from '@sigstore/bundle';
 import { ProvenantError } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
-import { formatRunKey, type RunKey } from '../tekton/run-key.js';
+import type { Logger } from '../observability/index.js';
+import { certAnnotation, chainAnnotation, formatRunKey, payloadAnnotation, signatureAnnotation, type RunKey } from '../tekton/index.js';
 import type { StorageBackend, StoreRequest, StoreResult } from './types.js';
 
 /** Kubernetes' limit on the total size of an object's annotations (apimachinery TotalAnnotationSizeLimitB). */
 export const kubernetesAnnotationsLimitBytes = 256 * 1024;
 /** Default ceiling for the run's annotations after our patch: the Kubernetes limit minus 32 KiB of headroom. */
 export const defaultMaxAnnotationBytes = kubernetesAnnotationsLimitBytes - 32 * 1024;
-
-export const tektonAnnotationPrefix = 'chains.tekton.dev/';
 
 /** What the run holds now, so the size check counts the annotations the patch will sit beside. */
 export interface RunObjectSize {
@@ -87,10 +85,10 @@ export function annotationsForStorage(request: StoreRequest): Record<string, str
   const key = request.artifact.shortKey;
   const { cert, chain } = certificatesOf(request);
   return {
-    [`${tektonAnnotationPrefix}payload-${key}`]: b64(request.payload),
-    [`${tektonAnnotationPrefix}signature-${key}`]: b64(signatureBytes(request)),
-    [`${tektonAnnotationPrefix}cert-${key}`]: b64(cert),
-    [`${tektonAnnotationPrefix}chain-${key}`]: b64(chain),
+    [payloadAnnotation(key)]: b64(request.payload),
+    [signatureAnnotation(key)]: b64(signatureBytes(request)),
+    [certAnnotation(key)]: b64(cert),
+    [chainAnnotation(key)]: b64(chain),
   };
 }
 
