@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1.7
+# provenant controller image: multi-stage, Node 22 LTS on Debian slim, non-root.
+# Base images are pinned to an exact Node release (the same one package.json pins for
+# development). Pin the digest too (`@sha256:…`) when building in a networked release
+# pipeline; this repository is developed offline and cannot resolve it.
+
+# --- build: compile TypeScript and build the pkcs11js native addon -----------------------
+FROM node:22.23.3-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+# Full install (dev deps: typescript) with install scripts, so pkcs11js is compiled here.
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# --- runtime --------------------------------------------------------------------------------
+FROM node:22.23.3-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=root:root /src/node_modules ./node_modules
+COPY --from=build --chown=root:root /src/dist ./dist
+COPY --chown=root:root package.json ./
+COPY --chown=root:root bin ./bin
+# 65532 = "nonroot" in distroless conventions; the Deployment runs with the same uid.
+USER 65532:65532
+EXPOSE 9090
+ENTRYPOINT ["node", "/app/dist/cli/main.js", "controller"]
