@@ -51,15 +51,34 @@ export interface BullQueueOptions extends QueueOptions, RedisConnectionSettings 
 
 type RunJob = Job<RunJobData, void, string>;
 
+/** Node's certificate verification error codes: retrying will not help, the trust setup is wrong. */
+const tlsVerifyCodes = new Set([
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 function redisError(err: unknown, url: string): ProvenantError {
   // Redis reports auth problems with the error-code prefix of its reply (a protocol code, not prose).
-  const auth = err instanceof Error && /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message);
-  return auth
-    ? new ProvenantError('config', 'QUEUE_AUTH_FAILED', 'Redis rejected the credentials', {
-        cause: err,
-        context: { url, hint: 'check the password in REDIS_URL or the Redis password Secret' },
-      })
-    : new ProvenantError('transient', 'QUEUE_UNAVAILABLE', 'Redis is not reachable', { cause: err, context: { url } });
+  if (err instanceof Error && /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message)) {
+    return new ProvenantError('config', 'QUEUE_AUTH_FAILED', 'Redis rejected the credentials', {
+      cause: err,
+      context: { url, hint: 'check the password in REDIS_URL or the Redis password Secret' },
+    });
+  }
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && tlsVerifyCodes.has(code)) {
+    return new ProvenantError('config', 'QUEUE_TLS_FAILED', 'the Redis server certificate could not be verified', {
+      cause: err,
+      context: { url, tlsCode: code, hint: 'give the CA of the Redis server certificate (tls.ca)' },
+    });
+  }
+  return new ProvenantError('transient', 'QUEUE_UNAVAILABLE', 'Redis is not reachable', { cause: err, context: { url } });
 }
 
 /**
@@ -91,19 +110,20 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     },
   });
   let lastConnectionError: unknown;
-  let authFailed: (() => void) | undefined;
+  let failFast: (() => void) | undefined;
   queue.on('error', (err: Error) => {
     lastConnectionError = err;
     logger.warn({ err: errorMessage(err) }, 'redis connection error');
-    // ioredis keeps reconnecting with a wrong password; at startup that is a config error, fail now.
-    if (redisError(err, url).code === 'QUEUE_AUTH_FAILED') authFailed?.();
+    // ioredis keeps reconnecting with a wrong password or an untrusted certificate; at startup that
+    // is a config error, so fail now instead of waiting for the timeout.
+    if (redisError(err, url).kind === 'config') failFast?.();
   });
 
   let timer: NodeJS.Timeout | undefined;
   const ready = await Promise.race([
     queue.waitUntilReady().then(() => true as const),
     new Promise<false>((resolve) => {
-      authFailed = () => resolve(false);
+      failFast = () => resolve(false);
       timer = setTimeout(() => resolve(false), connectTimeoutMs);
     }),
   ])
@@ -113,7 +133,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     })
     .finally(() => {
       clearTimeout(timer);
-      authFailed = undefined;
+      failFast = undefined;
     });
   if (!ready) {
     await queue.close().catch(() => undefined);

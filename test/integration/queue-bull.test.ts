@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/observability/logger.js';
 import { createBullQueue, type JobQueue, type RunJobData } from '../../src/queue/index.js';
@@ -17,12 +20,46 @@ async function startRedisWithPassword(password: string): Promise<ServiceHandle> 
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopChild(child),
+  };
+}
+
+function stopChild(child: ReturnType<typeof spawn>): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/** A TLS-only Redis with a throwaway self-signed certificate for `localhost` (test-only key, deleted after). */
+async function startRedisWithTls(): Promise<ServiceHandle & { ca: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'provenant-redis-tls-'));
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert],
+    { stdio: 'ignore' },
+  );
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no'],
+    { stdio: 'ignore' },
+  );
+  await waitForPort(port);
+  const ca = await readFile(cert, 'utf8');
+  return {
+    port,
+    ca,
+    url: `rediss://localhost:${port}`,
+    stop: async () => {
+      await stopChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -169,6 +206,41 @@ describe('BullMQ queue', () => {
         expect(err).toMatchObject({ code: 'QUEUE_AUTH_FAILED', kind: 'config' });
         expect(JSON.stringify((err as { context: unknown }).context)).not.toContain('wrong');
       }
+    });
+  });
+
+  describe('Redis over TLS (rediss://)', () => {
+    let tlsRedis: ServiceHandle & { ca: string };
+    beforeAll(async () => {
+      tlsRedis = await startRedisWithTls();
+    });
+    afterAll(async () => {
+      await tlsRedis?.stop();
+    });
+
+    it('connects with a private CA and processes jobs', async () => {
+      const q = await createBullQueue({
+        logger: createSilentLogger(),
+        redisUrl: tlsRedis.url,
+        tls: { ca: tlsRedis.ca },
+        queueName: uniqueName(),
+      });
+      try {
+        const done = deferred<string>();
+        q.process(async (ctx) => done.resolve(ctx.data.key.uid), { concurrency: 1 });
+        await q.add(runKey('tls'));
+        expect(await done.promise).toBe('tls');
+      } finally {
+        await q.close({ graceful: true, timeoutMs: 1_000 });
+      }
+    });
+
+    it('refuses a server certificate it cannot verify with QUEUE_TLS_FAILED (config), fast', async () => {
+      const started = Date.now();
+      await expect(
+        createBullQueue({ logger: createSilentLogger(), redisUrl: tlsRedis.url, connectTimeoutMs: 5_000 }),
+      ).rejects.toMatchObject({ code: 'QUEUE_TLS_FAILED', kind: 'config' });
+      expect(Date.now() - started).toBeLessThan(4_000);
     });
   });
 
