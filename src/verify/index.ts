@@ -1,0 +1,1 @@
+export { verifyBundle, type Subject, type VerificationPolicy, type VerifiedArtifact } from './verify-bundle.js';
