@@ -187,14 +187,15 @@ function findSlot(p11: PKCS11, uri: Pkcs11Uri, modulePath: string): { slot: Hand
     throw deviceError('C_GetSlotList', err, { modulePath });
   }
   const seen: string[] = [];
+  let unreadable: unknown;
   for (const slot of slots) {
     let info: TokenInfo;
     try {
       info = p11.C_GetTokenInfo(slot);
     } catch (err) {
-      // A slot whose token vanished between the two calls is simply not a match.
-      if (ckrOf(err) === pkcs11js.CKR_TOKEN_NOT_PRESENT) continue;
-      throw deviceError('C_GetTokenInfo', err, { modulePath });
+      // A broken or vanished token elsewhere must not hide ours; it only matters if ours is not found.
+      if (ckrOf(err) !== pkcs11js.CKR_TOKEN_NOT_PRESENT) unreadable = err;
+      continue;
     }
     const label = unpad(info.label);
     seen.push(label);
@@ -205,6 +206,7 @@ function findSlot(p11: PKCS11, uri: Pkcs11Uri, modulePath: string): { slot: Hand
     if (uri.model !== undefined && unpad(info.model) !== uri.model) continue;
     return { slot, flags: info.flags };
   }
+  if (unreadable !== undefined) throw deviceError('C_GetTokenInfo', unreadable, { modulePath, ...describeToken(uri) });
   throw new ProvenantError('config', 'PKCS11_TOKEN_NOT_FOUND', `no PKCS#11 token matches ${PKCS11_URI_CONFIG_KEY} in module ${modulePath}`, {
     context: { configKey: PKCS11_URI_CONFIG_KEY, modulePath, ...describeToken(uri), availableTokens: seen, hint: 'check the token label (slot ids change when a token is initialised)' },
   });

@@ -16,6 +16,7 @@ import { startSoftHsm, YKCS11_MODULE, type SoftHsm } from '../support/softhsm.js
 const PIN = '918273';
 const WRONG_PIN = '564738';
 const TOKEN = 'provenant test';
+const DOOMED_TOKEN = 'doomed';
 
 const GEN_ID = Buffer.from([0x01]);
 const IMPORT_ID = Buffer.from([0x02]);
@@ -82,6 +83,8 @@ beforeAll(async () => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   importedPublicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   await hsm.importKey({ label: 'imported', id: IMPORT_ID, pkcs8Pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+  await hsm.initToken(DOOMED_TOKEN);
+  hsm.generateEcKey({ label: 'doomed', id: GEN_ID, token: DOOMED_TOKEN });
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   await hsm.importKey({ label: 'rsa', id: RSA_ID, pkcs8Pem: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
 });
@@ -199,6 +202,18 @@ describe('PKCS#11 signer on SoftHSM2', () => {
     }
   });
 
+  it('reports a token that disappears after start as a transient device error', async () => {
+    const signer = await createPkcs11Signer(uriFor('doomed', `pin-value=${PIN}`, DOOMED_TOKEN), { logger: createSilentLogger() });
+    try {
+      await signer.sign(statement);
+      await hsm.deleteToken(DOOMED_TOKEN);
+      const err = await failureOf(signer.sign(statement));
+      expect({ code: err.code, kind: err.kind }).toEqual({ code: 'PKCS11_DEVICE_ERROR', kind: 'transient' });
+    } finally {
+      await signer.close?.();
+    }
+  });
+
   it('serialises many concurrent signs on its one session', async () => {
     const signer = await createPkcs11Signer(uriFor('generated'), { logger: createSilentLogger() });
     try {
@@ -268,7 +283,11 @@ describe('PKCS#11 signer on ykcs11 without a YubiKey', () => {
     const err = await failureOf(
       createPkcs11Signer(`pkcs11:token=YubiKey%20PIV%20%2312345678;id=%02?module-path=${YKCS11_MODULE}&pin-value=${PIN}`, { logger }),
     );
-    expect(['PKCS11_DEVICE_ERROR', 'PKCS11_TOKEN_NOT_FOUND']).toContain(err.code);
+    // No pcscd here: C_GetSlotList says CKR_DEVICE_ERROR. With pcscd but no key, the token is simply absent.
+    expect([
+      { code: 'PKCS11_DEVICE_ERROR', kind: 'transient' },
+      { code: 'PKCS11_TOKEN_NOT_FOUND', kind: 'config' },
+    ]).toContainEqual({ code: err.code, kind: err.kind });
     expect(everythingIn(err) + lines.join('\n')).not.toContain(PIN);
   });
 });

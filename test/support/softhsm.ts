@@ -25,9 +25,13 @@ export interface SoftHsm {
   /** Write the PIN to a file (with a trailing newline, like `echo`) and return its path. */
   writePinFile(content?: string): Promise<string>;
   /** Generate an EC key pair on the token (CKM_EC_KEY_PAIR_GEN), private key with CKA_SIGN. */
-  generateEcKey(options: { label: string; id: Buffer; curve?: 'P-256' | 'P-384'; alwaysAuthenticate?: boolean }): void;
+  generateEcKey(options: { label: string; id: Buffer; curve?: 'P-256' | 'P-384'; alwaysAuthenticate?: boolean; token?: string }): void;
   /** Import a PKCS#8 PEM private key (and its public key) with `softhsm2-util --import`. */
   importKey(options: { label: string; id: Buffer; pkcs8Pem: string }): Promise<void>;
+  /** Initialise another token in the same token directory (visible to modules initialised afterwards). */
+  initToken(label: string): Promise<void>;
+  /** Delete a token's files, as if the device had gone away. */
+  deleteToken(label: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,7 +70,7 @@ export async function startSoftHsm(options: { tokenLabel?: string; pin?: string;
       await writeFile(file, content, { mode: 0o600 });
       return file;
     },
-    generateEcKey({ label, id, curve = 'P-256', alwaysAuthenticate = false }) {
+    generateEcKey({ label, id, curve = 'P-256', alwaysAuthenticate = false, token = tokenLabel }) {
       const p = new pkcs11js.PKCS11();
       p.load(SOFTHSM_MODULE);
       // If a signer in this process already initialised the module, share it and leave finalising to it.
@@ -78,8 +82,8 @@ export async function startSoftHsm(options: { tokenLabel?: string; pin?: string;
         if ((err as { code?: number }).code !== pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED) throw err;
       }
       try {
-        const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === tokenLabel);
-        if (slot === undefined) throw new Error(`token ${tokenLabel} not found`);
+        const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === token);
+        if (slot === undefined) throw new Error(`token ${token} not found`);
         const session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
         try {
           try {
@@ -131,6 +135,14 @@ export async function startSoftHsm(options: { tokenLabel?: string; pin?: string;
       } finally {
         await rm(file, { force: true });
       }
+    },
+    async initToken(label) {
+      await execFileAsync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin], {
+        env: process.env,
+      });
+    },
+    async deleteToken(label) {
+      await execFileAsync('softhsm2-util', ['--delete-token', '--token', label], { env: process.env });
     },
     async stop() {
       if (previousConf === undefined) delete process.env['SOFTHSM2_CONF'];
