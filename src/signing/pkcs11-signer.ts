@@ -113,7 +113,13 @@ function acquireModule(modulePath: string): LoadedModule {
     });
   }
   try {
-    p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    try {
+      // C_Sign runs on libuv's thread pool, so the module must lock for itself.
+      p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    } catch (err) {
+      if (ckrOf(err) !== pkcs11js.CKR_CANT_LOCK) throw err;
+      p11.C_Initialize();
+    }
   } catch (err) {
     if (ckrOf(err) !== pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
       try {
