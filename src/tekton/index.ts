@@ -1,0 +1,5 @@
+export * from './run-key.js';
+export * from './types.js';
+export * from './annotations.js';
+export type { ParseRunOptions } from './parse-run.js';
+export { parseRun, parseParamValue, goJsonRunSpec, isRunDone, assertRunDone, succeededCondition } from './parse-run.js';
