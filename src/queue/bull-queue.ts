@@ -290,12 +290,13 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           }
           const abandoned = activeJobs.size;
           if (abandoned > 0) {
-            // Abort the handlers; the jobs stay locked in Redis until the lock expires, then any
-            // worker's stalled check puts them back with their checkpoints.
-            worker.cancelAllJobs('queue closed');
             logger.warn({ abandoned }, 'closing with active jobs; they will be resumed after the lock expires');
           }
-          await worker.close(abandoned > 0).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'worker close'));
+          // Always abort and force: a job fetched while pausing would otherwise make close() wait for
+          // it without a bound. Aborted jobs stay locked in Redis until the lock expires, then any
+          // worker's stalled check puts them back with their checkpoints.
+          worker.cancelAllJobs('queue closed');
+          await worker.close(true).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'worker close'));
         }
         await queue.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'queue close'));
       })();

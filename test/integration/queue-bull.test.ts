@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSilentLogger } from '../../src/observability/logger.js';
+import { Redis } from 'ioredis';
+import { createCapturingLogger, createSilentLogger } from '../../src/observability/logger.js';
 import { createBullQueue, type JobQueue, type RunJobData } from '../../src/queue/index.js';
 import { freePort, startRedis, waitForPort, type RedisHandle, type ServiceHandle } from '../support/services.js';
 import { defineQueueContract, deferred, runKey, waitFor } from '../unit/queue/queue-contract.js';
@@ -78,6 +79,26 @@ describe('BullMQ queue', () => {
   defineQueueContract('bullmq', (opts) =>
     createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName: uniqueName(), ...opts }),
   );
+
+  it('closes every Redis connection it opened, quietly', async () => {
+    const admin = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: null });
+    try {
+      const clients = async (): Promise<number> => String(await admin.client('LIST')).trim().split('\n').length;
+      const before = await clients();
+      const { logger, lines } = createCapturingLogger('warn');
+      const q = await createBullQueue({ logger, redisUrl: redis.url, queueName: uniqueName() });
+      const done = deferred();
+      q.process(async () => done.resolve(), { concurrency: 2 });
+      await q.add(runKey('conn'));
+      await done.promise;
+      expect(await clients()).toBeGreaterThan(before);
+      await q.close({ graceful: true, timeoutMs: 1_000 });
+      await waitFor(async () => (await clients()) === before, 3_000);
+      expect(lines).toEqual([]);
+    } finally {
+      admin.disconnect();
+    }
+  });
 
   it('dedups across producers sharing one queue', async () => {
     const queueName = uniqueName();
