@@ -7,6 +7,9 @@ import { createAwsKmsSigner, parseAwsKmsRef } from '../../src/signing/aws-kms-si
 import { AWS_TEST_REGION, startAwsKmsServer, type AwsKmsTestServer } from '../support/aws-kms-server.js';
 import { freePort } from '../support/services.js';
 import { signAndVerifyDsse } from '../support/kms-test-keys.js';
+import { DSSEBundleBuilder } from '@sigstore/sign';
+import { bundleToJSON } from '@sigstore/bundle';
+import { verifyBundle } from '../../src/verify/index.js';
 
 // Throwaway, obviously fake credentials: the tests check they never reach an error or a log line.
 const ACCESS_KEY = 'AKIAPROVENANTTEST000';
@@ -132,6 +135,9 @@ describe('AWS KMS signer against a local KMS (JSON 1.1 wire protocol)', () => {
     const sig = await signer.sign(data);
     expect(sig.key).toMatchObject({ $case: 'publicKey', publicKey: signer.publicKeyPem });
     expect(cryptoVerify('sha384', data, signer.publicKeyPem, sig.signature)).toBe(true);
+    // A P-384 DSSE bundle verifies with the project's verifier (which uses SHA-384 for P-384, as cosign does).
+    const bundle = bundleToJSON(await new DSSEBundleBuilder({ signer, witnesses: [] }).create({ data: payload, type: 'application/vnd.in-toto+json' }));
+    expect(verifyBundle(bundle, { key: signer.publicKeyPem }).payload.equals(payload)).toBe(true);
     const sign = server.requests.find((r) => r.target === 'TrentService.Sign')!;
     expect(sign.body['SigningAlgorithm']).toBe('ECDSA_SHA_384');
     expect(Buffer.from(String(sign.body['Message']), 'base64')).toHaveLength(48);

@@ -7,6 +7,9 @@ import { crc32c, createGcpKmsSigner, parseGcpKmsRef } from '../../src/signing/gc
 import { GCP_TEST_KEY_RING, startGcpKmsServer, type GcpKmsTestServer } from '../support/gcp-kms-server.js';
 import { freePort } from '../support/services.js';
 import { signAndVerifyDsse } from '../support/kms-test-keys.js';
+import { DSSEBundleBuilder } from '@sigstore/sign';
+import { bundleToJSON } from '@sigstore/bundle';
+import { verifyBundle } from '../../src/verify/index.js';
 
 const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', subject: [], predicate: { y: 2 } }));
 const pae = (type: string, body: Buffer): Buffer =>
@@ -123,6 +126,9 @@ describe('GCP KMS signer against a local Cloud KMS gRPC server', () => {
     const data = pae('application/vnd.in-toto+json', payload);
     const sig = await signer.sign(data);
     expect(cryptoVerify('sha384', data, signer.publicKeyPem, sig.signature)).toBe(true);
+    // A P-384 DSSE bundle verifies with the project's verifier (which uses SHA-384 for P-384, as cosign does).
+    const bundle = bundleToJSON(await new DSSEBundleBuilder({ signer, witnesses: [] }).create({ data: payload, type: 'application/vnd.in-toto+json' }));
+    expect(verifyBundle(bundle, { key: signer.publicKeyPem }).payload.equals(payload)).toBe(true);
     await signer.close?.();
   });
 
