@@ -12,7 +12,6 @@ export const redactPaths: readonly string[] = [
   'token',
   'authorization',
   'privateKey',
-  'key',
   'secret',
   'credentials',
   '*.password',
