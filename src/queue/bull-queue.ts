@@ -213,20 +213,21 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     async add(key: RunKey, opts = {}): Promise<AddResult> {
       validateRunKey(key.uid);
       if (closing) throw new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue is closed');
-      const data: RunJobData = {
-        key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
-        enqueuedAt: now(),
-        checkpoints: {},
-      };
+      let checkpoints: Checkpoints = {};
       try {
         const existing = await queue.getJob(key.uid);
         if (existing !== undefined) {
           const state = await existing.getState();
           if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'duplicate';
           // Enqueued again after a final failure: keep what was achieved (one signature, one Rekor entry).
-          if (state === 'failed') Object.assign(data, { checkpoints: existing.data.checkpoints });
+          if (state === 'failed') checkpoints = existing.data.checkpoints;
           await queue.remove(key.uid);
         }
+        const data: RunJobData = {
+          key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
+          enqueuedAt: now(),
+          checkpoints,
+        };
         await queue.add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()) });
         return 'added';
       } catch (err) {
