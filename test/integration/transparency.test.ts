@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { generateKeyPairSync, sign as nodeSign, createHash, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type SerializedBundle } from '@sigstore/bundle';
-import type { Signer, Witness } from '@sigstore/sign';
+import { FulcioSigner, type Signer, type Witness } from '@sigstore/sign';
 import { PublicKeyDetails, TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
@@ -250,5 +250,26 @@ describe('transparency: exactly one Rekor entry per run', () => {
     expect(signer.calls()).toBe(1);
     expect(tlogEntryOf(bundle)).toBeUndefined();
     expect(mock.rekorEntryCount() - before).toBe(0);
+  });
+
+  it('keyless (Fulcio certificate): a retry from the signed-but-unlogged checkpoint logs once and verifies', async () => {
+    const b64url = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    // Unsigned test token: the mock Fulcio does not check JWT signatures.
+    const token = `${b64url({ alg: 'none' })}.${b64url({ iss: 'https://issuer.example', sub: 'builder@example.com', email: 'builder@example.com', email_verified: true, aud: 'sigstore', iat: now, exp: now + 600 })}.`;
+    let signs = 0;
+    const fulcio = new FulcioSigner({ identityProvider: { getToken: async () => token }, fulcioBaseURL: mock.fulcioUrl });
+    const signer: Signer = { sign: async (data) => ((signs += 1), fulcio.sign(data)) };
+    const job: Job = { checkpoint: undefined, saves: 0 };
+    mock.failNextRekor(502);
+    const first: unknown = await attempt(job, signer, async () => undefined).catch((e: unknown) => e);
+    expect(isProvenantError(first, 'REKOR_UNAVAILABLE')).toBe(true);
+    expect(job.checkpoint?.verifier).toContain('BEGIN CERTIFICATE');
+    const bundle = await attempt(job, signer, async () => undefined);
+    expect(signs).toBe(1);
+    expect(mock.rekorEntryCount() - before).toBe(1);
+    const trust = toTrustMaterial(TrustedRoot.fromJSON(mock.trustedRoot));
+    const signerIdentity = new Verifier(trust, { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(bundle)));
+    expect(signerIdentity.identity?.subjectAlternativeName).toBe('builder@example.com');
   });
 });
