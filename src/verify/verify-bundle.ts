@@ -100,6 +100,9 @@ function parseBundle(json: unknown): Bundle {
 }
 
 function parseTrustedRoot(json: unknown): TrustedRoot {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ProvenantError('input', 'VERIFY_TRUSTED_ROOT_INVALID', 'the trusted root is not a JSON object');
+  }
   try {
     return TrustedRoot.fromJSON(json);
   } catch (cause) {
@@ -150,6 +153,9 @@ export function verifyBundle(bundleJson: unknown, policy: VerificationPolicy, op
     verifier = new Verifier(trust, { tlogThreshold: requireTlog ? 1 : 0, ctlogThreshold: 0, timestampThreshold: 0 });
   } else {
     const trust = toTrustMaterial(parseTrustedRoot(policy.trustedRoot));
+    if (entity.key.$case !== 'certificate') {
+      throw rejected('VERIFY_CERTIFICATE_MISSING', 'the bundle is signed with a key, not a certificate: verify it with the key');
+    }
     // A certificate is only valid at a proven time: a Rekor entry or a TSA timestamp.
     verifier = new Verifier(trust, { tlogThreshold: requireTlog ? 1 : 0, ctlogThreshold: 1, timestampThreshold: 1 });
     sigstorePolicy = { subjectAlternativeName: policy.identity.san, extensions: { issuer: policy.identity.issuer } };
