@@ -24,17 +24,10 @@ export interface RegistryDeps extends SignerDeps {
 
 type KmsFactory = (ref: string, deps: SignerDeps) => Promise<KeySigner>;
 
-// TODO(gcp-kms helper): replace with `import('./gcp-kms-signer.js')` once that file lands; the
-// indirection keeps typecheck green until then.
-const gcpKmsModule = './gcp-kms-signer.js';
-async function importGcpKmsSigner(): Promise<{ createGcpKmsSigner: KmsFactory }> {
-  return (await import(gcpKmsModule)) as { createGcpKmsSigner: KmsFactory };
-}
-
 // Loaded lazily: each pulls in a large SDK (or a native module) that most installs never use.
 export const kmsSchemes = {
   'awskms://': async (ref, deps) => (await import('./aws-kms-signer.js')).createAwsKmsSigner(ref, deps),
-  'gcpkms://': async (ref, deps) => (await importGcpKmsSigner()).createGcpKmsSigner(ref, deps),
+  'gcpkms://': async (ref, deps) => (await import('./gcp-kms-signer.js')).createGcpKmsSigner(ref, deps),
   'pkcs11:': async (ref, deps) => (await import('./pkcs11-signer.js')).createPkcs11Signer(ref, deps),
 } as const satisfies Record<string, KmsFactory>;
 export type KmsScheme = keyof typeof kmsSchemes;
