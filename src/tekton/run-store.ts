@@ -36,12 +36,12 @@ export interface RunStore {
   apiVersion(): Promise<TektonApiVersion>;
   /** The raw run as the API server returns it now; `undefined` when it does not exist (404). */
   get(key: RunLocator): Promise<unknown>;
-  /** JSON merge patch of `metadata.annotations`; `null` removes a key. Returns the patched object. */
-  patchAnnotations(key: RunLocator, annotations: Readonly<Record<string, string | null>>, options?: PatchAnnotationsOptions): Promise<unknown>;
+  /** JSON merge patch of `metadata.annotations`; `null` removes a key. */
+  patchAnnotations(key: RunLocator, annotations: Readonly<Record<string, string | null>>, options?: PatchAnnotationsOptions): Promise<void>;
   /** TaskRuns labelled `tekton.dev/pipelineRun=<name>` in the PipelineRun's namespace (all pages). */
   listChildren(pipelineRun: Pick<RunKey, 'namespace' | 'name'>): Promise<unknown[]>;
-  /** A core/v1 Event on the run. Best effort: failures are logged, never thrown. Resolves `true` when created. */
-  emitEvent(target: RunLocator & { readonly uid?: string }, event: RunEventSpec): Promise<boolean>;
+  /** A core/v1 Event on the run. Best effort: failures are logged (warn), never thrown. */
+  emitEvent(target: RunLocator & { readonly uid?: string }, event: RunEventSpec): Promise<void>;
   /** `data` of a ConfigMap, `undefined` when it does not exist. */
   getConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
 }
@@ -104,10 +104,10 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
       const metadata: Record<string, unknown> = { annotations: { ...annotations } };
       if (patchOptions.resourceVersion !== undefined) metadata['resourceVersion'] = patchOptions.resourceVersion;
       try {
-        return (await custom.patchNamespacedCustomObject(
+        await custom.patchNamespacedCustomObject(
           { group: tektonGroup, version: v, namespace: key.namespace, plural: runPlural(key.kind), name: key.name, body: { metadata } },
           mergePatchOptions(),
-        )) as unknown;
+        );
       } catch (err) {
         throw classifyKubeError(err, {
           action: `patch annotations of ${formatRunKey(key)}`,
@@ -171,13 +171,11 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
             count: 1,
           },
         });
-        return true;
       } catch (err) {
         options.logger?.warn(
           { run: formatRunKey(target), reason: event.reason, status: kubeStatusCode(err), err: errorMessage(err) },
           'could not emit Kubernetes event',
         );
-        return false;
       }
     },
 
