@@ -9,6 +9,12 @@ export const chainsPrefix = 'chains.tekton.dev/';
 export const signedAnnotation = 'chains.tekton.dev/signed';
 export const signedValues = { true: 'true', failed: 'failed' } as const;
 
+/**
+ * provenant's own: the uid of the run that was signed, written with `signed`. Re-run tools copy
+ * annotations onto a new run (Chains #1004); a uid that is not the run's own means "not signed".
+ */
+export const signedUidAnnotation = 'chains.tekton.dev/signed-uid';
+
 /** Number of failed attempts so far (Chains gives up after 3). */
 export const retriesAnnotation = 'chains.tekton.dev/retries';
 export const maxRetries = 3;
