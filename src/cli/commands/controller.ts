@@ -1,11 +1,130 @@
-import type { CliCommand } from '../io.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ProvenantError } from '../../errors.js';
+import { startController, type ControllerRole } from '../../main.js';
+import { createLogger, createMetrics, startHealthServer } from '../../observability/index.js';
+import { createBullQueue, createMemoryQueue, type JobQueue } from '../../queue/index.js';
+import { credentialsFromDockerConfig } from '../../storage/index.js';
+import { loadKubeConfig } from '../../tekton/index.js';
+import type { CliCommand, CliIo } from '../io.js';
 
-// Placeholder until the issue that builds this command lands; it says so instead of pretending.
+const help = `usage: provenant controller [options]
+
+Watches completed TaskRuns and PipelineRuns and signs them (the Tekton Chains controller's job).
+
+options:
+  --namespace a,b          watch only these namespaces (default: cluster-wide)
+  --config-namespace NS    namespace of the chains-config ConfigMap (default: $POD_NAMESPACE or tekton-chains)
+  --config-name NAME       ConfigMap name (default: chains-config)
+  --role watch|work|all    watch and enqueue, work the queue, or both (default: all)
+  --concurrency N          jobs worked at once per replica (default: 4)
+  --attempts N             tries per run before signed=failed (default: 5)
+  --metrics-port N         /metrics, /healthz, /readyz (default: 9090; 0 = off)
+  --kubeconfig FILE        kubeconfig (default: as kubectl: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --docker-config FILE     registry credentials for oci storage (default: $DOCKER_CONFIG/config.json if set)
+
+environment:
+  REDIS_URL                redis://[:password@]host:port[/db] or rediss:// (TLS); unset = in-process queue
+  REDIS_PASSWORD           overrides the URL's password
+  REDIS_TLS_CA_FILE        CA bundle for a rediss:// server with a private CA
+  PROVENANT_LOG_LEVEL      pino level (default info)
+`;
+
+function int(value: string | undefined, name: string, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ProvenantError('input', 'USAGE', `--${name} must be a non-negative integer`);
+  return n;
+}
+
+async function createQueue(env: NodeJS.ProcessEnv, attempts: number, logger: ReturnType<typeof createLogger>): Promise<JobQueue> {
+  const url = env['REDIS_URL'];
+  if (url === undefined || url === '') {
+    logger.warn('REDIS_URL is not set: using the in-process queue (one replica, nothing survives a restart but the run annotations)');
+    return createMemoryQueue({ logger, attempts });
+  }
+  const ca = env['REDIS_TLS_CA_FILE'];
+  return createBullQueue({
+    logger,
+    attempts,
+    redisUrl: url,
+    ...(env['REDIS_PASSWORD'] ? { password: env['REDIS_PASSWORD'] } : {}),
+    ...(ca ? { tls: { ca: await readFile(ca, 'utf8') } } : {}),
+  });
+}
+
+async function runController(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      namespace: { type: 'string' },
+      'config-namespace': { type: 'string' },
+      'config-name': { type: 'string' },
+      role: { type: 'string' },
+      concurrency: { type: 'string' },
+      attempts: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'docker-config': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout(help);
+    return 0;
+  }
+  const role = (values.role ?? 'all') as ControllerRole;
+  if (!['watch', 'work', 'all'].includes(role)) throw new ProvenantError('input', 'USAGE', '--role must be watch, work or all');
+  const logger = createLogger();
+  const metrics = createMetrics({ defaultMetrics: true });
+  const kubeConfig = loadKubeConfig(values.kubeconfig ? { kubeconfigPath: values.kubeconfig } : {});
+  const dockerConfig = values['docker-config'] ?? (io.env['DOCKER_CONFIG'] ? path.join(io.env['DOCKER_CONFIG'], 'config.json') : undefined);
+  const ociCredentials = dockerConfig ? credentialsFromDockerConfig(JSON.parse(await readFile(dockerConfig, 'utf8')), dockerConfig) : undefined;
+  const queue = await createQueue(io.env, int(values.attempts, 'attempts', 5), logger);
+  const controller = await startController({
+    kubeConfig,
+    queue,
+    logger,
+    metrics,
+    role,
+    configNamespace: values['config-namespace'] ?? io.env['POD_NAMESPACE'] ?? 'tekton-chains',
+    ...(values['config-name'] ? { configMapName: values['config-name'] } : {}),
+    ...(values.namespace ? { namespaces: values.namespace.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+    concurrency: int(values.concurrency, 'concurrency', 4),
+    ...(ociCredentials ? { wiring: { ociCredentials } } : {}),
+  });
+  const port = int(values['metrics-port'], 'metrics-port', 9090);
+  const health = port === 0 ? undefined : await startHealthServer({ port, metrics, ready: () => controller.ready() });
+  const depthTimer = setInterval(() => {
+    queue
+      .depth()
+      .then((d) => {
+        for (const [state, n] of Object.entries(d)) metrics.setQueueDepth(state as 'waiting', n);
+      })
+      .catch(() => undefined);
+  }, 5000);
+  depthTimer.unref();
+  logger.info({ role, metricsPort: health?.port }, 'provenant controller started');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'draining: finishing or handing back active jobs');
+      clearInterval(depthTimer);
+      controller
+        .stop({ timeoutMs: 25_000 })
+        .then(() => health?.close())
+        .finally(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  logger.info('provenant controller stopped');
+  return 0;
+}
+
 export const controllerCommand: CliCommand = {
   name: 'controller',
-  summary: 'not implemented yet',
-  run: async (_argv, io) => {
-    io.stderr('provenant controller: not implemented yet\n');
-    return 2;
-  },
+  summary: 'run the controller (watch runs, sign, store, record)',
+  run: runController,
 };

@@ -1,0 +1,251 @@
+/**
+ * The controller: read config, wire the rooms, start watch + workers, hot-reload config, drain on
+ * SIGTERM. Wiring only (ARCHITECTURE.md): every decision lives in a room.
+ */
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { Signer, Witness } from '@sigstore/sign';
+import { parseConfig, type Config, type StorageName } from './config/index.js';
+import { ProvenantError, errorMessage, isProvenantError } from './errors.js';
+import { createMetrics, type Logger, type Metrics } from './observability/index.js';
+import type { JobQueue } from './queue/index.js';
+import { handleFailure, reconcileRun, type RunAccess, type Wiring } from './reconcile/index.js';
+import { createSignersFromConfig, type SignerSet } from './signing/index.js';
+import { createStorageBackends, type StorageBackend, type StorageDeps } from './storage/index.js';
+import { createRunStore, type RunKey, type RunStore } from './tekton/index.js';
+import { createRekorWitness } from './transparency/index.js';
+import { createRunWatcher, type RunWatcher } from './watch/index.js';
+
+export interface WiringDeps {
+  readonly logger: Logger;
+  readonly runStore: RunStore;
+  /** Use this signer for every artifact instead of the configured ones (embedded default: a generated key). */
+  readonly signerOverride?: Signer;
+  /** Registry credentials for `oci` storage (mounted docker config). */
+  readonly ociCredentials?: StorageDeps['ociCredentials'];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly fetch?: typeof fetch;
+  /** For tests: a witness to use instead of Rekor at `transparency.url`. */
+  readonly rekorWitness?: Witness;
+}
+
+export interface ClosableWiring extends Wiring {
+  close(): Promise<void>;
+}
+
+/** Builds everything one Config needs, eagerly, so a bad key or KMS is a config error now, not per run. */
+export async function createWiring(config: Config, deps: WiringDeps): Promise<ClosableWiring> {
+  const logger = deps.logger;
+  let signers: SignerSet | undefined;
+  if (deps.signerOverride === undefined) {
+    signers = await createSignersFromConfig(config, {
+      logger,
+      ...(deps.env ? { env: deps.env } : {}),
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    });
+  }
+  const storageDeps: StorageDeps = {
+    config,
+    logger,
+    patchAnnotations: async (run, annotations) => {
+      await deps.runStore.patchAnnotations(run, annotations);
+    },
+    getObjectSize: async (run) => {
+      const obj = (await deps.runStore.get(run)) as { metadata?: { annotations?: Record<string, string> } } | undefined;
+      return { annotations: obj?.metadata?.annotations ?? {} };
+    },
+    ...(deps.ociCredentials ? { ociCredentials: deps.ociCredentials } : {}),
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  };
+  const names = [...new Set([...config.artifacts.taskrun.storage, ...config.artifacts.pipelinerun.storage, ...config.artifacts.oci.storage])];
+  const backends = new Map<StorageName, StorageBackend>();
+  createStorageBackends(names, storageDeps).forEach((b, i) => backends.set(names[i] as StorageName, b));
+  const rekor =
+    config.transparency.mode === 'false' ? undefined : (deps.rekorWitness ?? createRekorWitness({ url: config.transparency.url, logger }));
+  return {
+    config,
+    rekor,
+    signer: (section) => {
+      const s = deps.signerOverride ?? signers?.signerFor(section);
+      if (s === undefined) {
+        throw new ProvenantError('config', 'SIGNER_DISABLED', `artifacts.${section}.signer is "none"`, { context: { hint: 'nothing to sign' } });
+      }
+      return s;
+    },
+    storage: (name) => {
+      const b = backends.get(name);
+      if (b === undefined) throw new ProvenantError('config', 'STORAGE_NOT_WIRED', `storage backend ${name} is not configured`);
+      return b;
+    },
+    close: async () => {
+      await signers?.close();
+    },
+  };
+}
+
+export type ControllerRole = 'watch' | 'work' | 'all';
+
+export interface ControllerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly queue: JobQueue;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Namespace of the chains-config ConfigMap. */
+  readonly configNamespace: string;
+  readonly configMapName?: string;
+  /** Watch only these namespaces; empty = cluster-wide. */
+  readonly namespaces?: readonly string[];
+  readonly role?: ControllerRole;
+  readonly concurrency?: number;
+  /** Keys merged over the ConfigMap's data (the embedded default uses it); the ConfigMap wins. */
+  readonly configDefaults?: Readonly<Record<string, string>>;
+  readonly wiring?: Omit<WiringDeps, 'logger' | 'runStore'>;
+  readonly runStore?: RunStore;
+  /** Watch backoff (tests shorten it). */
+  readonly watchBackoff?: { readonly initialMs?: number; readonly maxMs?: number };
+}
+
+export interface Controller {
+  /** True once the config is loaded and (for watchers) the first list is done. */
+  ready(): boolean;
+  /** The config in use. */
+  config(): Config;
+  /** Stops watching, drains the queue (graceful: active jobs finish or go back), closes clients. */
+  stop(options?: { readonly timeoutMs?: number }): Promise<void>;
+}
+
+/** Starts the controller. Rejects with a `config` error when the initial configuration is unusable. */
+export async function startController(options: ControllerOptions): Promise<Controller> {
+  const logger = options.logger;
+  const metrics = options.metrics ?? createMetrics();
+  const role = options.role ?? 'all';
+  const configMapName = options.configMapName ?? 'chains-config';
+  const runStore = options.runStore ?? createRunStore(options.kubeConfig, { logger, component: 'provenant' });
+  const wiringDeps: WiringDeps = { ...options.wiring, logger, runStore };
+
+  const loadConfig = (data: Readonly<Record<string, string>> | undefined): Config => {
+    const { config, warnings } = parseConfig({ ...options.configDefaults, ...data });
+    for (const w of warnings) logger.warn({ key: w.key, value: w.value }, `chains-config: ${w.message}`);
+    return config;
+  };
+
+  let current = await createWiring(loadConfig(await runStore.getConfigMap(options.configNamespace, configMapName)), wiringDeps);
+  metrics.setConfigValid(true);
+  logger.info({ namespace: options.configNamespace, name: configMapName }, 'configuration loaded');
+
+  const runs: RunAccess = {
+    get: (key) => runStore.get(key),
+    patchAnnotations: async (key, annotations) => {
+      await runStore.patchAnnotations(key, annotations);
+    },
+    emitEvent: async (key, event) => {
+      await runStore.emitEvent(key, event);
+    },
+  };
+  const enqueue = async (key: RunKey, createdAt?: number): Promise<void> => {
+    await options.queue.add(key, createdAt === undefined ? {} : { createdAt });
+  };
+  const reconcileDeps = { runs, wiring: () => current, enqueue: (k: RunKey) => enqueue(k), logger, metrics };
+
+  if (role !== 'watch') {
+    options.queue.process(
+      async (ctx) => {
+        const started = Date.now();
+        const kind = ctx.data.key.kind === 'TaskRun' ? 'taskrun' : 'pipelinerun';
+        const outcome = await reconcileRun(ctx, reconcileDeps).catch((err: unknown) => {
+          metrics.observeJobSeconds(kind, 'retry', (Date.now() - started) / 1000);
+          throw err;
+        });
+        metrics.observeJobSeconds(kind, outcome.status, (Date.now() - started) / 1000);
+        if (outcome.status !== 'signed') logger.debug({ run: ctx.data.key, outcome }, 'job done without signing');
+      },
+      { concurrency: options.concurrency ?? 4, onFailed: (ctx, err, final) => handleFailure(ctx, err, final, reconcileDeps) },
+    );
+  }
+
+  let watcher: RunWatcher | undefined;
+  const startWatcher = async (): Promise<void> => {
+    watcher = createRunWatcher({
+      kubeConfig: options.kubeConfig,
+      ...(options.namespaces && options.namespaces.length > 0 ? { namespaces: options.namespaces } : {}),
+      onKey: (key) => enqueue(key),
+      logger,
+      ...(options.watchBackoff ? { backoff: options.watchBackoff } : {}),
+    });
+    await watcher.start();
+  };
+  if (role !== 'work') await startWatcher();
+
+  // Hot reload: watch the ConfigMap; build the new wiring, swap, then close the old clients.
+  let stopped = false;
+  let configAbort: AbortController | undefined;
+  const applyConfig = async (data: Record<string, string> | undefined): Promise<void> => {
+    let next: ClosableWiring;
+    try {
+      next = await createWiring(loadConfig(data), wiringDeps);
+    } catch (err) {
+      metrics.setConfigValid(false);
+      const perr = isProvenantError(err) ? err : undefined;
+      logger.error({ err: { code: perr?.code, message: errorMessage(err), problems: perr?.context['problems'] } }, 'chains-config update rejected; keeping the last good configuration');
+      await runStore
+        .emitEvent(
+          { kind: 'ConfigMap' as never, namespace: options.configNamespace, name: configMapName },
+          { type: 'Warning', reason: 'InvalidConfiguration', message: `${perr?.code ?? 'CONFIG_INVALID'}: ${errorMessage(err)}`.slice(0, 1000) },
+        )
+        .catch(() => undefined);
+      return;
+    }
+    const old = current;
+    current = next;
+    metrics.setConfigValid(true);
+    logger.info('chains-config reloaded');
+    await old.close().catch(() => undefined);
+    // Runs left unsigned under the old configuration (config errors) are listed again.
+    if (watcher && !stopped) {
+      await watcher.stop();
+      await startWatcher().catch((err: unknown) => logger.error({ err: { message: errorMessage(err) } }, 'watch restart failed'));
+    }
+  };
+  const watchConfig = (): void => {
+    if (stopped) return;
+    configAbort = new AbortController();
+    const w = new Watch(options.kubeConfig);
+    let lastSeen: string | undefined;
+    void w
+      .watch(
+        `/api/v1/namespaces/${options.configNamespace}/configmaps`,
+        { fieldSelector: `metadata.name=${configMapName}` },
+        (type: string, obj: { metadata?: { resourceVersion?: string }; data?: Record<string, string> }) => {
+          const rv = obj.metadata?.resourceVersion;
+          if (type === 'ADDED' && lastSeen === undefined) {
+            lastSeen = rv;
+            return; // the initial state was loaded at start
+          }
+          if (type !== 'ADDED' && type !== 'MODIFIED') return;
+          lastSeen = rv;
+          void applyConfig(obj.data ?? {});
+        },
+        () => {
+          if (!stopped) setTimeout(watchConfig, 1000).unref();
+        },
+      )
+      .then((req) => {
+        configAbort?.signal.addEventListener('abort', () => req.abort());
+      })
+      .catch(() => {
+        if (!stopped) setTimeout(watchConfig, 1000).unref();
+      });
+  };
+  watchConfig();
+
+  return {
+    ready: () => !stopped && (role === 'work' || (watcher?.ready ?? false)),
+    config: () => current.config,
+    stop: async (stopOptions = {}) => {
+      stopped = true;
+      configAbort?.abort();
+      await watcher?.stop();
+      await options.queue.close({ graceful: true, timeoutMs: stopOptions.timeoutMs ?? 30_000 });
+      await current.close();
+    },
+  };
+}
