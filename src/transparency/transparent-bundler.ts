@@ -12,12 +12,13 @@
  * Either way one run produces one signature and at most one Rekor entry.
  */
 import { bundleFromJSON, bundleToJSON, type SerializedBundle } from '@sigstore/bundle';
-import { DSSEBundleBuilder, MessageSignatureBundleBuilder, type Signature, type Signer, type Witness } from '@sigstore/sign';
+import type { Signature, Signer, Witness } from '@sigstore/sign';
+import { inTotoPayloadType, signMessage, signStatement } from '../signing/index.js';
 import { ProvenantError } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { tlogEntryOf } from './tlog-entry.js';
 
-export const inTotoPayloadType = 'application/vnd.in-toto+json';
+export { inTotoPayloadType };
 
 /** What the caller checkpoints between attempts. Holds no secret: a bundle and a public key or certificate. */
 export interface TransparencyCheckpoint {
@@ -69,18 +70,15 @@ async function signOnly(signer: Signer, artifact: BundleArtifact): Promise<Trans
       return signature;
     },
   };
-  const data = Buffer.from(artifact.data);
+  // The bundle builders live in the signing room; only the key capture is ours.
   const bundle =
     artifact.kind === 'dsse'
-      ? await new DSSEBundleBuilder({ signer: capturing, witnesses: [], certificateChain: false }).create({
-          data,
-          type: artifact.payloadType ?? inTotoPayloadType,
-        })
-      : await new MessageSignatureBundleBuilder({ signer: capturing, witnesses: [] }).create({ data });
+      ? await signStatement(capturing, artifact.data, { payloadType: artifact.payloadType ?? inTotoPayloadType })
+      : await signMessage(capturing, artifact.data);
   if (verifier === undefined) {
     throw new ProvenantError('permanent', 'SIGNER_NO_KEY_MATERIAL', 'the signer returned no public key or certificate');
   }
-  return { bundle: bundleToJSON(bundle), verifier, witnessed: false };
+  return { bundle, verifier, witnessed: false };
 }
 
 async function witness(checkpoint: TransparencyCheckpoint, witnesses: readonly Witness[]): Promise<TransparencyCheckpoint> {
