@@ -1,21 +1,44 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ProvenantError } from '../../errors.js';
+import type { SerializedBundle } from '@sigstore/bundle';
+import { ProvenantError, errorMessage, isProvenantError } from '../../errors.js';
+import { createLogger } from '../../observability/logger.js';
+import { createOciReader, parseImageDigestRef } from '../../storage/index.js';
+import { runShortKey, transparencyAnnotation, type RunKind } from '../../tekton/index.js';
 import { verifyBundle, type VerificationPolicy, type VerifiedArtifact } from '../../verify/index.js';
+import { artifactsFromAnnotations, bundleFromEnvelope } from '../../verify/inspect-attestation.js';
+import { fetchRekorEntry, loadDockerCredentials, loadLiveRun } from '../../verify/inspect-sources.js';
+import { builderIdOf, evaluatePolicy, type AttestationPolicy } from '../../verify/policy.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
-const help = `usage: provenant verify --bundle FILE
+const help = `usage: provenant verify (--bundle FILE | --taskrun NAME | --pipelinerun NAME | --image REF@DIGEST)...
          (--key PEM_FILE | --certificate-identity SAN --certificate-oidc-issuer URL --trusted-root FILE)
-         [--trusted-root FILE] [--require-tlog] [--artifact FILE]
+         [--trusted-root FILE] [--require-tlog] [--builder-id ID] [--predicate-type URI]
+         [-n NS] [--kubeconfig FILE] [--docker-config FILE] [--insecure] [--artifact FILE]
 
-Verifies a Sigstore bundle and prints what was verified: subjects, predicate type, signer identity.
+Verifies stored attestations and prints what was verified: subjects, predicate type, builder, signer
+identity, transparency log index.
+Sources (at least one; several may be combined, each must pass):
   --bundle FILE                    Sigstore bundle JSON ('-' = stdin)
-  --key PEM_FILE                   public key the bundle must be signed with
+  --taskrun NAME | --pipelinerun NAME
+                                   the live run's tekton annotations (chains.tekton.dev/payload-*, signature-*,
+                                   cert-*); every provenance attestation of the run must verify
+  -n, --namespace NS               namespace of the run (default: the kubeconfig context's, else "default")
+  --kubeconfig FILE                default: $KUBECONFIG, ~/.kube/config, in-cluster
+  --image REF@DIGEST               the image's attestations in the registry: Sigstore bundle referrers and
+                                   cosign .att envelopes; at least one must verify and name the digest
+  --docker-config FILE             registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)
+  --insecure                       plain HTTP / unverified TLS to the registry
+Trust:
+  --key PEM_FILE                   public key the attestations must be signed with
   --certificate-identity SAN       keyless: expected certificate SAN (e.g. https://kubernetes.io/namespaces/NS/serviceaccounts/SA)
   --certificate-oidc-issuer URL    keyless: expected OIDC issuer
   --trusted-root FILE              trusted_root.json (Fulcio CA, Rekor and CT keys); needed for keyless and --require-tlog
-  --require-tlog                   reject bundles without a verified transparency log entry
-  --artifact FILE                  the signed bytes, for message-signature bundles
+Policy:
+  --require-tlog                   a transparency log entry must be present and verify against the trusted root
+  --builder-id ID                  expected predicate.builder.id (SLSA v0.2) / predicate.runDetails.builder.id (v1)
+  --predicate-type URI             required predicate type
+  --artifact FILE                  the signed bytes, for message-signature bundles (--bundle only)
 Exit codes: 0 verified, 1 rejected (reason on stderr), 2 usage or input error.
 `;
 
@@ -35,21 +58,20 @@ export interface BundleSourceOptions {
   readonly bundle?: string | undefined;
 }
 
-/**
- * Where the bundles to verify come from. Today: `--bundle FILE`. The storage readers add
- * `--image REF@DIGEST` (OCI referrers / .att) and `--taskrun NAME` (annotations) here.
- */
+/** The `--bundle FILE` source (kept for callers of the first version of this command). */
 export async function loadBundles(options: BundleSourceOptions, io: CliIo): Promise<unknown[]> {
   if (options.bundle !== undefined) return [await readDocument(options.bundle, io)];
   throw usageError('--bundle is required');
 }
 
-export function formatVerified(v: VerifiedArtifact): string {
-  const lines = ['Verified OK'];
+export function formatVerified(v: VerifiedArtifact, location?: string): string {
+  const lines = [location === undefined ? 'Verified OK' : `Verified OK: ${location}`];
   if ('publicKey' in v.signer) lines.push('  signer: public key');
   else lines.push(`  signer: ${v.signer.san}`, `  issuer: ${v.signer.issuer ?? '(none)'}`);
   if (v.payloadType !== undefined) lines.push(`  payload type: ${v.payloadType}`);
   if (v.predicateType !== undefined) lines.push(`  predicate type: ${v.predicateType}`);
+  const builder = builderIdOf(v.statement);
+  if (builder !== undefined) lines.push(`  builder: ${builder}`);
   for (const s of v.subjects) {
     const digests = Object.entries(s.digest).map(([alg, hex]) => `${alg}:${hex}`);
     lines.push(`  subject: ${s.name} ${digests.join(' ')}`);
@@ -58,9 +80,106 @@ export function formatVerified(v: VerifiedArtifact): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** One attestation found in a source, to verify. */
+interface Candidate {
+  readonly location: string;
+  readonly bundle: unknown;
+  /** Known before verification: e.g. the payload annotation differs from the signed payload. */
+  readonly rejected?: { readonly code: string; readonly message: string };
+}
+
+/** How a source's candidates combine: a run's own attestations must all verify; an image needs one. */
+interface Source {
+  readonly name: string;
+  readonly rule: 'all' | 'any';
+  readonly candidates: readonly Candidate[];
+  readonly policy: AttestationPolicy;
+  /** Said on stderr when the source holds nothing (e.g. images signatures not checked). */
+  readonly notes: readonly string[];
+}
+
+type Outcome = { readonly ok: true; readonly verified: VerifiedArtifact } | { readonly ok: false; readonly code: string; readonly message: string };
+
+function check(candidate: Candidate, trust: VerificationPolicy, policy: AttestationPolicy, artifact: Buffer | undefined, strictInput: boolean): Outcome {
+  if (candidate.rejected !== undefined) return { ok: false, ...candidate.rejected };
+  let verified: VerifiedArtifact;
+  try {
+    verified = verifyBundle(candidate.bundle, trust, artifact === undefined ? {} : { artifact });
+  } catch (err) {
+    // A file the user handed in that is not a bundle is a usage problem; garbage found in storage is a rejection.
+    if (!isProvenantError(err) || (strictInput && err.kind === 'input') || err.code === 'VERIFY_TRUSTED_ROOT_REQUIRED' || err.code === 'VERIFY_KEY_INVALID' || err.code === 'VERIFY_TRUSTED_ROOT_INVALID') {
+      throw err;
+    }
+    return { ok: false, code: err.code, message: err.message };
+  }
+  const result = evaluatePolicy(verified, policy);
+  if (!result.ok) return { ok: false, code: result.reasons[0]?.code ?? 'POLICY_REJECTED', message: result.reasons.map((r) => `${r.code}: ${r.message}`).join('; ') };
+  return { ok: true, verified };
+}
+
+async function runSource(kind: RunKind, name: string, values: Values, io: CliIo, base: AttestationPolicy, keyless: boolean): Promise<Source> {
+  const run = await loadLiveRun({ kind, name, namespace: values.namespace, kubeconfig: values.kubeconfig, env: io.env });
+  const ownKey = runShortKey(kind, run.uid);
+  const candidates: Candidate[] = [];
+  const notes: string[] = [];
+  for (const a of artifactsFromAnnotations(run.annotations)) {
+    const location = `${kind.toLowerCase()}/${run.namespace}/${run.name} annotation ${a.annotations[0] ?? a.shortKey}`;
+    if (a.type === 'image-signature') {
+      notes.push(`${location}: image signature, not checked here (verify the image with cosign verify)`);
+      continue;
+    }
+    if (a.shortKey !== ownKey) {
+      candidates.push({ location, bundle: a.bundle, rejected: { code: 'VERIFY_RUN_MISMATCH', message: `attestation ${a.shortKey} belongs to another run (uid ${run.uid} expected): annotations copied?` } });
+      continue;
+    }
+    if (a.payloadMismatch) {
+      candidates.push({ location, bundle: a.bundle, rejected: { code: 'VERIFY_PAYLOAD_MISMATCH', message: 'the payload annotation differs from the signed payload' } });
+      continue;
+    }
+    let bundle: SerializedBundle = a.bundle;
+    const logUrl = run.annotations[transparencyAnnotation];
+    // Annotations carry no log entry; a keyless certificate is only valid with one, so fetch it from Rekor.
+    if (logUrl !== undefined && (keyless || base.requireTlog === true)) {
+      try {
+        const entry = await fetchRekorEntry(logUrl);
+        bundle = { ...bundle, verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [entry] } };
+      } catch (err) {
+        notes.push(`${location}: transparency log entry not available: ${isProvenantError(err) ? err.code : errorMessage(err)}`);
+      }
+    }
+    candidates.push({ location, bundle });
+  }
+  return { name: `${kind} ${run.namespace}/${run.name}`, rule: 'all', candidates, policy: base, notes };
+}
+
+async function imageSource(ref: string, values: Values, io: CliIo, base: AttestationPolicy): Promise<Source> {
+  const image = parseImageDigestRef(ref);
+  const credentials = await loadDockerCredentials(values['docker-config'], io.env);
+  const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'silent', name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
+  const reader = createOciReader({ config: { repository: undefined, insecure: values.insecure ?? false }, credentials, logger });
+  const found = await reader.readAttestations(ref);
+  const candidates: Candidate[] = [
+    ...found.bundles.map((bundle, i) => ({ location: `${ref} sigstore bundle referrer #${i + 1}`, bundle })),
+    ...found.envelopes.map((e, i) => ({ location: `${ref} .att layer #${i + 1}`, bundle: e.bundle ?? bundleFromEnvelope(e.envelope) })),
+  ];
+  const notes = found.signatures.length > 0 ? [`${ref}: ${found.signatures.length} .sig image signature(s) present, not checked here`] : [];
+  return { name: ref, rule: 'any', candidates, policy: { ...base, imageDigest: image.digest }, notes };
+}
+
+interface Values {
+  readonly bundle?: string | undefined;
+  readonly taskrun?: string | undefined;
+  readonly pipelinerun?: string | undefined;
+  readonly namespace?: string | undefined;
+  readonly kubeconfig?: string | undefined;
+  readonly image?: string | undefined;
+  readonly 'docker-config'?: string | undefined;
+  readonly insecure?: boolean | undefined;
+}
+
 export const verifyCommand: CliCommand = {
   name: 'verify',
-  summary: 'verify a Sigstore bundle against a key or a keyless identity',
+  summary: 'verify attestations (bundle file, run annotations, image in a registry) against a key or keyless identity and a policy',
   run: async (argv, io) => {
     let parsed;
     try {
@@ -69,11 +188,20 @@ export const verifyCommand: CliCommand = {
         allowPositionals: false,
         options: {
           bundle: { type: 'string' },
+          taskrun: { type: 'string' },
+          pipelinerun: { type: 'string' },
+          namespace: { type: 'string', short: 'n' },
+          kubeconfig: { type: 'string' },
+          image: { type: 'string' },
+          'docker-config': { type: 'string' },
+          insecure: { type: 'boolean' },
           key: { type: 'string' },
           'certificate-identity': { type: 'string' },
           'certificate-oidc-issuer': { type: 'string' },
           'trusted-root': { type: 'string' },
           'require-tlog': { type: 'boolean' },
+          'builder-id': { type: 'string' },
+          'predicate-type': { type: 'string' },
           artifact: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
@@ -86,26 +214,69 @@ export const verifyCommand: CliCommand = {
       io.stdout(help);
       return 0;
     }
+    if (values.taskrun !== undefined && values.pipelinerun !== undefined) throw usageError('use either --taskrun or --pipelinerun');
+    if (values.bundle === undefined && values.taskrun === undefined && values.pipelinerun === undefined && values.image === undefined) {
+      throw usageError('a source is required: --bundle, --taskrun, --pipelinerun or --image');
+    }
+    if (values.artifact !== undefined && values.bundle === undefined) throw usageError('--artifact goes with --bundle');
+
     const identity = values['certificate-identity'];
     const issuer = values['certificate-oidc-issuer'];
     const requireTlog = values['require-tlog'] ?? false;
-    const trustedRoot = values['trusted-root'] === undefined ? undefined : await readDocument(values['trusted-root'], io);
-    let policy: VerificationPolicy;
+    let trust: VerificationPolicy;
+    let keyless = false;
     if (values.key !== undefined) {
       if (identity !== undefined || issuer !== undefined) throw usageError('use either --key or --certificate-identity/--certificate-oidc-issuer');
       const key = await readText(values.key, 'key');
-      policy = { key, requireTlog, ...(trustedRoot === undefined ? {} : { trustedRoot }) };
+      const trustedRoot = values['trusted-root'] === undefined ? undefined : await readDocument(values['trusted-root'], io);
+      trust = { key, requireTlog, ...(trustedRoot === undefined ? {} : { trustedRoot }) };
     } else {
       if (identity === undefined || issuer === undefined) throw usageError('--key, or --certificate-identity with --certificate-oidc-issuer, is required');
-      if (trustedRoot === undefined) throw usageError('keyless verification needs --trusted-root');
-      policy = { identity: { san: identity, issuer }, trustedRoot, requireTlog };
+      if (values['trusted-root'] === undefined) throw usageError('keyless verification needs --trusted-root');
+      trust = { identity: { san: identity, issuer }, trustedRoot: await readDocument(values['trusted-root'], io), requireTlog };
+      keyless = true;
     }
-    const artifact = values.artifact === undefined ? undefined : await readFile(values.artifact).catch((cause: unknown) => {
-      throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read artifact ${values.artifact ?? ''}`, { cause });
-    });
-    for (const bundle of await loadBundles({ bundle: values.bundle }, io)) {
-      // A rejection throws a `permanent` ProvenantError: runCli prints its code and exits 1.
-      io.stdout(formatVerified(verifyBundle(bundle, policy, artifact === undefined ? {} : { artifact })));
+    const policy: AttestationPolicy = {
+      builderId: values['builder-id'],
+      predicateType: values['predicate-type'],
+      requireTlog,
+    };
+    const artifact =
+      values.artifact === undefined
+        ? undefined
+        : await readFile(values.artifact).catch((cause: unknown) => {
+            throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read artifact ${values.artifact ?? ''}`, { cause });
+          });
+
+    const sources: Source[] = [];
+    if (values.bundle !== undefined) {
+      const [bundle] = await loadBundles({ bundle: values.bundle }, io);
+      sources.push({ name: values.bundle, rule: 'all', candidates: [{ location: values.bundle, bundle }], policy, notes: [] });
+    }
+    if (values.taskrun !== undefined) sources.push(await runSource('TaskRun', values.taskrun, values, io, policy, keyless));
+    if (values.pipelinerun !== undefined) sources.push(await runSource('PipelineRun', values.pipelinerun, values, io, policy, keyless));
+    if (values.image !== undefined) sources.push(await imageSource(values.image, values, io, policy));
+
+    const failures: string[] = [];
+    for (const source of sources) {
+      for (const note of source.notes) io.stderr(`provenant verify: note: ${note}\n`);
+      if (source.candidates.length === 0) {
+        failures.push(`VERIFY_NO_ATTESTATIONS: ${source.name} has no attestations`);
+        continue;
+      }
+      const strict = source.name === values.bundle;
+      const outcomes = source.candidates.map((c) => ({ c, outcome: check(c, trust, source.policy, strict ? artifact : undefined, strict) }));
+      for (const { c, outcome } of outcomes) {
+        if (outcome.ok) io.stdout(formatVerified(outcome.verified, c.location));
+        else io.stderr(`provenant verify: rejected ${c.location}: ${outcome.code}: ${outcome.message}\n`);
+      }
+      const passed = outcomes.filter((o) => o.outcome.ok).length;
+      if (source.rule === 'all' && passed < outcomes.length) failures.push(`VERIFY_REJECTED: ${outcomes.length - passed} of ${outcomes.length} attestation(s) of ${source.name} rejected`);
+      if (source.rule === 'any' && passed === 0) failures.push(`VERIFY_REJECTED: none of the ${outcomes.length} attestation(s) of ${source.name} passed`);
+    }
+    if (failures.length > 0) {
+      for (const f of failures) io.stderr(`provenant verify: ${f}\n`);
+      return 1;
     }
     return 0;
   },

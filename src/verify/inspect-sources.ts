@@ -1,0 +1,148 @@
+/**
+ * Where the CLI's `inspect` and `verify` read stored attestations from: the live run (Kubernetes API,
+ * kubectl's kubeconfig search order with the CLI's own environment), registry credentials (docker
+ * config), and Rekor entries named by `chains.tekton.dev/transparency`.
+ */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { SerializedBundle } from '@sigstore/bundle';
+import { ProvenantError, errorMessage } from '../errors.js';
+import { credentialsFromDockerConfig, noCredentials, type DockerCredentials } from '../storage/index.js';
+import { createRunStore, loadKubeConfig, type RunKind } from '../tekton/index.js';
+
+export interface LiveRunOptions {
+  readonly kind: RunKind;
+  readonly name: string;
+  /** `-n`; default the kubeconfig context's namespace, else `default`. */
+  readonly namespace?: string | undefined;
+  /** `--kubeconfig`; default `$KUBECONFIG` (first entry) from `env`, then `~/.kube/config`, then in-cluster. */
+  readonly kubeconfig?: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface LiveRun {
+  readonly kind: RunKind;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly raw: Record<string, unknown>;
+}
+
+/** GETs the run now (never a cache). Throws `input` `RUN_NOT_FOUND` when it does not exist. */
+export async function loadLiveRun(options: LiveRunOptions): Promise<LiveRun> {
+  const fromEnv = options.env['KUBECONFIG']?.split(path.delimiter).find((p) => p !== '');
+  const kubeconfigPath = options.kubeconfig ?? fromEnv;
+  const kc = loadKubeConfig(kubeconfigPath === undefined ? {} : { kubeconfigPath });
+  const namespace = options.namespace ?? kc.getContextObject(kc.currentContext)?.namespace ?? 'default';
+  const raw = await createRunStore(kc).get({ kind: options.kind, namespace, name: options.name });
+  if (raw === undefined || typeof raw !== 'object' || raw === null) {
+    throw new ProvenantError('input', 'RUN_NOT_FOUND', `${options.kind} ${namespace}/${options.name} does not exist`, {
+      context: { hint: 'check the name, -n NAMESPACE and the kubeconfig context' },
+    });
+  }
+  const obj = raw as Record<string, unknown>;
+  const metadata = (typeof obj['metadata'] === 'object' && obj['metadata'] !== null ? obj['metadata'] : {}) as Record<string, unknown>;
+  const annotations = (typeof metadata['annotations'] === 'object' && metadata['annotations'] !== null ? metadata['annotations'] : {}) as Record<string, string>;
+  return {
+    kind: options.kind,
+    namespace,
+    name: options.name,
+    uid: typeof metadata['uid'] === 'string' ? metadata['uid'] : '',
+    annotations,
+    raw: obj,
+  };
+}
+
+/**
+ * Registry credentials: `--docker-config FILE` (a file or a directory holding config.json), else
+ * `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` when present, else none.
+ */
+export async function loadDockerCredentials(file: string | undefined, env: NodeJS.ProcessEnv): Promise<DockerCredentials> {
+  const candidates =
+    file !== undefined
+      ? [file, path.join(file, 'config.json')]
+      : [path.join(env['DOCKER_CONFIG'] ?? path.join(env['HOME'] ?? os.homedir(), '.docker'), 'config.json')];
+  for (const candidate of candidates) {
+    let text: string;
+    try {
+      text = await readFile(candidate, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') continue;
+      throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read docker config ${candidate}: ${errorMessage(err)}`, { cause: err });
+    }
+    return credentialsFromDockerConfig(text, candidate);
+  }
+  if (file !== undefined) throw new ProvenantError('input', 'INPUT_UNREADABLE', `docker config ${file} does not exist`);
+  return noCredentials;
+}
+
+type TlogEntry = SerializedBundle['verificationMaterial']['tlogEntries'][number];
+
+interface RekorLogEntry {
+  readonly body: string;
+  readonly integratedTime: number;
+  readonly logID: string;
+  readonly logIndex: number;
+  readonly verification?: {
+    readonly signedEntryTimestamp?: string;
+    readonly inclusionProof?: {
+      readonly checkpoint?: string;
+      readonly hashes?: readonly string[];
+      readonly logIndex?: number;
+      readonly rootHash?: string;
+      readonly treeSize?: number;
+    };
+  };
+}
+
+/** Rekor v1's log entry JSON as a bundle tlog entry (hex fields become base64). */
+export function tlogEntryFromRekor(entry: RekorLogEntry): TlogEntry {
+  const body = JSON.parse(Buffer.from(entry.body, 'base64').toString('utf8')) as { kind?: string; apiVersion?: string };
+  const proof = entry.verification?.inclusionProof;
+  const hex = (h: string): string => Buffer.from(h, 'hex').toString('base64');
+  return {
+    logIndex: String(entry.logIndex),
+    logId: { keyId: hex(entry.logID) },
+    kindVersion: { kind: body.kind ?? '', version: body.apiVersion ?? '' },
+    integratedTime: String(entry.integratedTime),
+    inclusionPromise: entry.verification?.signedEntryTimestamp === undefined ? undefined : { signedEntryTimestamp: entry.verification.signedEntryTimestamp },
+    inclusionProof:
+      proof === undefined
+        ? undefined
+        : {
+            logIndex: String(proof.logIndex ?? entry.logIndex),
+            rootHash: hex(proof.rootHash ?? ''),
+            treeSize: String(proof.treeSize ?? 0),
+            hashes: (proof.hashes ?? []).map(hex),
+            checkpoint: { envelope: proof.checkpoint ?? '' },
+          },
+    canonicalizedBody: entry.body,
+  } as TlogEntry;
+}
+
+/**
+ * Fetches the Rekor entry a `chains.tekton.dev/transparency` annotation points at
+ * (`<rekor>/api/v1/log/entries?logIndex=N`). Throws `transient` `REKOR_UNAVAILABLE` when it cannot.
+ */
+export async function fetchRekorEntry(url: string, fetchFn: typeof fetch = fetch): Promise<TlogEntry> {
+  let response: Response;
+  try {
+    response = await fetchFn(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(15_000) });
+  } catch (cause) {
+    throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', `cannot fetch the Rekor entry ${url}: ${errorMessage(cause)}`, { cause });
+  }
+  if (!response.ok) {
+    throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', `Rekor answered HTTP ${response.status} for ${url}`, { context: { status: response.status } });
+  }
+  const json = (await response.json()) as unknown;
+  const entries = Array.isArray(json) ? (json as unknown[]) : [json];
+  for (const e of entries) {
+    if (typeof e !== 'object' || e === null) continue;
+    const first = Object.values(e as Record<string, unknown>)[0] as RekorLogEntry | undefined;
+    if (first !== undefined && typeof first.body === 'string') return tlogEntryFromRekor(first);
+  }
+  throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', `Rekor returned no entry for ${url}`);
+}
