@@ -66,7 +66,7 @@ function embeddedKey(bundle: SerializedBundle): KeyObject | undefined {
     const key = safe(() => new X509Certificate(Buffer.from(certB64, 'base64')).publicKey);
     if (key !== undefined) return key;
   }
-  for (const entry of bundle.verificationMaterial.tlogEntries) {
+  for (const entry of bundle.verificationMaterial.tlogEntries ?? []) {
     const body = safe(() => JSON.parse(Buffer.from(entry.canonicalizedBody, 'base64').toString('utf8')) as Record<string, unknown>);
     const spec = body?.['spec'] as { signatures?: { verifier?: string }[] } | undefined;
     const verifier = spec?.signatures?.[0]?.verifier;

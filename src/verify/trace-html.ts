@@ -50,7 +50,8 @@ export function layoutTrace(graph: TraceGraph): TraceLayout {
     const top = (height - colHeight) / 2;
     for (const n of col) positions.set(n.id, { x: MARGIN + d * (NODE_W + COL_GAP), y: top + row.get(n.id)! * (NODE_H + ROW_GAP) });
   }
-  const width = MARGIN * 2 + depths.length * NODE_W + Math.max(0, depths.length - 1) * COL_GAP;
+  // Extra room on the right for same-column brackets in the last column.
+  const width = MARGIN * 2 + 80 + depths.length * NODE_W + Math.max(0, depths.length - 1) * COL_GAP;
   return { width, height, positions };
 }
 
@@ -95,6 +96,11 @@ function edgeSvg(from: { x: number; y: number }, to: { x: number; y: number }, r
     const y2 = to.y + NODE_H / 2;
     const mx = (x1 + x2) / 2;
     d = `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2 - 4},${y2}`;
+  } else if (to.x === from.x) {
+    // Same column (a node also reached by a shorter path): a bracket on the right side.
+    const y2 = to.y + NODE_H / 2;
+    const out = x1 + 36 + Math.min(60, Math.abs(y2 - y1) / 4);
+    d = `M${x1},${y1} C${out},${y1} ${out},${y2} ${x1 + 4},${y2}`;
   } else {
     // A link back to an earlier column (a cycle): loop over the top of the boxes.
     const x2 = to.x + NODE_W / 2;
