@@ -8,7 +8,17 @@ import { parseConfig, type Config, type StorageName } from './config/index.js';
 import { ProvenantError, errorMessage, isProvenantError } from './errors.js';
 import { createMetrics, type Logger, type Metrics } from './observability/index.js';
 import type { JobQueue } from './queue/index.js';
-import { handleFailure, reconcileRun, type RunAccess, type Wiring } from './reconcile/index.js';
+import {
+  createTtlCache,
+  handleFailure,
+  isManagedByAccepted,
+  reconcileRun,
+  serviceAccountCredentials,
+  type PullSecretSource,
+  type RunAccess,
+  type StorageScope,
+  type Wiring,
+} from './reconcile/index.js';
 import { createSignersFromConfig, type SignerSet } from './signing/index.js';
 import { createStorageBackends, type StorageBackend, type StorageDeps } from './storage/index.js';
 import { createRunStore, type RunKey, type RunStore } from './tekton/index.js';
@@ -20,8 +30,12 @@ export interface WiringDeps {
   readonly runStore: RunStore;
   /** Use this signer for every artifact instead of the configured ones (embedded default: a generated key). */
   readonly signerOverride?: Signer;
-  /** Registry credentials for `oci` storage (mounted docker config). */
+  /** Registry credentials for `oci` storage (mounted docker config); a run's pull secrets come first. */
   readonly ociCredentials?: StorageDeps['ociCredentials'];
+  /** Where ServiceAccounts and pull secrets are read for `oci` storage; default the RunStore. */
+  readonly pullSecrets?: PullSecretSource;
+  /** How long a ServiceAccount's registry credentials are reused; default 60 s. */
+  readonly pullSecretTtlMs?: number;
   readonly env?: NodeJS.ProcessEnv;
   readonly fetch?: typeof fetch;
   /** For tests: a witness to use instead of Rekor at `transparency.url`. */
@@ -58,7 +72,24 @@ export async function createWiring(config: Config, deps: WiringDeps): Promise<Cl
   };
   const names = [...new Set([...config.artifacts.taskrun.storage, ...config.artifacts.pipelinerun.storage, ...config.artifacts.oci.storage])];
   const backends = new Map<StorageName, StorageBackend>();
+  // `oci` is built per ServiceAccount (its pull secrets); building one now still validates the config.
   createStorageBackends(names, storageDeps).forEach((b, i) => backends.set(names[i] as StorageName, b));
+  const pullSecrets = deps.pullSecrets ?? deps.runStore;
+  const ociByScope = createTtlCache<StorageBackend>(deps.pullSecretTtlMs ?? 60_000);
+  const ociFor = (scope: StorageScope): Promise<StorageBackend> =>
+    ociByScope.get(`${scope.namespace}/${scope.serviceAccountName}`, async () => {
+      const credentials = await serviceAccountCredentials(pullSecrets, scope.namespace, scope.serviceAccountName, {
+        base: deps.ociCredentials,
+        logger,
+      });
+      const [backend] = createStorageBackends(['oci'], {
+        ...storageDeps,
+        ociCredentials: credentials,
+        serviceAccount: `${scope.namespace}/${scope.serviceAccountName}`,
+      });
+      if (backend === undefined) throw new ProvenantError('config', 'STORAGE_NOT_WIRED', 'storage backend oci is not configured');
+      return backend;
+    });
   const rekor =
     config.transparency.mode === 'false' ? undefined : (deps.rekorWitness ?? createRekorWitness({ url: config.transparency.url, logger }));
   return {
@@ -71,12 +102,13 @@ export async function createWiring(config: Config, deps: WiringDeps): Promise<Cl
       }
       return s;
     },
-    storage: (name) => {
+    storage: (name, scope) => {
       const b = backends.get(name);
       if (b === undefined) throw new ProvenantError('config', 'STORAGE_NOT_WIRED', `storage backend ${name} is not configured`);
-      return b;
+      return name === 'oci' ? ociFor(scope) : b;
     },
     close: async () => {
+      ociByScope.clear();
       await signers?.close();
     },
   };
@@ -102,6 +134,12 @@ export interface ControllerOptions {
   readonly runStore?: RunStore;
   /** Watch backoff (tests shorten it). */
   readonly watchBackoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  /**
+   * First delay before a deferred PipelineRun (children not signed yet) is looked at again; doubles
+   * per recheck up to 60 s. Default 2 s. The children's signing also nudges it; this covers a nudge
+   * that arrived while the parent's own job was still running (and was deduplicated away).
+   */
+  readonly deferredRecheckMs?: number;
 }
 
 export interface Controller {
@@ -145,6 +183,18 @@ export async function startController(options: ControllerOptions): Promise<Contr
     await options.queue.add(key, createdAt === undefined ? {} : { createdAt });
   };
   const reconcileDeps = { runs, wiring: () => current, enqueue: (k: RunKey) => enqueue(k), logger, metrics };
+  let stopped = false;
+  const deferredRechecks = new Map<string, number>();
+  const recheckLater = (key: RunKey): void => {
+    const n = (deferredRechecks.get(key.uid) ?? 0) + 1;
+    deferredRechecks.set(key.uid, n);
+    const delay = Math.min((options.deferredRecheckMs ?? 2000) * 2 ** (n - 1), 60_000);
+    // After the job has completed (and left the queue), so the add is not deduplicated against it.
+    setTimeout(() => {
+      if (stopped) return;
+      enqueue(key).catch((err: unknown) => logger.warn({ run: key, err: errorMessage(err) }, 'could not re-enqueue a deferred run'));
+    }, delay).unref();
+  };
 
   if (role !== 'watch') {
     options.queue.process(
@@ -157,6 +207,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
         });
         metrics.observeJobSeconds(kind, outcome.status, (Date.now() - started) / 1000);
         if (outcome.status !== 'signed') logger.debug({ run: ctx.data.key, outcome }, 'job done without signing');
+        if (outcome.status === 'deferred') recheckLater(ctx.data.key);
+        else deferredRechecks.delete(ctx.data.key.uid);
       },
       { concurrency: options.concurrency ?? 4, onFailed: (ctx, err, final) => handleFailure(ctx, err, final, reconcileDeps) },
     );
@@ -167,7 +219,9 @@ export async function startController(options: ControllerOptions): Promise<Contr
     watcher = createRunWatcher({
       kubeConfig: options.kubeConfig,
       ...(options.namespaces && options.namespaces.length > 0 ? { namespaces: options.namespaces } : {}),
-      onKey: (key) => enqueue(key),
+      onKey: (key, info) => enqueue(key, info.createdAt),
+      // Chains #1882: runs managed by another controller are not signed (re-checked in reconcile).
+      accept: (obj) => isManagedByAccepted(obj, current.config.filter.managedBy),
       logger,
       ...(options.watchBackoff ? { backoff: options.watchBackoff } : {}),
     });
@@ -176,8 +230,10 @@ export async function startController(options: ControllerOptions): Promise<Contr
   if (role !== 'work') await startWatcher();
 
   // Hot reload: watch the ConfigMap; build the new wiring, swap, then close the old clients.
-  let stopped = false;
   let configAbort: AbortController | undefined;
+  let configUid: string | undefined;
+  /** resourceVersion of the ConfigMap last applied; kept across watch reconnects so changes made meanwhile apply. */
+  let lastSeen: string | undefined;
   const applyConfig = async (data: Record<string, string> | undefined): Promise<void> => {
     let next: ClosableWiring;
     try {
@@ -186,12 +242,10 @@ export async function startController(options: ControllerOptions): Promise<Contr
       metrics.setConfigValid(false);
       const perr = isProvenantError(err) ? err : undefined;
       logger.error({ err: { code: perr?.code, message: errorMessage(err), problems: perr?.context['problems'] } }, 'chains-config update rejected; keeping the last good configuration');
-      await runStore
-        .emitEvent(
-          { kind: 'ConfigMap' as never, namespace: options.configNamespace, name: configMapName },
-          { type: 'Warning', reason: 'InvalidConfiguration', message: `${perr?.code ?? 'CONFIG_INVALID'}: ${errorMessage(err)}`.slice(0, 1000) },
-        )
-        .catch(() => undefined);
+      await runStore.emitObjectEvent(
+        { apiVersion: 'v1', kind: 'ConfigMap', namespace: options.configNamespace, name: configMapName, ...(configUid ? { uid: configUid } : {}) },
+        { type: 'Warning', reason: 'InvalidConfiguration', message: `${perr?.code ?? 'CONFIG_INVALID'}: ${errorMessage(err)}`.slice(0, 1000) },
+      );
       return;
     }
     const old = current;
@@ -209,18 +263,20 @@ export async function startController(options: ControllerOptions): Promise<Contr
     if (stopped) return;
     configAbort = new AbortController();
     const w = new Watch(options.kubeConfig);
-    let lastSeen: string | undefined;
     void w
       .watch(
         `/api/v1/namespaces/${options.configNamespace}/configmaps`,
         { fieldSelector: `metadata.name=${configMapName}` },
-        (type: string, obj: { metadata?: { resourceVersion?: string }; data?: Record<string, string> }) => {
+        (type: string, obj: { metadata?: { resourceVersion?: string; uid?: string }; data?: Record<string, string> }) => {
           const rv = obj.metadata?.resourceVersion;
+          configUid = obj.metadata?.uid ?? configUid;
           if (type === 'ADDED' && lastSeen === undefined) {
             lastSeen = rv;
             return; // the initial state was loaded at start
           }
           if (type !== 'ADDED' && type !== 'MODIFIED') return;
+          // A re-established watch replays the current object: nothing changed.
+          if (rv !== undefined && rv === lastSeen) return;
           lastSeen = rv;
           void applyConfig(obj.data ?? {});
         },

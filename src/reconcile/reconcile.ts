@@ -31,7 +31,9 @@ import {
   transparencyAnnotationValue,
   type TransparencyCheckpoint,
 } from '../transparency/index.js';
+import { isManagedByAccepted } from './managed-by.js';
 import { planArtifacts, type PlannedArtifact } from './plan.js';
+import { defaultServiceAccount } from './registry-credentials.js';
 
 /** What reconcile needs from Kubernetes (the RunStore provides it). */
 export interface RunAccess {
@@ -48,7 +50,17 @@ export interface Wiring {
   signer(section: PlannedArtifact['section']): Signer;
   /** The Rekor witness, when transparency is enabled (`true` or `manual`). */
   readonly rekor: Witness | undefined;
-  storage(name: StorageName): StorageBackend;
+  /**
+   * The backend for a storage name. `scope` says whose run it stores for: `oci` uses the registry
+   * credentials of that run's ServiceAccount (Chains' k8schain), so the backend may differ per scope.
+   */
+  storage(name: StorageName, scope: StorageScope): StorageBackend | Promise<StorageBackend>;
+}
+
+/** The run a store is for: its namespace and ServiceAccount (`default` when the run names none). */
+export interface StorageScope {
+  readonly namespace: string;
+  readonly serviceAccountName: string;
 }
 
 export interface ReconcileDeps {
@@ -117,6 +129,10 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
 
   const wiring = deps.wiring();
   const config = wiring.config;
+  if (!isManagedByAccepted(run.raw, config.filter.managedBy)) {
+    return { status: 'skipped', reason: 'spec.managedBy names another controller (filter.managed-by)' };
+  }
+  const scope: StorageScope = { namespace: run.namespace, serviceAccountName: run.spec.serviceAccountName || defaultServiceAccount };
 
   let children: Run[] = [];
   if (run.kind === 'PipelineRun') {
@@ -139,7 +155,7 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
     if (artifact.type === 'provenance' && entry !== undefined) {
       transparency = transparencyAnnotationValue(config.transparency.url, entry.logIndex);
     }
-    await storeOnce(artifact, signed, ctx, wiring, deps, key, log);
+    await storeOnce(artifact, signed, ctx, wiring, scope, deps, key, log);
   }
 
   const annotations: Record<string, string | null> = {
@@ -202,6 +218,7 @@ async function storeOnce(
   signed: ArtifactCheckpoint,
   ctx: Pick<JobContext, 'checkpoint' | 'data'>,
   wiring: Wiring,
+  scope: StorageScope,
   deps: ReconcileDeps,
   key: RunKey,
   log: Logger,
@@ -209,9 +226,8 @@ async function storeOnce(
   const done = new Set(ctx.data.checkpoints.stored?.[artifact.checkpointKey] ?? []);
   for (const name of artifact.storage) {
     if (done.has(name)) continue;
-    const backend = wiring.storage(name);
-    const result = await step('storage', () =>
-      backend.store({
+    const result = await step('storage', async () =>
+      (await wiring.storage(name, scope)).store({
         run: key,
         artifact: {
           type: artifact.type,

@@ -31,6 +31,28 @@ export interface PatchAnnotationsOptions {
   readonly resourceVersion?: string;
 }
 
+/** Any object an Event can be about (a ConfigMap, a run, ...). */
+export interface EventTarget {
+  /** e.g. `v1`, `tekton.dev/v1`. */
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid?: string;
+}
+
+/** The parts of a ServiceAccount the controller reads. */
+export interface ServiceAccountView {
+  /** Names of `imagePullSecrets`, in order. */
+  readonly imagePullSecrets: readonly string[];
+}
+
+/** The parts of a Secret the controller reads; `data` values are decoded bytes. */
+export interface SecretView {
+  readonly type: string;
+  readonly data: Readonly<Record<string, Uint8Array>>;
+}
+
 export interface RunStore {
   /** The tekton.dev version in use (detected through discovery unless given). */
   apiVersion(): Promise<TektonApiVersion>;
@@ -42,8 +64,14 @@ export interface RunStore {
   listChildren(pipelineRun: Pick<RunKey, 'namespace' | 'name'>): Promise<unknown[]>;
   /** A core/v1 Event on the run. Best effort: failures are logged (warn), never thrown. */
   emitEvent(target: RunLocator & { readonly uid?: string }, event: RunEventSpec): Promise<void>;
+  /** A core/v1 Event on any object (e.g. the chains-config ConfigMap). Best effort, like `emitEvent`. */
+  emitObjectEvent(target: EventTarget, event: RunEventSpec): Promise<void>;
   /** `data` of a ConfigMap, `undefined` when it does not exist. */
   getConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** A ServiceAccount's pull secret names; `undefined` when it does not exist. */
+  getServiceAccount(namespace: string, name: string): Promise<ServiceAccountView | undefined>;
+  /** A Secret's type and decoded data; `undefined` when it does not exist. Never logged. */
+  getSecret(namespace: string, name: string): Promise<SecretView | undefined>;
 }
 
 export interface RunStoreOptions {
@@ -78,6 +106,39 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
       });
     }
     return version;
+  };
+
+  const emitObjectEvent = async (target: EventTarget, event: RunEventSpec): Promise<void> => {
+    const at = now().toISOString();
+    try {
+      await core.createNamespacedEvent({
+        namespace: target.namespace,
+        body: {
+          metadata: { generateName: `${target.name}.`, namespace: target.namespace },
+          involvedObject: {
+            apiVersion: target.apiVersion,
+            kind: target.kind,
+            namespace: target.namespace,
+            name: target.name,
+            ...(target.uid === undefined ? {} : { uid: target.uid }),
+          },
+          type: event.type,
+          reason: event.reason,
+          message: event.message,
+          source: { component },
+          reportingComponent: component,
+          reportingInstance: component,
+          firstTimestamp: new Date(at),
+          lastTimestamp: new Date(at),
+          count: 1,
+        },
+      });
+    } catch (err) {
+      options.logger?.warn(
+        { object: `${target.kind.toLowerCase()}/${target.namespace}/${target.name}`, reason: event.reason, status: kubeStatusCode(err), err: errorMessage(err) },
+        'could not emit Kubernetes event',
+      );
+    }
   };
 
   return {
@@ -146,38 +207,16 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
     },
 
     async emitEvent(target, event) {
-      const at = now().toISOString();
+      let apiVersionText = `${tektonGroup}/v1`;
       try {
-        const v = await apiVersion();
-        await core.createNamespacedEvent({
-          namespace: target.namespace,
-          body: {
-            metadata: { generateName: `${target.name}.`, namespace: target.namespace },
-            involvedObject: {
-              apiVersion: `${tektonGroup}/${v}`,
-              kind: target.kind,
-              namespace: target.namespace,
-              name: target.name,
-              ...(target.uid === undefined ? {} : { uid: target.uid }),
-            },
-            type: event.type,
-            reason: event.reason,
-            message: event.message,
-            source: { component },
-            reportingComponent: component,
-            reportingInstance: component,
-            firstTimestamp: new Date(at),
-            lastTimestamp: new Date(at),
-            count: 1,
-          },
-        });
-      } catch (err) {
-        options.logger?.warn(
-          { run: formatRunKey(target), reason: event.reason, status: kubeStatusCode(err), err: errorMessage(err) },
-          'could not emit Kubernetes event',
-        );
+        apiVersionText = `${tektonGroup}/${await apiVersion()}`;
+      } catch {
+        // discovery failed: the Event still names the run
       }
+      await emitObjectEvent({ ...target, apiVersion: apiVersionText }, event);
     },
+
+    emitObjectEvent,
 
     async getConfigMap(namespace, name) {
       try {
@@ -186,6 +225,30 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
       } catch (err) {
         if (kubeStatusCode(err) === 404) return undefined;
         throw classifyKubeError(err, { action: `get configmap ${namespace}/${name}`, rbac: 'get on configmaps' });
+      }
+    },
+
+    async getServiceAccount(namespace, name) {
+      try {
+        const sa = await core.readNamespacedServiceAccount({ namespace, name });
+        const names = (sa.imagePullSecrets ?? []).map((r) => r.name).filter((n): n is string => typeof n === 'string' && n !== '');
+        return { imagePullSecrets: names };
+      } catch (err) {
+        if (kubeStatusCode(err) === 404) return undefined;
+        throw classifyKubeError(err, { action: `get serviceaccount ${namespace}/${name}`, rbac: 'get on serviceaccounts' });
+      }
+    },
+
+    async getSecret(namespace, name) {
+      try {
+        const secret = await core.readNamespacedSecret({ namespace, name });
+        const data: Record<string, Uint8Array> = {};
+        for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64');
+        return { type: secret.type ?? 'Opaque', data };
+      } catch (err) {
+        if (kubeStatusCode(err) === 404) return undefined;
+        // The error names the Secret, never its content.
+        throw classifyKubeError(err, { action: `get secret ${namespace}/${name}`, rbac: 'get on secrets' });
       }
     },
   };

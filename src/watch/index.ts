@@ -10,4 +10,4 @@ export {
   type SkipReason,
   type FilterOptions,
 } from './filter.js';
-export { createRunWatcher, backoffDelay, type RunWatcher, type RunWatcherOptions, type BackoffOptions } from './run-watcher.js';
+export { createRunWatcher, backoffDelay, type RunWatcher, type RunWatcherOptions, type BackoffOptions, type KeyInfo } from './run-watcher.js';

@@ -39,8 +39,17 @@ export interface RunWatcherOptions {
   readonly kubeConfig: KubeConfig;
   /** Watch only these namespaces (one stream each); undefined or empty = cluster-wide. */
   readonly namespaces?: readonly string[];
-  /** Called once per interesting event; awaited during lists (backpressure), not during watches. */
-  readonly onKey: (key: RunKey) => void | Promise<void>;
+  /**
+   * Called once per interesting event; awaited during lists (backpressure), not during watches.
+   * `createdAt` is the run's `metadata.creationTimestamp` (epoch ms) so the queue can order newest
+   * first (Chains #979); absent when the object carries none (or for a parent PipelineRun nudge).
+   */
+  readonly onKey: (key: RunKey, info: KeyInfo) => void | Promise<void>;
+  /**
+   * Extra admission check on the watched object, consulted after the enqueue filter (e.g. the
+   * `filter.managed-by` rule, which depends on the current configuration). Default: accept all.
+   */
+  readonly accept?: (obj: unknown) => boolean;
   readonly logger: Logger;
   readonly backoff?: BackoffOptions;
   /** `limit` of each list page; default 500. */
@@ -53,6 +62,11 @@ export interface RunWatcherOptions {
   readonly healthyWatchMs?: number;
   readonly now?: () => Date;
   readonly random?: () => number;
+}
+
+export interface KeyInfo {
+  /** The run's creation time (epoch ms), when known. */
+  readonly createdAt?: number;
 }
 
 export interface RunWatcher {
@@ -89,6 +103,13 @@ function resourceVersionOf(obj: unknown): string | undefined {
   if (typeof obj !== 'object' || obj === null) return undefined;
   const md = (obj as { metadata?: { resourceVersion?: unknown } }).metadata;
   return typeof md?.resourceVersion === 'string' && md.resourceVersion !== '' ? md.resourceVersion : undefined;
+}
+
+function createdAtOf(obj: unknown): number | undefined {
+  if (typeof obj !== 'object' || obj === null) return undefined;
+  const ts = (obj as { metadata?: { creationTimestamp?: unknown } }).metadata?.creationTimestamp;
+  const ms = typeof ts === 'string' ? Date.parse(ts) : ts instanceof Date ? ts.getTime() : Number.NaN;
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 function isTimeout(err: unknown): boolean {
@@ -137,12 +158,13 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
   });
 
   /** Keys an object yields: itself when it needs signing, its parent PipelineRun on watch events. */
-  const keysOf = (s: Stream, obj: unknown, fromWatch: boolean): RunKey[] => {
+  const keysOf = (s: Stream, obj: unknown, fromWatch: boolean): { key: RunKey; info: KeyInfo }[] => {
     const opts = filterOptions(s);
-    const keys: RunKey[] = [];
+    const keys: { key: RunKey; info: KeyInfo }[] = [];
     const decision = shouldEnqueue(obj, opts);
-    if (decision.enqueue) {
-      keys.push(decision.key);
+    if (decision.enqueue && (options.accept === undefined || options.accept(obj))) {
+      const createdAt = createdAtOf(obj);
+      keys.push({ key: decision.key, info: createdAt === undefined ? {} : { createdAt } });
       if (decision.reason === 'copied-annotations') {
         logger.info({ run: formatRunKey(decision.key) }, 'run carries signing annotations of another run; enqueued');
       }
@@ -150,7 +172,7 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
     // The initial list already covers every unsigned PipelineRun; only changes need the nudge.
     if (fromWatch) {
       const parent = parentPipelineRunKey(obj, opts);
-      if (parent !== undefined) keys.push(parent);
+      if (parent !== undefined) keys.push({ key: parent, info: {} });
     }
     return keys;
   };
@@ -169,7 +191,7 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
       listRv ??= page.metadata?.resourceVersion;
       for (const item of page.items ?? []) {
         count += 1;
-        for (const key of keysOf(s, item, false)) await onKey(key);
+        for (const { key, info } of keysOf(s, item, false)) await onKey(key, info);
         if (stopped) return listRv ?? '';
       }
       cont = page.metadata?.continue || undefined;
@@ -211,9 +233,9 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
             events += 1;
             rv = resourceVersionOf(obj) ?? rv;
             if (type !== 'ADDED' && type !== 'MODIFIED') return;
-            for (const key of keysOf(s, obj, true)) {
+            for (const { key, info } of keysOf(s, obj, true)) {
               void Promise.resolve()
-                .then(() => onKey(key))
+                .then(() => onKey(key, info))
                 .catch((err: unknown) => {
                   // Not lost: a relist re-derives every key from the runs' annotations.
                   logger.warn({ run: formatRunKey(key), err: errorMessage(err) }, 'enqueue failed; relisting');
