@@ -1,32 +1,91 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { configDataFromDocument, parseConfig, type Config } from '../../config/index.js';
+import { stringify as toYaml } from 'yaml';
+import { configDataFromDocument, parseConfig, type Config, type SignerName } from '../../config/index.js';
 import { ProvenantError } from '../../errors.js';
-import { createLogger } from '../../observability/logger.js';
+import { createLogger, type Logger } from '../../observability/logger.js';
 import { composeStatement, formatFor, optionsFromConfig, serializeStatement } from '../../provenance/index.js';
-import { createSignerFromConfig, signStatement } from '../../signing/index.js';
-import { parseRun } from '../../tekton/index.js';
-import { readDocument, type CliCommand } from '../io.js';
+import { planArtifacts, type PlannedArtifact } from '../../reconcile/index.js';
+import { createSignerFromConfig, type ProvenantSigner, type SerializedBundle, type Witness } from '../../signing/index.js';
+import { createStorageBackends, type StorageBackend, type StorageDeps } from '../../storage/index.js';
+import {
+  parseRun,
+  signedAnnotation,
+  signedUidAnnotation,
+  transparencyAnnotation,
+  type Run,
+  type RunKey,
+} from '../../tekton/index.js';
+import { createRekorWitness, createTransparentBundler, tlogEntryOf, transparencyAnnotationValue } from '../../transparency/index.js';
+import { loadDockerCredentials } from '../../verify/inspect-sources.js';
+import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
-const help = `usage: provenant sign --config FILE [--signing-secrets DIR] [--child FILE]... [--out FILE] RUN
+const help = `usage: provenant sign --config FILE [--signing-secrets DIR] [--child FILE]... [--out FILE]
+         [--storage oci,tekton,local] [--rekor-url URL] [--local-dir DIR] [--run-out FILE]
+         [--docker-config FILE] [--insecure] RUN
 
 Composes the provenance statement for a finished TaskRun/PipelineRun and signs it with the signer the
 config selects for the run's kind (x509: the signing Secret's key, or Fulcio keyless; kms: signers.kms.kmsref).
-Prints the Sigstore bundle (v0.3, DSSE) as JSON. No transparency log entry is made.
+Prints the provenance Sigstore bundle (v0.3, DSSE) as JSON. Storage locations are reported on stderr.
   RUN                    TaskRun or PipelineRun, JSON or YAML ('-' = stdin)
   --config FILE          chains-config keys as a JSON/YAML map, or a ConfigMap manifest
   --signing-secrets DIR  the signing Secret's files (x509.pem or cosign.key + cosign.password)
   --child FILE           a child TaskRun of a PipelineRun (repeatable)
   --out FILE             write the bundle there instead of stdout
+  --rekor-url URL        log the signatures in this Rekor (the bundle then carries the tlog entry;
+                         needed for keyless verification). Default: no transparency log entry.
+  --storage LIST         store what was signed (comma list; default none = stdout only):
+                           oci     attestation next to each image subject (storage.oci.* config keys)
+                           tekton  the run file with Chains' annotations added (see --run-out)
+                           local   a directory (--local-dir, else storage.local.path)
+                         TaskRuns also get a simple-signing image signature per image result when
+                         artifacts.oci.signer is not "none", stored in the listed backends that
+                         artifacts.oci.storage names (default: oci).
+  --local-dir DIR        root of the local store
+  --run-out FILE         where tekton storage writes the annotated run (default RUN.signed.json; .yaml/.yml = YAML)
+  --docker-config FILE   registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)
+  --insecure             plain HTTP / unverified TLS to the registry
 `;
 
 function usageError(message: string): ProvenantError {
   return new ProvenantError('input', 'USAGE', message, { context: { hint: "see 'provenant sign --help'" } });
 }
 
+function stderrLogger(io: CliIo, level: string): Logger {
+  return createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? level, name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
+}
+
+/** Signers by name, created once and closed at the end. */
+function signerPool(config: Config, logger: Logger, env: NodeJS.ProcessEnv): { get(name: Exclude<SignerName, 'none'>): Promise<ProvenantSigner>; close(): Promise<void> } {
+  const made = new Map<string, Promise<ProvenantSigner>>();
+  return {
+    get(name) {
+      let s = made.get(name);
+      if (s === undefined) {
+        s = createSignerFromConfig(config, { logger, env }, name);
+        made.set(name, s);
+      }
+      return s;
+    },
+    async close() {
+      for (const s of made.values()) {
+        const signer = await s.catch(() => undefined);
+        await signer?.close?.();
+      }
+    },
+  };
+}
+
+interface StoreOptions {
+  readonly storage: readonly string[];
+  readonly localDir: string | undefined;
+  readonly dockerConfig: string | undefined;
+  readonly insecure: boolean;
+}
+
 export const signCommand: CliCommand = {
   name: 'sign',
-  summary: 'sign the provenance of a finished run and print the Sigstore bundle',
+  summary: 'sign the provenance of a finished run, print the Sigstore bundle, optionally log it in Rekor and store it',
   run: async (argv, io) => {
     let parsed;
     try {
@@ -38,6 +97,12 @@ export const signCommand: CliCommand = {
           'signing-secrets': { type: 'string' },
           child: { type: 'string', multiple: true },
           out: { type: 'string' },
+          storage: { type: 'string' },
+          'rekor-url': { type: 'string' },
+          'local-dir': { type: 'string' },
+          'run-out': { type: 'string' },
+          'docker-config': { type: 'string' },
+          insecure: { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
       });
@@ -51,6 +116,14 @@ export const signCommand: CliCommand = {
     }
     if (positionals.length !== 1) throw usageError('exactly one RUN file is required');
     if (values.config === undefined) throw usageError('--config is required');
+    const runPath = positionals[0] ?? '-';
+    const storage = (values.storage ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '' && s !== 'none');
+    if (storage.includes('tekton') && runPath === '-' && values['run-out'] === undefined) throw usageError('--storage tekton with RUN on stdin needs --run-out');
+    const rekorUrl = values['rekor-url'];
+    if (rekorUrl !== undefined && !/^https?:\/\//.test(rekorUrl)) throw usageError('--rekor-url must be an http(s) URL');
 
     const result = parseConfig(configDataFromDocument(await readDocument(values.config, io), values.config));
     for (const w of result.warnings) io.stderr(`provenant sign: warning: ${w.key}: ${w.message}\n`);
@@ -58,7 +131,8 @@ export const signCommand: CliCommand = {
     const secrets = values['signing-secrets'];
     if (secrets !== undefined) config = { ...config, signers: { ...config.signers, secretPath: secrets } };
 
-    const run = parseRun(await readDocument(positionals[0] ?? '-', io), { requireMetadata: false });
+    const rawRun = await readDocument(runPath, io);
+    const run = parseRun(rawRun, { requireMetadata: false });
     const children = [];
     for (const c of values.child ?? []) children.push(parseRun(await readDocument(c, io), { kind: 'TaskRun', requireMetadata: false }));
 
@@ -68,17 +142,128 @@ export const signCommand: CliCommand = {
         context: { hint: `set artifacts.${run.kind.toLowerCase()}.signer to x509 or kms` },
       });
     }
-    const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'warn', name: 'provenant' });
-    const statement = composeStatement({ format: formatFor(config, run.kind), run, children, options: optionsFromConfig(config, run.kind), logger });
-    const signer = await createSignerFromConfig(config, { logger, env: io.env }, signerName);
+    const logger = stderrLogger(io, 'warn');
+    const witnesses: Witness[] = rekorUrl === undefined ? [] : [createRekorWitness({ url: rekorUrl, logger })];
+    const signers = signerPool(config, logger, io.env);
     try {
-      const bundle = await signStatement(signer, serializeStatement(statement));
-      const text = `${JSON.stringify(bundle, null, 2)}\n`;
+      let provenance: SerializedBundle;
+      if (storage.length === 0) {
+        const statement = composeStatement({ format: formatFor(config, run.kind), run, children, options: optionsFromConfig(config, run.kind), logger });
+        const bundler = createTransparentBundler({ signer: await signers.get(signerName), witnesses, logger });
+        provenance = await bundler.create({ kind: 'dsse', data: serializeStatement(statement) });
+      } else {
+        provenance = await signAndStore(
+          { run, children, rawRun, runPath, runOut: values['run-out'], config, witnesses, rekorUrl, logger, io, signers },
+          { storage, localDir: values['local-dir'], dockerConfig: values['docker-config'], insecure: values.insecure ?? false },
+        );
+      }
+      const text = `${JSON.stringify(provenance, null, 2)}\n`;
       if (values.out === undefined) io.stdout(text);
       else await writeFile(values.out, text);
     } finally {
-      await signer.close?.();
+      await signers.close();
     }
     return 0;
   },
 };
+
+interface SignContext {
+  readonly run: Run;
+  readonly children: readonly Run[];
+  readonly rawRun: unknown;
+  readonly runPath: string;
+  readonly runOut: string | undefined;
+  readonly config: Config;
+  readonly witnesses: readonly Witness[];
+  readonly rekorUrl: string | undefined;
+  readonly logger: Logger;
+  readonly io: CliIo;
+  readonly signers: ReturnType<typeof signerPool>;
+}
+
+function runKeyOf(run: Run): RunKey {
+  if (run.name === '' || run.uid === '') {
+    throw new ProvenantError('input', 'RUN_METADATA_MISSING', 'storing needs the run\'s metadata.name and metadata.uid', {
+      context: { hint: 'use the run as `kubectl get -o yaml` prints it' },
+    });
+  }
+  return { kind: run.kind, namespace: run.namespace === '' ? 'default' : run.namespace, name: run.name, uid: run.uid };
+}
+
+/** Signs every planned artifact (provenance, and image signatures of a TaskRun), stores them, returns the provenance bundle. */
+async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<SerializedBundle> {
+  const { run, config, logger, io } = ctx;
+  const key = runKeyOf(run);
+  const added: Record<string, string> = {};
+  const deps: StorageDeps = {
+    config: {
+      storage: {
+        ...config.storage,
+        oci: { ...config.storage.oci, insecure: config.storage.oci.insecure || options.insecure },
+        local: { path: options.localDir ?? config.storage.local.path },
+      },
+    },
+    logger,
+    patchAnnotations: async (_run, annotations) => {
+      Object.assign(added, annotations);
+    },
+    ...(options.storage.includes('oci') ? { ociCredentials: await loadDockerCredentials(options.dockerConfig, io.env) } : {}),
+  };
+  const names = [...new Set(options.storage)];
+  const backends = new Map<string, StorageBackend>();
+  createStorageBackends(names, deps).forEach((b, i) => backends.set(names[i] ?? b.name, b));
+
+  const plan: PlannedArtifact[] = planArtifacts({ run, children: ctx.children, config, logger });
+  let provenance: SerializedBundle | undefined;
+  for (const artifact of plan) {
+    const bundler = createTransparentBundler({ signer: await ctx.signers.get(artifact.signer), witnesses: ctx.witnesses, logger });
+    const bundle = await bundler.create({ kind: artifact.type === 'provenance' ? 'dsse' : 'message-signature', data: artifact.payload });
+    if (artifact.type === 'provenance') {
+      provenance = bundle;
+      const entry = tlogEntryOf(bundle);
+      if (entry !== undefined && ctx.rekorUrl !== undefined) added[transparencyAnnotation] = transparencyAnnotationValue(ctx.rekorUrl, entry.logIndex);
+    }
+    // Provenance goes to every listed backend; image signatures to those artifacts.oci.storage also names.
+    const targets = artifact.type === 'provenance' ? names : names.filter((n) => (config.artifacts.oci.storage as readonly string[]).includes(n));
+    for (const name of targets) {
+      const backend = backends.get(name);
+      if (backend === undefined) continue;
+      const stored = await backend.store({
+        run: key,
+        artifact: {
+          type: artifact.type,
+          shortKey: artifact.shortKey,
+          subjects: artifact.subjects,
+          ...(artifact.predicateType === undefined ? {} : { predicateType: artifact.predicateType }),
+        },
+        payload: artifact.payload,
+        bundle,
+      });
+      for (const location of stored.locations) io.stderr(`provenant sign: stored ${artifact.type} ${artifact.shortKey} in ${name}: ${location}\n`);
+    }
+  }
+  if (provenance === undefined) {
+    throw new ProvenantError('config', 'SIGNING_DISABLED', `the config signs no provenance for ${run.kind}`);
+  }
+  if (names.includes('tekton')) await writeAnnotatedRun(ctx, key, added);
+  return provenance;
+}
+
+/** The `tekton` backend without a cluster: the run document with the annotations Chains would patch in. */
+async function writeAnnotatedRun(ctx: SignContext, key: RunKey, added: Record<string, string>): Promise<void> {
+  const doc = structuredClone(ctx.rawRun) as Record<string, unknown>;
+  const metadata = (typeof doc['metadata'] === 'object' && doc['metadata'] !== null ? doc['metadata'] : {}) as Record<string, unknown>;
+  const annotations = (typeof metadata['annotations'] === 'object' && metadata['annotations'] !== null ? metadata['annotations'] : {}) as Record<string, string>;
+  doc['metadata'] = {
+    ...metadata,
+    annotations: { ...annotations, ...added, [signedAnnotation]: 'true', [signedUidAnnotation]: key.uid },
+  };
+  const out = ctx.runOut ?? `${ctx.runPath.replace(/\.(json|ya?ml)$/i, '')}.signed.json`;
+  const text = /\.ya?ml$/i.test(out) ? toYaml(doc) : `${JSON.stringify(doc, null, 2)}\n`;
+  try {
+    await writeFile(out, text);
+  } catch (cause) {
+    throw new ProvenantError('input', 'OUTPUT_UNWRITABLE', `cannot write ${out}`, { cause });
+  }
+  ctx.io.stderr(`provenant sign: wrote the annotated run to ${out}\n`);
+}

@@ -158,11 +158,14 @@ async function imageSource(ref: string, values: Values, io: CliIo, base: Attesta
   const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'silent', name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
   const reader = createOciReader({ config: { repository: undefined, insecure: values.insecure ?? false }, credentials, logger });
   const found = await reader.readAttestations(ref);
+  // Message-signature bundles are image signatures (simple signing), not attestations.
+  const attestations = found.bundles.filter((b) => b.dsseEnvelope !== undefined);
+  const signatureCount = found.signatures.length + found.bundles.length - attestations.length;
   const candidates: Candidate[] = [
-    ...found.bundles.map((bundle, i) => ({ location: `${ref} sigstore bundle referrer #${i + 1}`, bundle })),
+    ...attestations.map((bundle, i) => ({ location: `${ref} sigstore bundle referrer #${i + 1}`, bundle })),
     ...found.envelopes.map((e, i) => ({ location: `${ref} .att layer #${i + 1}`, bundle: e.bundle ?? bundleFromEnvelope(e.envelope) })),
   ];
-  const notes = found.signatures.length > 0 ? [`${ref}: ${found.signatures.length} .sig image signature(s) present, not checked here`] : [];
+  const notes = signatureCount > 0 ? [`${ref}: ${signatureCount} image signature(s) present (.sig or bundle), not checked here`] : [];
   return { name: ref, rule: 'any', candidates, policy: { ...base, imageDigest: image.digest }, notes };
 }
 
