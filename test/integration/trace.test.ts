@@ -7,7 +7,8 @@ import { runCli } from '../../src/cli/run.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { createSilentLogger } from '../../src/observability/logger.js';
 import { createOciReader } from '../../src/storage/oci/index.js';
-import { createManifestProbe, traceExitCode, traceImage, type TraceGraph, type TraceNode } from '../../src/verify/trace.js';
+import { createManifestProbe, materialTarget, traceExitCode, traceImage, type TraceGraph, type TraceNode } from '../../src/verify/trace.js';
+import { renderTraceDot } from '../../src/verify/trace-render.js';
 import { renderTraceHtml } from '../../src/verify/trace-html.js';
 import { createTestKey, pushTestImage, type TestKey } from '../support/oci-image.js';
 import { freePort, startRegistry, type RegistryHandle } from '../support/services.js';
@@ -289,4 +290,35 @@ describe('HTML graph', () => {
       await rm(profile, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('materials and rendering of hostile input', () => {
+  it('classifies material URIs', () => {
+    const hex = 'a'.repeat(64);
+    expect(materialTarget('oci://alpine', { sha256: hex })?.ref).toBe(`index.docker.io/library/alpine@sha256:${hex}`);
+    expect(materialTarget(`gcr.io/p/img@sha256:${hex}`, {})).toMatchObject({ kind: 'image', ref: `gcr.io/p/img@sha256:${hex}` });
+    expect(materialTarget('git+https://github.com/a/b.git', { sha1: 'c'.repeat(40) })).toMatchObject({ kind: 'git' });
+    expect(materialTarget('https://example.com/f.tgz', { sha512: 'b'.repeat(128) })).toMatchObject({ kind: 'artifact' });
+    expect(materialTarget('https://example.com/unpinned', {})).toBeUndefined();
+    expect(materialTarget('oci://not a repo', { sha256: hex })).toMatchObject({ kind: 'artifact' }); // unparsable: shown, not traced
+  });
+
+  it('escapes statement text in HTML and DOT', () => {
+    const evil = 'git+https://x/"><script>alert(1)</script>.git@' + 'c'.repeat(40);
+    const g: TraceGraph = {
+      root: 'image:r',
+      maxDepth: 4,
+      nodes: [
+        { id: 'image:r', kind: 'image', ref: 'r@sha256:' + 'a'.repeat(64), depth: 0, verdict: 'verified', builder: '</script><script>alert(2)</script>' },
+        { id: `git:${evil}`, kind: 'git', ref: evil, depth: 1 },
+      ],
+      edges: [{ from: 'image:r', to: `git:${evil}`, relation: 'material' }],
+    };
+    const html = renderTraceHtml(g, { ok: true });
+    expect(html).not.toContain('<script>alert');
+    expect(html.match(/<script/g)).toHaveLength(2); // the data block and the page script
+    const dot = renderTraceDot(g);
+    expect(dot).toContain('\\"><script>'.slice(2));
+    expect(dot.split('\n').join('').match(/(?<!\\)"/g)?.length ?? 0).toBeGreaterThan(0);
+  });
 });
