@@ -152,6 +152,14 @@ function resourceTypes(tektonVersions: readonly TektonVersion[]): ResourceType[]
     { group: '', versions: ['v1'], plural: 'secrets', singular: 'secret', kind: 'Secret', namespaced: true, custom: false },
     { group: '', versions: ['v1'], plural: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'], custom: false },
     { group: 'events.k8s.io', versions: ['v1'], plural: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'], custom: false },
+    // What the install manifests hold, so `kubectl apply --server-side --dry-run=server -k manifests/` runs here.
+    { group: '', versions: ['v1'], plural: 'services', singular: 'service', kind: 'Service', namespaced: true, shortNames: ['svc'], custom: false },
+    { group: '', versions: ['v1'], plural: 'persistentvolumeclaims', singular: 'persistentvolumeclaim', kind: 'PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], custom: false },
+    { group: 'apps', versions: ['v1'], plural: 'deployments', singular: 'deployment', kind: 'Deployment', namespaced: true, shortNames: ['deploy'], custom: false },
+    { group: 'rbac.authorization.k8s.io', versions: ['v1'], plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false, custom: false },
+    { group: 'rbac.authorization.k8s.io', versions: ['v1'], plural: 'clusterrolebindings', singular: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false, custom: false },
+    { group: 'rbac.authorization.k8s.io', versions: ['v1'], plural: 'roles', singular: 'role', kind: 'Role', namespaced: true, custom: false },
+    { group: 'rbac.authorization.k8s.io', versions: ['v1'], plural: 'rolebindings', singular: 'rolebinding', kind: 'RoleBinding', namespaced: true, custom: false },
     { group: 'tekton.dev', versions: tektonVersions, plural: 'taskruns', singular: 'taskrun', kind: 'TaskRun', namespaced: true, shortNames: ['tr', 'trs'], custom: true, categories: ['tekton', 'tekton-pipelines'] },
     { group: 'tekton.dev', versions: tektonVersions, plural: 'pipelineruns', singular: 'pipelinerun', kind: 'PipelineRun', namespaced: true, shortNames: ['pr', 'prs'], custom: true, categories: ['tekton', 'tekton-pipelines'] },
   ];
