@@ -216,6 +216,9 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
   const plan: PlannedArtifact[] = planArtifacts({ run, children: ctx.children, config, logger });
   let provenance: SerializedBundle | undefined;
   for (const artifact of plan) {
+    // Provenance goes to every listed backend; image signatures to those artifacts.oci.storage also names.
+    const targets = artifact.type === 'provenance' ? names : names.filter((n) => (config.artifacts.oci.storage as readonly string[]).includes(n));
+    if (targets.length === 0) continue;
     const bundler = createTransparentBundler({ signer: await ctx.signers.get(artifact.signer), witnesses: ctx.witnesses, logger });
     const bundle = await bundler.create({ kind: artifact.type === 'provenance' ? 'dsse' : 'message-signature', data: artifact.payload });
     if (artifact.type === 'provenance') {
@@ -223,8 +226,6 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
       const entry = tlogEntryOf(bundle);
       if (entry !== undefined && ctx.rekorUrl !== undefined) added[transparencyAnnotation] = transparencyAnnotationValue(ctx.rekorUrl, entry.logIndex);
     }
-    // Provenance goes to every listed backend; image signatures to those artifacts.oci.storage also names.
-    const targets = artifact.type === 'provenance' ? names : names.filter((n) => (config.artifacts.oci.storage as readonly string[]).includes(n));
     for (const name of targets) {
       const backend = backends.get(name);
       if (backend === undefined) continue;
