@@ -14,6 +14,8 @@ import { createRunStore, loadKubeConfig, type RunKey, type RunStore } from '../.
 import { tlogEntryOf, transparencyAnnotationValue } from '../../src/transparency/index.js';
 import { createFakeKubeServer, type FakeKubeServer, type KubeObject } from '../support/fake-kube.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
+import { jwt } from '../unit/signing/helpers.js';
+import type { InspectReport } from '../../src/cli/commands/inspect.js';
 
 interface Result {
   readonly code: number;
@@ -169,6 +171,40 @@ describe('provenant verify --taskrun', () => {
     const u = await cli(['verify', '--taskrun', 'unlogged', '--key', file('key.pub'), '--trusted-root', file('trusted_root.json'), '--require-tlog']);
     expect(u.code).toBe(1);
     expect(u.err).toContain('VERIFY_TLOG_MISSING');
+  });
+
+  it('keyless: the certificate from cert-<key> plus the Rekor entry verifies against the identity (0), a wrong identity is rejected (1)', async () => {
+    const issuer = 'https://kubernetes.default.svc';
+    const san = 'https://kubernetes.io/namespaces/build/serviceaccounts/pipeline';
+    const token = jwt({ iss: issuer, sub: 'system:serviceaccount:build:pipeline', aud: ['sigstore'], 'kubernetes.io': { namespace: 'build', serviceaccount: { name: 'pipeline' } } });
+    await writeFile(file('oidc-token'), token);
+    await writeFile(
+      file('config-keyless.json'),
+      JSON.stringify({ 'signers.x509.fulcio.enabled': 'true', 'signers.x509.fulcio.address': sigstore.fulcioUrl, 'signers.x509.identity.token.file': file('oidc-token'), 'artifacts.oci.signer': 'none' }),
+    );
+    const created = fake.create(taskRun('keyless'));
+    const uid = String((created.metadata as Record<string, unknown>)['uid']);
+    await writeFile(file('keyless.json'), JSON.stringify(created));
+    const signed = await cli(['sign', '--config', file('config-keyless.json'), '--storage', 'tekton', '--rekor-url', sigstore.rekorUrl, '--run-out', file('keyless.signed.json'), file('keyless.json')]);
+    expect(signed.code, signed.err).toBe(0);
+    const annotated = JSON.parse(await readFile(file('keyless.signed.json'), 'utf8')) as { metadata: { annotations: Record<string, string> } };
+    await store.patchAnnotations({ kind: 'TaskRun', namespace: 'default', name: 'keyless' }, annotated.metadata.annotations);
+
+    const base = ['verify', '--taskrun', 'keyless', '--trusted-root', file('trusted_root.json'), '--certificate-oidc-issuer', issuer];
+    const ok = await cli([...base, '--certificate-identity', san, '--require-tlog']);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toContain(`signer: ${san}`);
+    expect(ok.out).toMatch(/tlog: logIndex \d+/);
+
+    const wrong = await cli([...base, '--certificate-identity', 'https://kubernetes.io/namespaces/build/serviceaccounts/other']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain('VERIFY_IDENTITY_MISMATCH');
+
+    const inspected = await cli(['inspect', 'taskrun', 'keyless', '-o', 'json', '--skip-oci']);
+    const report = JSON.parse(inspected.out) as InspectReport;
+    expect(report.status.state).toBe('signed');
+    expect(report.status.transparency).toContain(`${sigstore.rekorUrl}/api/v1/log/entries?logIndex=`);
+    expect(report.attestations.map((a) => [a.shortKey, a.signer])).toEqual([[`taskrun-${uid}`, { type: 'certificate', san, issuer }]]);
   });
 
   it('bad flags and a missing run exit 2', async () => {
