@@ -26,3 +26,4 @@ export {
   priorityBucketMs,
   runPriority,
 } from './policy.js';
+export { createRedisLock, type RedisLock, type RedisLockOptions } from './redis-lock.js';

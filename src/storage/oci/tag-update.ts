@@ -4,10 +4,14 @@
  *
  * 1. Writers of the same tag through the same client are coalesced: one runner per repo/tag takes every
  *    pending update, applies them all to one read, and writes once (20 parallel stores → a few PUTs).
- * 2. Across processes (several workers): after a PUT we wait a settle time, re-read the tag and check every
- *    entry of the batch is still there; if another writer overwrote the tag from an older read, we merge
- *    again and re-PUT (bounded attempts, then `transient` `OCI_CONCURRENT_UPDATE` so the job retries).
- *    An entry is lost only if another writer's whole read→PUT spans our PUT *and* the settle time.
+ * 2. Every read-modify-write of one tag runs under a lock: a process-wide mutex always (separate storage
+ *    instances, other credentials), and the `lock` option when replicas share one (the controller passes
+ *    a Redis lock when it runs on BullMQ), which makes the update a real critical section.
+ * 3. Writers we cannot lock out (cosign run by hand, a replica without the shared lock): after a PUT we
+ *    wait a settle time, re-read the tag and check every entry of the batch is still there; if another
+ *    writer overwrote the tag from an older read, we merge again and re-PUT (bounded attempts, then
+ *    `transient` `OCI_CONCURRENT_UPDATE` so the job retries). Such an entry is lost only if the other
+ *    writer's whole read→PUT spans our PUT *and* the settle time.
  */
 import type { RegistryClient } from './registry-client.js';
 import { ProvenantError } from '../../errors.js';
@@ -27,10 +31,15 @@ export interface TagKind {
   readonly serialise: (doc: Doc) => Promise<Uint8Array>;
 }
 
+/** Runs `fn` while holding the lock named `key` (shared by every writer that can see the lock). */
+export type TagLock = <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+
 export interface TagUpdateOptions {
   readonly settleMs: number;
   readonly maxAttempts: number;
   readonly sleep: (ms: number) => Promise<void>;
+  /** A lock shared across replicas (e.g. in Redis); the process-wide mutex is always taken too. */
+  readonly lock?: TagLock;
 }
 
 export const defaultTagUpdateOptions: TagUpdateOptions = {
@@ -52,6 +61,25 @@ interface Queue {
 
 /** Per client (i.e. per set of credentials): a batch is written with the credentials of its writers only. */
 const queuesByClient = new WeakMap<RegistryClient, Map<string, Queue>>();
+
+/** Tail of the chain of holders per `registry/repository:tag`, process-wide. */
+const processLocks = new Map<string, Promise<void>>();
+
+/** A FIFO mutex per key within this process. */
+export const processTagLock: TagLock = async (key, fn) => {
+  const previous = processLocks.get(key) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const tail = previous.then(() => mine);
+  processLocks.set(key, tail);
+  await previous;
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (processLocks.get(key) === tail) processLocks.delete(key);
+  }
+};
 
 async function runBatch(client: RegistryClient, repository: string, tag: string, kind: TagKind, batch: readonly Pending[], options: TagUpdateOptions): Promise<void> {
   const wrote = new Set<Pending>();
@@ -104,7 +132,9 @@ export function updateTag(client: RegistryClient, repository: string, tag: strin
         while (q.pending.length > 0) {
           const batch = q.pending.splice(0);
           try {
-            await runBatch(client, repository, tag, kind, batch, options);
+            const lockKey = `${client.registry}/${repository}:${tag}`;
+            const locked = () => processTagLock(lockKey, () => runBatch(client, repository, tag, kind, batch, options));
+            await (options.lock ? options.lock(lockKey, locked) : locked());
           } catch (err) {
             for (const p of batch) p.reject(err);
           }
