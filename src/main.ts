@@ -166,7 +166,10 @@ export async function startController(options: ControllerOptions): Promise<Contr
     return config;
   };
 
-  let current = await createWiring(loadConfig(await runStore.getConfigMap(options.configNamespace, configMapName)), wiringDeps);
+  const initialData = await runStore.getConfigMap(options.configNamespace, configMapName);
+  let current = await createWiring(loadConfig(initialData), wiringDeps);
+  /** The ConfigMap data last acted on (applied or rejected): a watch replaying it changes nothing. */
+  let lastData = stableJson(initialData ?? {});
   metrics.setConfigValid(true);
   logger.info({ namespace: options.configNamespace, name: configMapName }, 'configuration loaded');
 
@@ -232,8 +235,6 @@ export async function startController(options: ControllerOptions): Promise<Contr
   // Hot reload: watch the ConfigMap; build the new wiring, swap, then close the old clients.
   let configAbort: AbortController | undefined;
   let configUid: string | undefined;
-  /** resourceVersion of the ConfigMap last applied; kept across watch reconnects so changes made meanwhile apply. */
-  let lastSeen: string | undefined;
   const applyConfig = async (data: Record<string, string> | undefined): Promise<void> => {
     let next: ClosableWiring;
     try {
@@ -267,17 +268,14 @@ export async function startController(options: ControllerOptions): Promise<Contr
       .watch(
         `/api/v1/namespaces/${options.configNamespace}/configmaps`,
         { fieldSelector: `metadata.name=${configMapName}` },
-        (type: string, obj: { metadata?: { resourceVersion?: string; uid?: string }; data?: Record<string, string> }) => {
-          const rv = obj.metadata?.resourceVersion;
+        (type: string, obj: { metadata?: { uid?: string }; data?: Record<string, string> }) => {
           configUid = obj.metadata?.uid ?? configUid;
-          if (type === 'ADDED' && lastSeen === undefined) {
-            lastSeen = rv;
-            return; // the initial state was loaded at start
-          }
           if (type !== 'ADDED' && type !== 'MODIFIED') return;
-          // A re-established watch replays the current object: nothing changed.
-          if (rv !== undefined && rv === lastSeen) return;
-          lastSeen = rv;
+          // Compare data, not resourceVersions: the first ADDED (and every replay after a reconnect)
+          // carries the current object, which may have changed since it was last read.
+          const data = stableJson(obj.data ?? {});
+          if (data === lastData) return;
+          lastData = data;
           void applyConfig(obj.data ?? {});
         },
         () => {
@@ -304,4 +302,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
       await current.close();
     },
   };
+}
+
+function stableJson(data: Readonly<Record<string, string>>): string {
+  return JSON.stringify(Object.keys(data).sort().map((k) => [k, data[k]]));
 }
