@@ -18,8 +18,9 @@ import {
   bundleFromMessageSignature,
   describeBundle,
   type AttestationDescription,
-} from '../../verify/inspect-attestation.js';
-import { loadDockerCredentials, loadLiveRun } from '../../verify/inspect-sources.js';
+  loadDockerCredentials,
+  loadLiveRun,
+} from '../../verify/index.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 const help = `usage: provenant inspect taskrun|pipelinerun NAME [-n NS] [--kubeconfig FILE] [-o table|json|yaml]

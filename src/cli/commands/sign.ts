@@ -17,7 +17,7 @@ import {
   type RunKey,
 } from '../../tekton/index.js';
 import { createRekorWitness, createTransparentBundler, tlogEntryOf, transparencyAnnotationValue } from '../../transparency/index.js';
-import { loadDockerCredentials } from '../../verify/inspect-sources.js';
+import { loadDockerCredentials } from '../../verify/index.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant sign --config FILE [--signing-secrets DIR] [--child FILE]... [--out FILE]

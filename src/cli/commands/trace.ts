@@ -3,10 +3,17 @@ import { parseArgs } from 'node:util';
 import { ProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { createOciReader, credentialsFromDockerConfig, type DockerCredentials } from '../../storage/oci/index.js';
-import type { VerificationPolicy } from '../../verify/index.js';
-import { createManifestProbe, defaultTraceMaxDepth, traceExitCode, traceImage, type TraceGraph } from '../../verify/trace.js';
-import { renderTraceHtml } from '../../verify/trace-html.js';
-import { renderTraceDot, renderTraceText } from '../../verify/trace-render.js';
+import {
+  type VerificationPolicy,
+  createManifestProbe,
+  defaultTraceMaxDepth,
+  traceExitCode,
+  traceImage,
+  type TraceGraph,
+  renderTraceHtml,
+  renderTraceDot,
+  renderTraceText,
+} from '../../verify/index.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant trace IMAGE@sha256:DIGEST

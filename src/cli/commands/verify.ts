@@ -5,10 +5,19 @@ import { ProvenantError, errorMessage, isProvenantError } from '../../errors.js'
 import { createLogger } from '../../observability/logger.js';
 import { createOciReader, parseImageDigestRef } from '../../storage/index.js';
 import { runShortKey, transparencyAnnotation, type RunKind } from '../../tekton/index.js';
-import { verifyBundle, type VerificationPolicy, type VerifiedArtifact } from '../../verify/index.js';
-import { artifactsFromAnnotations, bundleFromEnvelope } from '../../verify/inspect-attestation.js';
-import { fetchRekorEntry, loadDockerCredentials, loadLiveRun } from '../../verify/inspect-sources.js';
-import { builderIdOf, evaluatePolicy, type AttestationPolicy } from '../../verify/policy.js';
+import {
+  verifyBundle,
+  type VerificationPolicy,
+  type VerifiedArtifact,
+  artifactsFromAnnotations,
+  bundleFromEnvelope,
+  fetchRekorEntry,
+  loadDockerCredentials,
+  loadLiveRun,
+  builderIdOf,
+  evaluatePolicy,
+  type AttestationPolicy,
+} from '../../verify/index.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant verify (--bundle FILE | --taskrun NAME | --pipelinerun NAME | --image REF@DIGEST)...
