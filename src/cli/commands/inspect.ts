@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { stringify as toYaml } from 'yaml';
-import { ProvenantError, errorMessage, isProvenantError } from '../../errors.js';
+import type { ProvenantError} from '../../errors.js';
+import { errorMessage, isProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { createOciReader, imageSubjects, readLocal } from '../../storage/index.js';
 import {
@@ -21,6 +21,7 @@ import {
   loadDockerCredentials,
   loadLiveRun,
 } from '../../verify/index.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 const help = `usage: provenant inspect taskrun|pipelinerun NAME [-n NS] [--kubeconfig FILE] [-o table|json|yaml]
@@ -39,9 +40,7 @@ OCI registry of each image subject (best effort; unreachable registries are note
 Exit codes: 0 shown, 2 usage error or run not found, 1 other failures.
 `;
 
-function usageError(message: string): ProvenantError {
-  return new ProvenantError('input', 'USAGE', message, { context: { hint: "see 'provenant inspect --help'" } });
-}
+const usage = (message: string): ProvenantError => usageError('inspect', message);
 
 /** The machine-readable report (`-o json|yaml`); field names are stable and documented in docs/cli.md. */
 export interface InspectReport {
@@ -145,26 +144,15 @@ export const inspectCommand: CliCommand = {
   name: 'inspect',
   summary: "show a run's signing status and decode its stored attestations (unverified)",
   run: async (argv, io) => {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...argv],
-        allowPositionals: true,
-        options: {
-          namespace: { type: 'string', short: 'n' },
-          kubeconfig: { type: 'string' },
-          output: { type: 'string', short: 'o' },
-          'local-dir': { type: 'string' },
-          'docker-config': { type: 'string' },
-          insecure: { type: 'boolean' },
-          'skip-oci': { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (err) {
-      throw usageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs('inspect', argv, {
+      namespace: { type: 'string', short: 'n' },
+      kubeconfig: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      'local-dir': { type: 'string' },
+      'docker-config': { type: 'string' },
+      insecure: { type: 'boolean' },
+      'skip-oci': { type: 'boolean' },
+    });
     if (values.help) {
       io.stdout(help);
       return 0;
@@ -172,9 +160,9 @@ export const inspectCommand: CliCommand = {
     const [kindWord, name, ...rest] = positionals;
     const kinds: Record<string, RunKind> = { taskrun: 'TaskRun', tr: 'TaskRun', pipelinerun: 'PipelineRun', pr: 'PipelineRun' };
     const kind = kinds[kindWord?.toLowerCase() ?? ''];
-    if (kind === undefined || name === undefined || rest.length > 0) throw usageError('expected: inspect taskrun|pipelinerun NAME');
+    if (kind === undefined || name === undefined || rest.length > 0) throw usage('expected: inspect taskrun|pipelinerun NAME');
     const output = values.output ?? 'table';
-    if (output !== 'table' && output !== 'json' && output !== 'yaml') throw usageError('-o must be table, json or yaml');
+    if (output !== 'table' && output !== 'json' && output !== 'yaml') throw usage('-o must be table, json or yaml');
 
     const run = await loadLiveRun({ kind, name, namespace: values.namespace, kubeconfig: values.kubeconfig, env: io.env });
     const notes: string[] = [];

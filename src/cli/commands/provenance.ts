@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
-import { ProvenantError } from '../../errors.js';
+import type { ProvenantError } from '../../errors.js';
 import { configDataFromDocument, defaultConfig, formatNames, parseConfig, type Config, type FormatName } from '../../config/index.js';
 import { createLogger } from '../../observability/logger.js';
 import { composeStatement, formatFor, optionsFromConfig } from '../../provenance/index.js';
 import { parseRun } from '../../tekton/index.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand } from '../io.js';
 
 const help = `usage: provenant provenance [--format F] [--config FILE] [--child FILE]... [--compact] RUN
@@ -16,39 +16,26 @@ Prints the in-toto statement Tekton Chains would sign for a finished TaskRun/Pip
   --compact      one line (the exact bytes that would be signed)
 `;
 
-function usageError(message: string): ProvenantError {
-  return new ProvenantError('input', 'USAGE', message, { context: { hint: "see 'provenant provenance --help'" } });
-}
+const usage = (message: string): ProvenantError => usageError('provenance', message);
 
 export const provenanceCommand: CliCommand = {
   name: 'provenance',
   summary: 'print the provenance statement for a finished run',
   run: async (argv, io) => {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...argv],
-        allowPositionals: true,
-        options: {
-          format: { type: 'string' },
-          config: { type: 'string' },
-          child: { type: 'string', multiple: true },
-          compact: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (err) {
-      throw usageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs('provenance', argv, {
+      format: { type: 'string' },
+      config: { type: 'string' },
+      child: { type: 'string', multiple: true },
+      compact: { type: 'boolean' },
+    });
     if (values.help) {
       io.stdout(help);
       return 0;
     }
-    if (positionals.length !== 1) throw usageError('exactly one RUN file is required');
+    if (positionals.length !== 1) throw usage('exactly one RUN file is required');
     const format = values.format;
     if (format !== undefined && !(formatNames as readonly string[]).includes(format)) {
-      throw usageError(`unknown format ${JSON.stringify(format)} (allowed: ${formatNames.join(', ')})`);
+      throw usage(`unknown format ${JSON.stringify(format)} (allowed: ${formatNames.join(', ')})`);
     }
 
     let config: Config = defaultConfig();

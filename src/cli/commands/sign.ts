@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import { configDataFromDocument, parseConfig, type Config, type SignerName } from '../../config/index.js';
 import { ProvenantError } from '../../errors.js';
@@ -18,6 +17,7 @@ import {
 } from '../../tekton/index.js';
 import { createRekorWitness, createTransparentBundler, tlogEntryOf, transparencyAnnotationValue } from '../../transparency/index.js';
 import { loadDockerCredentials } from '../../verify/index.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant sign --config FILE [--signing-secrets DIR] [--child FILE]... [--out FILE]
@@ -47,9 +47,7 @@ Prints the provenance Sigstore bundle (v0.3, DSSE) as JSON. Storage locations ar
   --insecure             plain HTTP / unverified TLS to the registry
 `;
 
-function usageError(message: string): ProvenantError {
-  return new ProvenantError('input', 'USAGE', message, { context: { hint: "see 'provenant sign --help'" } });
-}
+const usage = (message: string): ProvenantError => usageError('sign', message);
 
 function stderrLogger(io: CliIo, level: string): Logger {
   return createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? level, name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
@@ -87,43 +85,32 @@ export const signCommand: CliCommand = {
   name: 'sign',
   summary: 'sign the provenance of a finished run, print the Sigstore bundle, optionally log it in Rekor and store it',
   run: async (argv, io) => {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...argv],
-        allowPositionals: true,
-        options: {
-          config: { type: 'string' },
-          'signing-secrets': { type: 'string' },
-          child: { type: 'string', multiple: true },
-          out: { type: 'string' },
-          storage: { type: 'string' },
-          'rekor-url': { type: 'string' },
-          'local-dir': { type: 'string' },
-          'run-out': { type: 'string' },
-          'docker-config': { type: 'string' },
-          insecure: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (err) {
-      throw usageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs('sign', argv, {
+      config: { type: 'string' },
+      'signing-secrets': { type: 'string' },
+      child: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      storage: { type: 'string' },
+      'rekor-url': { type: 'string' },
+      'local-dir': { type: 'string' },
+      'run-out': { type: 'string' },
+      'docker-config': { type: 'string' },
+      insecure: { type: 'boolean' },
+    });
     if (values.help) {
       io.stdout(help);
       return 0;
     }
-    if (positionals.length !== 1) throw usageError('exactly one RUN file is required');
-    if (values.config === undefined) throw usageError('--config is required');
+    if (positionals.length !== 1) throw usage('exactly one RUN file is required');
+    if (values.config === undefined) throw usage('--config is required');
     const runPath = positionals[0] ?? '-';
     const storage = (values.storage ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== '' && s !== 'none');
-    if (storage.includes('tekton') && runPath === '-' && values['run-out'] === undefined) throw usageError('--storage tekton with RUN on stdin needs --run-out');
+    if (storage.includes('tekton') && runPath === '-' && values['run-out'] === undefined) throw usage('--storage tekton with RUN on stdin needs --run-out');
     const rekorUrl = values['rekor-url'];
-    if (rekorUrl !== undefined && !/^https?:\/\//.test(rekorUrl)) throw usageError('--rekor-url must be an http(s) URL');
+    if (rekorUrl !== undefined && !/^https?:\/\//.test(rekorUrl)) throw usage('--rekor-url must be an http(s) URL');
 
     const result = parseConfig(configDataFromDocument(await readDocument(values.config, io), values.config));
     for (const w of result.warnings) io.stderr(`provenant sign: warning: ${w.key}: ${w.message}\n`);

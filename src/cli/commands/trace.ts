@@ -1,5 +1,4 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { ProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { createOciReader, credentialsFromDockerConfig, type DockerCredentials } from '../../storage/oci/index.js';
@@ -14,6 +13,7 @@ import {
   renderTraceDot,
   renderTraceText,
 } from '../../verify/index.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant trace IMAGE@sha256:DIGEST
@@ -36,9 +36,7 @@ Verdicts: ✔ verified  ✘ invalid signature  ! identity mismatch  ? unsigned  
 Exit codes: 0 root verified and every signed link verified, 1 otherwise, 2 usage or input error.
 `;
 
-function usageError(message: string): ProvenantError {
-  return new ProvenantError('input', 'USAGE', message, { context: { hint: "see 'provenant trace --help'" } });
-}
+const usage = (message: string): ProvenantError => usageError('trace', message);
 
 async function readText(file: string, what: string): Promise<string> {
   try {
@@ -58,7 +56,7 @@ async function writeOutput(file: string, text: string, what: string): Promise<vo
 
 function parseDepth(value: string | undefined): number {
   if (value === undefined) return defaultTraceMaxDepth;
-  if (!/^\d{1,3}$/.test(value)) throw usageError(`--max-depth must be a whole number, got ${value}`);
+  if (!/^\d{1,3}$/.test(value)) throw usage(`--max-depth must be a whole number, got ${value}`);
   return Number(value);
 }
 
@@ -67,15 +65,15 @@ async function policiesFrom(values: Record<string, unknown>, io: CliIo): Promise
   const identity = values['certificate-identity'] as string | undefined;
   const issuer = values['certificate-oidc-issuer'] as string | undefined;
   const rootFile = values['trusted-root'] as string | undefined;
-  if ((identity === undefined) !== (issuer === undefined)) throw usageError('--certificate-identity and --certificate-oidc-issuer go together');
+  if ((identity === undefined) !== (issuer === undefined)) throw usage('--certificate-identity and --certificate-oidc-issuer go together');
   const trustedRoot = rootFile === undefined ? undefined : await readDocument(rootFile, io);
   const policies: VerificationPolicy[] = [];
   for (const file of keys) policies.push({ key: await readText(file, 'key'), ...(trustedRoot === undefined ? {} : { trustedRoot }) });
   if (identity !== undefined && issuer !== undefined) {
-    if (trustedRoot === undefined) throw usageError('keyless verification needs --trusted-root');
+    if (trustedRoot === undefined) throw usage('keyless verification needs --trusted-root');
     policies.push({ identity: { san: identity, issuer }, trustedRoot });
   }
-  if (policies.length === 0) throw usageError('--key, or --certificate-identity with --certificate-oidc-issuer, is required');
+  if (policies.length === 0) throw usage('--key, or --certificate-identity with --certificate-oidc-issuer, is required');
   return policies;
 }
 
@@ -83,36 +81,25 @@ export const traceCommand: CliCommand = {
   name: 'trace',
   summary: 'walk an image supply chain: attestations, materials and their attestations, as a tree or graph',
   run: async (argv, io) => {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...argv],
-        allowPositionals: true,
-        options: {
-          key: { type: 'string', multiple: true },
-          'certificate-identity': { type: 'string' },
-          'certificate-oidc-issuer': { type: 'string' },
-          'trusted-root': { type: 'string' },
-          'max-depth': { type: 'string' },
-          'docker-config': { type: 'string' },
-          insecure: { type: 'boolean' },
-          output: { type: 'string', short: 'o' },
-          dot: { type: 'string' },
-          graph: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (err) {
-      throw usageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs('trace', argv, {
+      key: { type: 'string', multiple: true },
+      'certificate-identity': { type: 'string' },
+      'certificate-oidc-issuer': { type: 'string' },
+      'trusted-root': { type: 'string' },
+      'max-depth': { type: 'string' },
+      'docker-config': { type: 'string' },
+      insecure: { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
+      dot: { type: 'string' },
+      graph: { type: 'string' },
+    });
     if (values.help) {
       io.stdout(help);
       return 0;
     }
-    if (positionals.length !== 1) throw usageError('exactly one IMAGE@sha256:DIGEST is required');
+    if (positionals.length !== 1) throw usage('exactly one IMAGE@sha256:DIGEST is required');
     const output = values.output ?? 'text';
-    if (output !== 'text' && output !== 'json') throw usageError(`-o must be text or json, got ${output}`);
+    if (output !== 'text' && output !== 'json') throw usage(`-o must be text or json, got ${output}`);
     const maxDepth = parseDepth(values['max-depth']);
     const policies = await policiesFrom(values, io);
     let credentials: DockerCredentials | undefined;

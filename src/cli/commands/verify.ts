@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { ProvenantError, errorMessage, isProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
@@ -18,6 +17,7 @@ import {
   evaluatePolicy,
   type AttestationPolicy,
 } from '../../verify/index.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant verify (--bundle FILE | --taskrun NAME | --pipelinerun NAME | --image REF@DIGEST)...
@@ -51,9 +51,7 @@ Policy:
 Exit codes: 0 verified, 1 rejected (reason on stderr), 2 usage or input error.
 `;
 
-function usageError(message: string): ProvenantError {
-  return new ProvenantError('input', 'USAGE', message, { context: { hint: "see 'provenant verify --help'" } });
-}
+const usage = (message: string): ProvenantError => usageError('verify', message);
 
 async function readText(file: string, what: string): Promise<string> {
   try {
@@ -70,7 +68,7 @@ export interface BundleSourceOptions {
 /** The `--bundle FILE` source (kept for callers of the first version of this command). */
 export async function loadBundles(options: BundleSourceOptions, io: CliIo): Promise<unknown[]> {
   if (options.bundle !== undefined) return [await readDocument(options.bundle, io)];
-  throw usageError('--bundle is required');
+  throw usage('--bundle is required');
 }
 
 export function formatVerified(v: VerifiedArtifact, location?: string): string {
@@ -193,44 +191,34 @@ export const verifyCommand: CliCommand = {
   name: 'verify',
   summary: 'verify attestations (bundle file, run annotations, image in a registry) against a key or keyless identity and a policy',
   run: async (argv, io) => {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...argv],
-        allowPositionals: false,
-        options: {
-          bundle: { type: 'string' },
-          taskrun: { type: 'string' },
-          pipelinerun: { type: 'string' },
-          namespace: { type: 'string', short: 'n' },
-          kubeconfig: { type: 'string' },
-          image: { type: 'string' },
-          'docker-config': { type: 'string' },
-          insecure: { type: 'boolean' },
-          key: { type: 'string' },
-          'certificate-identity': { type: 'string' },
-          'certificate-oidc-issuer': { type: 'string' },
-          'trusted-root': { type: 'string' },
-          'require-tlog': { type: 'boolean' },
-          'builder-id': { type: 'string' },
-          'predicate-type': { type: 'string' },
-          artifact: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (err) {
-      throw usageError((err as Error).message);
-    }
-    const { values } = parsed;
+    const { values, positionals } = parseCommandArgs('verify', argv, {
+      bundle: { type: 'string' },
+      taskrun: { type: 'string' },
+      pipelinerun: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      kubeconfig: { type: 'string' },
+      image: { type: 'string' },
+      'docker-config': { type: 'string' },
+      insecure: { type: 'boolean' },
+      key: { type: 'string' },
+      'certificate-identity': { type: 'string' },
+      'certificate-oidc-issuer': { type: 'string' },
+      'trusted-root': { type: 'string' },
+      'require-tlog': { type: 'boolean' },
+      'builder-id': { type: 'string' },
+      'predicate-type': { type: 'string' },
+      artifact: { type: 'string' },
+    });
     if (values.help) {
       io.stdout(help);
       return 0;
     }
-    if (values.taskrun !== undefined && values.pipelinerun !== undefined) throw usageError('use either --taskrun or --pipelinerun');
+    if (positionals.length > 0) throw usage(`unexpected argument ${positionals[0] ?? ''}`);
+    if (values.taskrun !== undefined && values.pipelinerun !== undefined) throw usage('use either --taskrun or --pipelinerun');
     if (values.bundle === undefined && values.taskrun === undefined && values.pipelinerun === undefined && values.image === undefined) {
-      throw usageError('a source is required: --bundle, --taskrun, --pipelinerun or --image');
+      throw usage('a source is required: --bundle, --taskrun, --pipelinerun or --image');
     }
-    if (values.artifact !== undefined && values.bundle === undefined) throw usageError('--artifact goes with --bundle');
+    if (values.artifact !== undefined && values.bundle === undefined) throw usage('--artifact goes with --bundle');
 
     const identity = values['certificate-identity'];
     const issuer = values['certificate-oidc-issuer'];
@@ -238,13 +226,13 @@ export const verifyCommand: CliCommand = {
     let trust: VerificationPolicy;
     let keyless = false;
     if (values.key !== undefined) {
-      if (identity !== undefined || issuer !== undefined) throw usageError('use either --key or --certificate-identity/--certificate-oidc-issuer');
+      if (identity !== undefined || issuer !== undefined) throw usage('use either --key or --certificate-identity/--certificate-oidc-issuer');
       const key = await readText(values.key, 'key');
       const trustedRoot = values['trusted-root'] === undefined ? undefined : await readDocument(values['trusted-root'], io);
       trust = { key, requireTlog, ...(trustedRoot === undefined ? {} : { trustedRoot }) };
     } else {
-      if (identity === undefined || issuer === undefined) throw usageError('--key, or --certificate-identity with --certificate-oidc-issuer, is required');
-      if (values['trusted-root'] === undefined) throw usageError('keyless verification needs --trusted-root');
+      if (identity === undefined || issuer === undefined) throw usage('--key, or --certificate-identity with --certificate-oidc-issuer, is required');
+      if (values['trusted-root'] === undefined) throw usage('keyless verification needs --trusted-root');
       trust = { identity: { san: identity, issuer }, trustedRoot: await readDocument(values['trusted-root'], io), requireTlog };
       keyless = true;
     }
