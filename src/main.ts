@@ -32,6 +32,8 @@ export interface WiringDeps {
   readonly signerOverride?: Signer;
   /** Registry credentials for `oci` storage (mounted docker config); a run's pull secrets come first. */
   readonly ociCredentials?: StorageDeps['ociCredentials'];
+  /** A lock shared by replicas around each OCI tag read-modify-write (Redis, when the queue is BullMQ). */
+  readonly ociTagLock?: StorageDeps['ociTagLock'];
   /** Where ServiceAccounts and pull secrets are read for `oci` storage; default the RunStore. */
   readonly pullSecrets?: PullSecretSource;
   /** How long a ServiceAccount's registry credentials are reused; default 60 s. */
@@ -68,6 +70,7 @@ export async function createWiring(config: Config, deps: WiringDeps): Promise<Cl
       return { annotations: obj?.metadata?.annotations ?? {} };
     },
     ...(deps.ociCredentials ? { ociCredentials: deps.ociCredentials } : {}),
+    ...(deps.ociTagLock ? { ociTagLock: deps.ociTagLock } : {}),
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   };
   const names = [...new Set([...config.artifacts.taskrun.storage, ...config.artifacts.pipelinerun.storage, ...config.artifacts.oci.storage])];

@@ -1,12 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { ProvenantError } from '../../errors.js';
 import { startController, type ControllerRole } from '../../main.js';
 import { createLogger, createMetrics, startHealthServer } from '../../observability/index.js';
-import { createBullQueue, createMemoryQueue, type JobQueue } from '../../queue/index.js';
+import { createBullQueue, createMemoryQueue, createRedisLock, type JobQueue, type RedisLock } from '../../queue/index.js';
 import { credentialsFromDockerConfig } from '../../storage/index.js';
 import { loadKubeConfig } from '../../tekton/index.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 const help = `usage: provenant controller [options]
@@ -34,54 +33,52 @@ environment:
 function int(value: string | undefined, name: string, dflt: number): number {
   if (value === undefined) return dflt;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new ProvenantError('input', 'USAGE', `--${name} must be a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0) throw usageError('controller', `--${name} must be a non-negative integer`);
   return n;
 }
 
-async function createQueue(env: NodeJS.ProcessEnv, attempts: number, logger: ReturnType<typeof createLogger>): Promise<JobQueue> {
+/** The job queue, and with Redis also the lock replicas share around OCI tag updates. */
+async function createQueue(env: NodeJS.ProcessEnv, attempts: number, logger: ReturnType<typeof createLogger>): Promise<{ queue: JobQueue; lock?: RedisLock }> {
   const url = env['REDIS_URL'];
   if (url === undefined || url === '') {
     logger.warn('REDIS_URL is not set: using the in-process queue (one replica, nothing survives a restart but the run annotations)');
-    return createMemoryQueue({ logger, attempts });
+    return { queue: createMemoryQueue({ logger, attempts }) };
   }
   const ca = env['REDIS_TLS_CA_FILE'];
-  return createBullQueue({
-    logger,
-    attempts,
+  const connection = {
     redisUrl: url,
     ...(env['REDIS_PASSWORD'] ? { password: env['REDIS_PASSWORD'] } : {}),
     ...(ca ? { tls: { ca: await readFile(ca, 'utf8') } } : {}),
-  });
+  };
+  const queue = await createBullQueue({ logger, attempts, ...connection });
+  return { queue, lock: createRedisLock(connection) };
 }
 
 async function runController(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      namespace: { type: 'string' },
-      'config-namespace': { type: 'string' },
-      'config-name': { type: 'string' },
-      role: { type: 'string' },
-      concurrency: { type: 'string' },
-      attempts: { type: 'string' },
-      'metrics-port': { type: 'string' },
-      kubeconfig: { type: 'string' },
-      'docker-config': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommandArgs('controller', argv, {
+    namespace: { type: 'string' },
+    'config-namespace': { type: 'string' },
+    'config-name': { type: 'string' },
+    role: { type: 'string' },
+    concurrency: { type: 'string' },
+    attempts: { type: 'string' },
+    'metrics-port': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'docker-config': { type: 'string' },
   });
   if (values.help) {
     io.stdout(help);
     return 0;
   }
+  if (positionals.length > 0) throw usageError('controller', `unexpected argument ${positionals[0] ?? ''}`);
   const role = (values.role ?? 'all') as ControllerRole;
-  if (!['watch', 'work', 'all'].includes(role)) throw new ProvenantError('input', 'USAGE', '--role must be watch, work or all');
+  if (!['watch', 'work', 'all'].includes(role)) throw usageError('controller', '--role must be watch, work or all');
   const logger = createLogger();
   const metrics = createMetrics({ defaultMetrics: true });
   const kubeConfig = loadKubeConfig(values.kubeconfig ? { kubeconfigPath: values.kubeconfig } : {});
   const dockerConfig = values['docker-config'] ?? (io.env['DOCKER_CONFIG'] ? path.join(io.env['DOCKER_CONFIG'], 'config.json') : undefined);
   const ociCredentials = dockerConfig ? credentialsFromDockerConfig(JSON.parse(await readFile(dockerConfig, 'utf8')), dockerConfig) : undefined;
-  const queue = await createQueue(io.env, int(values.attempts, 'attempts', 5), logger);
+  const { queue, lock } = await createQueue(io.env, int(values.attempts, 'attempts', 5), logger);
   const controller = await startController({
     kubeConfig,
     queue,
@@ -92,7 +89,7 @@ async function runController(argv: readonly string[], io: CliIo): Promise<number
     ...(values['config-name'] ? { configMapName: values['config-name'] } : {}),
     ...(values.namespace ? { namespaces: values.namespace.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     concurrency: int(values.concurrency, 'concurrency', 4),
-    ...(ociCredentials ? { wiring: { ociCredentials } } : {}),
+    wiring: { ...(ociCredentials ? { ociCredentials } : {}), ...(lock ? { ociTagLock: lock.lock } : {}) },
   });
   const port = int(values['metrics-port'], 'metrics-port', 9090);
   const health = port === 0 ? undefined : await startHealthServer({ port, metrics, ready: () => controller.ready() });
@@ -114,6 +111,7 @@ async function runController(argv: readonly string[], io: CliIo): Promise<number
       controller
         .stop({ timeoutMs: 25_000 })
         .then(() => health?.close())
+        .then(() => lock?.close())
         .finally(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -9,7 +9,6 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { errorMessage } from '../../errors.js';
 import { startController } from '../../main.js';
@@ -20,6 +19,7 @@ import { readLocal } from '../../storage/index.js';
 import { loadKubeConfig, signedAnnotation, reasonAnnotation, type RunKey } from '../../tekton/index.js';
 import { createFakeKubeServer, type KubeObject } from '../../testing/fake-kube-server.js';
 import { verifyBundle } from '../../verify/index.js';
+import { parseCommandArgs, usageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 const help = `usage: provenant demo [--out DIR] [--examples DIR] [--timeout SECONDS] [--verbose]
@@ -70,20 +70,17 @@ function table(rows: readonly Row[]): string {
 }
 
 async function runDemo(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      out: { type: 'string' },
-      examples: { type: 'string' },
-      timeout: { type: 'string' },
-      verbose: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommandArgs('demo', argv, {
+    out: { type: 'string' },
+    examples: { type: 'string' },
+    timeout: { type: 'string' },
+    verbose: { type: 'boolean' },
   });
   if (values.help) {
     io.stdout(help);
     return 0;
   }
+  if (positionals.length > 0) throw usageError('demo', `unexpected argument ${positionals[0] ?? ''}`);
   const started = Date.now();
   const outDir = values.out ? path.resolve(io.cwd, values.out) : await mkdtemp(path.join(tmpdir(), 'provenant-demo-'));
   const localRoot = path.join(outDir, 'attestations');
