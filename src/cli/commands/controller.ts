@@ -21,7 +21,8 @@ options:
   --attempts N             tries per run before signed=failed (default: 5)
   --metrics-port N         /metrics, /healthz, /readyz (default: 9090; 0 = off)
   --kubeconfig FILE        kubeconfig (default: as kubectl: $KUBECONFIG, ~/.kube/config, in-cluster)
-  --docker-config FILE     registry credentials for oci storage (default: $DOCKER_CONFIG/config.json if set)
+  --docker-config FILE     registry credentials for oci storage (default: $DOCKER_CONFIG/config.json if set);
+                           the run's ServiceAccount imagePullSecrets are used first, as Chains does
 
 environment:
   REDIS_URL                redis://[:password@]host:port[/db] or rediss:// (TLS); unset = in-process queue
