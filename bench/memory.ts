@@ -1,0 +1,83 @@
+/**
+ * `memory`: 50,000 completed and signed TaskRuns in the API server; the controller (its own process,
+ * BullMQ) lists and watches them. Figures: its RSS right after the initial sync, after an idle watch
+ * of BENCH_IDLE_SECONDS (default 60; the 10-minute figure is BENCH_IDLE_SECONDS=600), its peak RSS
+ * (VmHWM), and how many API requests it made.
+ */
+import { readFileSync } from 'node:fs';
+import { envNumber, report, round, rssMB, scaled, sleep } from './lib/common.js';
+import { createSignedRuns } from './lib/signed-runs.js';
+import { ensureNamespace, spawnController, startStack } from './lib/stack.js';
+
+function hwmMB(pid: number): number {
+  const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m?.[1] === undefined ? Number.NaN : Number(m[1]) / 1024;
+}
+
+/** The same controller with no runs at all: what loading the program costs. */
+async function baselineRss(): Promise<number> {
+  const stack = await startStack({ redis: true, config: {} });
+  try {
+    const controller = spawnController(stack, { concurrency: 16, redisUrl: stack.redis?.url ?? '' });
+    try {
+      await controller.waitEvent('ready', 60_000);
+      await sleep(3000);
+      return rssMB(controller.pid);
+    } finally {
+      await controller.stop();
+    }
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const runs = scaled(50_000, 500);
+  const idleSeconds = envNumber('BENCH_IDLE_SECONDS', 60);
+  const namespaces = Array.from({ length: 20 }, (_, i) => `team-${i}`);
+  const baseline = await baselineRss();
+  const stack = await startStack({ redis: true, config: {}, historyLimit: 1000 });
+  try {
+    for (const ns of namespaces) ensureNamespace(stack.kube, ns);
+    const seedStart = Date.now();
+    createSignedRuns(stack.kube, { prefix: 'mem', count: runs, namespaces });
+    const seedSeconds = (Date.now() - seedStart) / 1000;
+    stack.resetRequestCount();
+    const controller = spawnController(stack, { concurrency: 16, redisUrl: stack.redis?.url ?? '' });
+    try {
+      const started = await controller.waitEvent('started', 60_000);
+      const ready = await controller.waitEvent('ready', 300_000);
+      await sleep(2000);
+      const afterSync = rssMB(controller.pid);
+      const requestsAfterSync = stack.requestCount();
+      await sleep(idleSeconds * 1000);
+      const afterIdle = rssMB(controller.pid);
+      await report('memory', {
+        runs,
+        rssMB: round(Math.max(afterSync, afterIdle)),
+        rssAfterSyncMB: round(afterSync),
+        rssAfterIdleMB: round(afterIdle),
+        peakRssMB: round(hwmMB(controller.pid)),
+        baselineRssMB: round(baseline),
+        idleSeconds,
+        apiRequests: stack.requestCount(),
+        apiRequestsDuringSync: requestsAfterSync,
+        apiRequestsByVerb: stack.requestsByVerb(),
+        readySeconds: round((ready - controller.spawnedAt) / 1000, 2),
+        startedSeconds: round((started - controller.spawnedAt) / 1000, 2),
+        seedSeconds: round(seedSeconds, 1),
+        queue: 'bullmq',
+        runtime: 'node --import tsx (TypeScript transpiled at load)',
+      });
+    } finally {
+      await controller.stop();
+    }
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`memory: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,87 @@
+/**
+ * `per-run-cost`: CPU µs per run, split into the steps reconcile sequences: read (GET the live
+ * run), compose (parse + plan: provenance statement and simple-signing payloads), sign (every
+ * artifact, local P-256 key), Rekor (one entry per artifact), store (`tekton` + `oci`), patch (the
+ * final annotation patch). Measured in a child process (`bench/cost-probe.ts`) that does one run at
+ * a time, so the figures are CPU of the controller side only, without contention.
+ */
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { benchDir, repoRoot, report, scaled } from './lib/common.js';
+import { createImagePusher, mapLimit } from './lib/images.js';
+import { taskRun } from './lib/runs.js';
+import { createAll, ensureNamespace, startStack } from './lib/stack.js';
+
+const configData = {
+  'artifacts.taskrun.storage': 'tekton,oci',
+  'artifacts.oci.storage': 'oci',
+};
+
+async function main(): Promise<void> {
+  // One run at a time through the real registry takes ~1.3 s of wall time (see README): keep it short.
+  const warmup = 10;
+  const n = scaled(60, 20) + warmup;
+  const stack = await startStack({ redis: false, registry: true, rekor: true, config: configData });
+  try {
+    ensureNamespace(stack.kube, 'team-a');
+    const pusher = createImagePusher(stack.registry?.host ?? '');
+    const runs = await mapLimit(n, 16, async (i) => taskRun({ index: i, prefix: 'pc', namespace: 'team-a', images: await pusher.imagesFor('pc', i) }));
+    const created = createAll(stack.kube, runs);
+    const keys = created.map((o) => {
+      const md = o['metadata'] as { name: string; namespace: string; uid: string };
+      return { kind: 'TaskRun', namespace: md.namespace, name: md.name, uid: md.uid };
+    });
+    const keysFile = path.join(stack.tmp, 'keys.json');
+    await writeFile(keysFile, JSON.stringify(keys));
+    const fullConfig = { ...configData, 'transparency.enabled': 'true', 'transparency.url': stack.rekor?.url ?? '', 'storage.oci.repository.insecure': 'true' };
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(benchDir, 'cost-probe.ts')], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          BENCH_KUBECONFIG_YAML: stack.kube.kubeconfigYaml,
+          BENCH_CONFIG_JSON: JSON.stringify(fullConfig),
+          BENCH_RUNS_JSON: keysFile,
+          BENCH_WARMUP: String(warmup),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`cost-probe exited ${code}: ${stderr}`))));
+    });
+    const figures = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+      runs: number;
+      artifactsPerRun: number;
+      cpuUs: Record<string, number>;
+      wallUs: Record<string, number>;
+      storeByBackend: Record<string, { cpuUs: number; wallUs: number }>;
+    };
+    const total = Object.values(figures.cpuUs).reduce((a, b) => a + b, 0);
+    await report('per-run-cost', {
+      runs: figures.runs,
+      artifactsPerRun: figures.artifactsPerRun,
+      readUs: figures.cpuUs['read'],
+      composeUs: figures.cpuUs['compose'],
+      signUs: figures.cpuUs['sign'],
+      rekorUs: figures.cpuUs['rekor'],
+      storeUs: figures.cpuUs['store'],
+      patchUs: figures.cpuUs['patch'],
+      totalUs: total,
+      wallUs: figures.wallUs,
+      storeByBackend: figures.storeByBackend,
+      storage: 'tekton,oci',
+      transparency: true,
+    });
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`per-run-cost: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
