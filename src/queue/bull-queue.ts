@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * The production queue: BullMQ on Redis, shared by any number of controller replicas.
  * Redis only buffers run keys and checkpoints; the run annotations stay the source of truth.
@@ -47,6 +48,12 @@ export interface BullQueueOptions extends QueueOptions, RedisConnectionSettings 
   readonly stalledIntervalMs?: number;
   /** How many crashes mid-job a job survives before it is failed (default 3). */
   readonly maxStalledCount?: number;
+  /**
+   * How often the queue checks that Redis still holds its marker key (default 5 s). A missing or
+   * changed marker means Redis restarted empty or was flushed, so every waiting job is gone: the
+   * `onReset` listeners are told (the controller relists runs). 0 disables the check.
+   */
+  readonly resetCheckMs?: number;
 }
 
 type RunJob = Job<RunJobData, void, string>;
@@ -146,6 +153,49 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     await queue.close().catch(() => undefined);
     throw redisError(err, url);
   }
+
+  // Redis holds no jobs without this marker: one value per Redis lifetime, shared by all replicas.
+  const markerKey = `${options.prefix ?? 'bull'}:${queueName}:provenant-marker`;
+  const resetListeners: (() => void)[] = [];
+  let knownMarker: string | undefined;
+  const readMarker = async (): Promise<string | undefined> => {
+    const client = await queue.backend.client;
+    const existing = await client.get(markerKey);
+    if (existing !== null) return existing;
+    // Two replicas racing here each set their own value; the loser sees a change later and relists
+    // once more, which costs a list and nothing else.
+    const marker = randomUUID();
+    await client.set(markerKey, marker);
+    return marker;
+  };
+  try {
+    knownMarker = await readMarker();
+  } catch (err) {
+    await queue.close().catch(() => undefined);
+    throw redisError(err, url);
+  }
+  let checking = false;
+  const resetCheckMs = options.resetCheckMs ?? 5000;
+  const resetTimer =
+    resetCheckMs > 0
+      ? setInterval(() => {
+          // One check at a time: while Redis is down, commands wait for the reconnect.
+          if (checking) return;
+          checking = true;
+          readMarker()
+            .then((marker) => {
+              if (marker === undefined || marker === knownMarker) return;
+              knownMarker = marker;
+              logger.warn('Redis lost the queue (restarted empty or flushed); asking for a relist of the runs');
+              for (const listener of resetListeners) listener();
+            })
+            .catch((err: unknown) => logger.debug({ err: errorMessage(err) }, 'queue marker check failed'))
+            .finally(() => {
+              checking = false;
+            });
+        }, resetCheckMs)
+      : undefined;
+  resetTimer?.unref();
 
   let worker: Worker<RunJobData, void, string> | undefined;
   const activeJobs = new Set<string>();
@@ -281,9 +331,14 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       }
     },
 
+    onReset(listener: () => void): void {
+      resetListeners.push(listener);
+    },
+
     close(opts: CloseOptions): Promise<void> {
       closed ??= (async () => {
         closing = true;
+        clearInterval(resetTimer);
         if (worker !== undefined) {
           if (opts.graceful) {
             await worker.pause(true);

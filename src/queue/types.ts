@@ -79,6 +79,12 @@ export interface JobQueue {
   process(handler: JobHandler, opts: ProcessOptions): void;
   depth(): Promise<QueueDepth>;
   close(opts: CloseOptions): Promise<void>;
+  /**
+   * Called when the queue's store lost its jobs (Redis restarted empty or flushed): the caller
+   * relists runs so every finished, unsigned run is enqueued again. Not called by in-process
+   * queues (they cannot lose jobs without losing the process).
+   */
+  onReset?(listener: () => void): void;
 }
 
 export interface BackoffOptions {

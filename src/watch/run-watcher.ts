@@ -76,6 +76,11 @@ export interface RunWatcher {
   stop(): Promise<void>;
   /** True once every stream finished its first list. */
   readonly ready: boolean;
+  /**
+   * List every stream again (re-deriving every key from the runs' annotations), e.g. after the
+   * queue lost its jobs. Idempotent; a no-op before `start()` or after `stop()`.
+   */
+  relist(): void;
 }
 
 interface Stream {
@@ -272,6 +277,8 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
         }
         const out = await watchOnce(s, version, rv);
         if (stopped) return;
+        // Ended on purpose by relist() (or a failed enqueue): list again now, no backoff.
+        if (s.relistNeeded) continue;
         if (out.gone || kubeStatusCode(out.error) === 410) {
           logger.info({ stream: streamName(s), resourceVersion: out.rv }, 'resourceVersion expired (410); relisting');
           rv = undefined;
@@ -312,6 +319,14 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
   return {
     get ready() {
       return ready;
+    },
+    relist() {
+      if (stopped) return;
+      logger.info('relisting runs on request');
+      for (const s of streams) {
+        s.relistNeeded = true;
+        s.abort?.abort();
+      }
     },
     start() {
       started ??= (async () => {

@@ -1,0 +1,84 @@
+/**
+ * Fault: the controller SIGKILLed at random points of a backlog, several times, and restarted
+ * (child processes sharing Redis). Nothing is lost, nothing is signed twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  auditRuns,
+  createBacklog,
+  leakedSecrets,
+  reconciledCount,
+  recordRow,
+  scale,
+  scenarioTimeoutMs,
+  signedCount,
+  spawnChildController,
+  startFaultEnvironment,
+  waitUntil,
+  type ChildController,
+  type FaultEnvironment,
+} from './support/fault-harness.js';
+import { seededRandom } from './support/random.js';
+
+let env: FaultEnvironment;
+
+beforeAll(async () => {
+  env = await startFaultEnvironment({ redis: true });
+}, 60_000);
+
+afterAll(async () => {
+  await env?.stop();
+});
+
+describe('fault: controller SIGKILLed and restarted', () => {
+  it('signs the whole backlog exactly once across repeated SIGKILLs', async () => {
+    const { random, seed } = seededRandom();
+    const kills = Math.max(3, Math.round(3 * scale));
+    const refs = createBacklog(env.kube, 'kill');
+    const rekorBefore = env.sigstore.rekorEntryCount();
+    const lines: string[] = [];
+    const started = Date.now();
+    const children: ChildController[] = [];
+    let lastKillAt = started;
+    try {
+      // Kill points: random fractions of the backlog between 10 % and 85 %, in order.
+      const points = Array.from({ length: kills }, () => 0.1 + 0.75 * random()).sort((a, b) => a - b);
+      for (let k = 0; k < kills; k++) {
+        const c = spawnChildController(env, 'faults-kill', lines);
+        children.push(c);
+        await c.ready;
+        const target = Math.max(signedCount(env.kube, refs) + 1, Math.floor(refs.length * (points[k] ?? 0.5)));
+        await waitUntil(() => signedCount(env.kube, refs) >= target, 60_000, `${target} runs signed before kill ${k + 1} (seed ${seed})`, 20);
+        c.child.kill('SIGKILL');
+        await c.exited;
+        lastKillAt = Date.now();
+      }
+      expect(reconciledCount(env.kube, refs)).toBeLessThan(refs.length);
+      const last = spawnChildController(env, 'faults-kill', lines);
+      children.push(last);
+      await last.ready;
+      await waitUntil(() => reconciledCount(env.kube, refs) === refs.length, scenarioTimeoutMs, `all runs reconciled (seed ${seed})`);
+      const recoverSeconds = (Date.now() - lastKillAt) / 1000;
+      const audit = await auditRuns(env, refs);
+      expect(audit.problems).toEqual([]);
+      expect(audit.signed).toBe(refs.length);
+      expect(audit.duplicates).toBe(0);
+      expect(env.sigstore.rekorEntryCount() - rekorBefore).toBe(refs.length);
+      expect(leakedSecrets(lines, env.secrets)).toEqual([]);
+      expect(lines.length).toBeGreaterThan(refs.length);
+      await recordRow({
+        scenario: `controller SIGKILLed ${kills}× at random points, restarted`,
+        runs: refs.length,
+        signed: audit.signed,
+        failed: audit.failed,
+        rekorEntries: audit.rekorEntries,
+        duplicates: audit.duplicates,
+        recoverSeconds,
+        totalSeconds: (Date.now() - started) / 1000,
+      });
+    } finally {
+      for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+      await Promise.all(children.map((c) => c.exited));
+    }
+  }, scenarioTimeoutMs + 60_000);
+});
