@@ -33,7 +33,7 @@ afterAll(async () => {
 
 describe('fault: Kubernetes API', () => {
   it('misses no run when the watch drops every second and a 410 Gone forces a relist', async () => {
-    const refs: RunRef[] = createBacklog(env.kube, 'watch-a', Math.round(backlogTaskRuns / 2));
+    const refs: RunRef[] = createBacklog(env.kube, 'watch-a', { taskRuns: Math.round(backlogTaskRuns / 2) });
     const rekorBefore = env.sigstore.rekorEntryCount();
     const started = Date.now();
     const c = await startFaultController(env);
@@ -45,7 +45,7 @@ describe('fault: Kubernetes API', () => {
       const batches = 10;
       const perBatch = Math.ceil(backlogTaskRuns / 2 / batches);
       for (let b = 0; b < batches; b++) {
-        refs.push(...createBacklog(env.kube, `watch-b${b}`, perBatch));
+        refs.push(...createBacklog(env.kube, `watch-b${b}`, { taskRuns: perBatch }));
         await sleep(250);
         if (b % 4 === 1) {
           env.kube.dropWatches();

@@ -101,15 +101,25 @@ export function fakeImage(seed: string): PushedImage {
   return { name, repository: `faults/${seed}`, digest: `sha256:${hex}`, hex, ref: `${name}@sha256:${hex}` } as PushedImage;
 }
 
+export interface BacklogOptions {
+  /** Default `backlogTaskRuns`. */
+  readonly taskRuns?: number;
+  /** Image per TaskRun index (default: a fake, never pushed image). */
+  readonly images?: readonly PushedImage[];
+  /** One PipelineRun (clone + build children) per 20 TaskRuns; default true. */
+  readonly pipelineRuns?: boolean;
+}
+
 /**
- * Creates `taskRuns` TaskRuns plus one PipelineRun (with clone + build children) per 20 TaskRuns.
- * Every run is done, so the controller has the whole backlog at its first list.
+ * Creates the TaskRuns plus one PipelineRun (with clone + build children) per 20 TaskRuns. Every
+ * run is done, so a controller started afterwards has the whole backlog at its first list.
  */
-export function createBacklog(kube: FakeKubeServer, prefix: string, taskRuns = backlogTaskRuns, images?: readonly PushedImage[]): RunRef[] {
+export function createBacklog(kube: FakeKubeServer, prefix: string, options: BacklogOptions = {}): RunRef[] {
+  const taskRuns = options.taskRuns ?? backlogTaskRuns;
   const refs: RunRef[] = [];
-  const imageAt = (i: number): PushedImage => images?.[i] ?? fakeImage(`${prefix}-${i}`);
+  const imageAt = (i: number): PushedImage => options.images?.[i] ?? fakeImage(`${prefix}-${i}`);
   for (let i = 0; i < taskRuns; i++) refs.push(refOf(kube.create(taskRunObject(`${prefix}-tr-${i}`, { image: imageAt(i) }))));
-  const pipelines = Math.floor(taskRuns / 20);
+  const pipelines = options.pipelineRuns === false ? 0 : Math.floor(taskRuns / 20);
   for (let p = 0; p < pipelines; p++) {
     const name = `${prefix}-pr-${p}`;
     const image = fakeImage(`${prefix}-pr-${p}`);
@@ -159,12 +169,18 @@ export interface FaultController {
 
 export async function startFaultController(
   env: FaultEnvironment,
-  options: { queueName?: string; attempts?: number; concurrency?: number; wiring?: Omit<WiringDeps, 'logger' | 'runStore'> } = {},
+  options: {
+    queueName?: string;
+    attempts?: number;
+    backoff?: { baseMs: number; maxMs: number };
+    concurrency?: number;
+    wiring?: Omit<WiringDeps, 'logger' | 'runStore'>;
+  } = {},
 ): Promise<FaultController> {
   const { logger, lines } = createCapturingLogger('debug');
   const metrics = createMetrics();
   const attempts = options.attempts ?? 5;
-  const backoff = { baseMs: 100, maxMs: 1000 };
+  const backoff = options.backoff ?? { baseMs: 100, maxMs: 1000 };
   const queue =
     env.redis === undefined || options.queueName === undefined
       ? createMemoryQueue({ logger, attempts, backoff })
