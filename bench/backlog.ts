@@ -52,7 +52,17 @@ async function runVariant(stack: Stack, prefix: string, runs: Record<string, unk
     // within the window, the rate is that of the window (and `complete` says so).
     const windowMs = envNumber('BENCH_BACKLOG_MAX_SECONDS', 120) * 1000;
     const reconciled = (n: string): boolean => stack.tracker.signedAt.has(n) || stack.tracker.failedAt.has(n);
-    await waitFor(() => names.every(reconciled), windowMs, `${prefix}: all runs signed`, 50).catch(() => undefined);
+    await waitFor(
+      () => {
+        for (const c of controllers) c.assertAlive();
+        return names.every(reconciled);
+      },
+      windowMs,
+      `${prefix}: all runs signed`,
+      50,
+    ).catch((err: unknown) => {
+      if (!(err instanceof Error && err.message.startsWith('timed out'))) throw err;
+    });
     const complete = names.every(reconciled);
     const end = complete ? Math.max(...names.map((n) => stack.tracker.signedAt.get(n) ?? stack.tracker.failedAt.get(n) ?? 0)) : Date.now();
     const cpu = controllers.reduce((sum, c) => sum + cpuSeconds(c.pid), 0);

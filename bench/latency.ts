@@ -75,7 +75,10 @@ async function phase(backlog: number): Promise<Phase> {
       }
       const elapsed = (Date.now() - start) / 1000;
       const graceEnd = Date.now() + graceMs;
-      while (latencies.size < n && Date.now() < graceEnd) await sleep(50);
+      while (latencies.size < n && Date.now() < graceEnd) {
+        for (const c of controllers) c.assertAlive();
+        await sleep(50);
+      }
       // A run still unsigned counts with the time it has waited so far: the percentiles become lower bounds.
       const end = Date.now();
       const samples = [...completedAt.entries()].map(([k, c]) => latencies.get(k) ?? end - c);

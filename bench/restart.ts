@@ -26,7 +26,15 @@ async function main(): Promise<void> {
 
     const first = spawnController(stack, { concurrency: 16, redisUrl });
     try {
-      await waitFor(() => names.every((n) => stack.tracker.signedAt.has(n) || stack.tracker.failedAt.has(n)), 300_000, 'first controller signs', 50);
+      await waitFor(
+        () => {
+          first.assertAlive();
+          return names.every((n) => stack.tracker.signedAt.has(n) || stack.tracker.failedAt.has(n));
+        },
+        300_000,
+        'first controller signs',
+        50,
+      );
       await first.waitEvent('idle', 60_000);
     } finally {
       await first.stop();

@@ -54,11 +54,11 @@ const runPath = /^\/apis\/tekton\.dev\/v1(?:beta1)?\/namespaces\/([^/]+)\/taskru
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const tmp = await mkdtemp(path.join(tmpdir(), 'provenant-bench-'));
-  const [redis, registry, rekor] = await Promise.all([
-    options.redis ? startRedis() : undefined,
-    options.registry ? startRegistry() : undefined,
-    options.rekor ? startSigstoreMock() : undefined,
-  ]);
+  // One at a time: `freePort` closes its probe socket before the child binds, so a server listening
+  // on port 0 in the meantime could take the very port and pass for the child in `waitForPort`.
+  const redis = options.redis ? await startRedis() : undefined;
+  const registry = options.registry ? await startRegistry() : undefined;
+  const rekor = options.rekor ? await startSigstoreMock() : undefined;
   const kube = await createFakeKubeServer({ historyLimit: options.historyLimit ?? 10_000, bookmarkIntervalMs: 5000 });
   kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tekton-chains' } });
   const data: Record<string, string> = {
@@ -130,6 +130,8 @@ export interface ControllerProcess {
   /** Epoch ms of each event the child reported (`started`, `ready`, `idle`, `stopped`). */
   readonly events: Map<string, number>;
   waitEvent(name: string, timeoutMs: number): Promise<number>;
+  /** Throws when the process has exited (with its last stderr). */
+  assertAlive(): void;
   /** SIGTERM and wait for exit. */
   stop(): Promise<void>;
 }
@@ -193,6 +195,9 @@ export function spawnController(stack: Stack, options: ControllerSpawnOptions): 
         `controller event ${name}`,
       );
       return events.get(name) ?? Date.now();
+    },
+    assertAlive() {
+      if (exited) throw new Error(`controller exited: ${stderr}`);
     },
     async stop() {
       if (exited) return;
