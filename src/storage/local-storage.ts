@@ -10,7 +10,7 @@
  * Every file is written to a temporary name in the same directory and renamed, so a reader (or a
  * crash) never sees half a file; storing the same request again rewrites identical bytes.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
@@ -63,8 +63,19 @@ export function localRunDirectory(run: RunKey): string {
   assertSegment(run.namespace, 'namespace');
   assertSegment(run.name, 'name');
   assertSegment(run.uid, 'uid');
-  return path.join(run.namespace, `${run.kind.toLowerCase()}-${run.name}-${run.uid}`);
+  const kind = run.kind.toLowerCase();
+  const full = `${kind}-${run.name}-${run.uid}`;
+  if (Buffer.byteLength(full) <= maxNameBytes) return path.join(run.namespace, full);
+  // Kubernetes allows 253-character names, file systems 255-byte file names: cut the name and keep
+  // it unique with a hash of the whole name (run.json still holds the real key for readers).
+  const hash = createHash('sha256').update(run.name).digest('hex').slice(0, 16);
+  let name = run.name;
+  while (name.length > 0 && Buffer.byteLength(`${kind}-${name}-${hash}-${run.uid}`) > maxNameBytes) name = name.slice(0, -1);
+  return path.join(run.namespace, `${kind}-${name}-${hash}-${run.uid}`);
 }
+
+/** The longest file name most file systems accept (ext4, xfs, btrfs, APFS: 255 bytes). */
+const maxNameBytes = 255;
 
 async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
