@@ -234,6 +234,11 @@ export async function startController(options: ControllerOptions): Promise<Contr
     await watcher.start();
   };
   if (role !== 'work') await startWatcher();
+  // Redis restarted empty (or was flushed): the queued keys are gone, the annotations are not, so a
+  // relist enqueues every finished, unsigned run again (ARCHITECTURE.md: Redis only buffers).
+  options.queue.onReset?.(() => {
+    if (!stopped) watcher?.relist();
+  });
 
   // Hot reload: watch the ConfigMap; build the new wiring, swap, then close the old clients.
   let configAbort: AbortController | undefined;

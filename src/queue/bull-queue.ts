@@ -30,6 +30,8 @@ import type {
 } from './types.js';
 
 export const defaultQueueName = 'provenant-runs';
+/** Checkpoint sets kept in memory against Redis losing jobs mid-work (a few KB each). */
+const maxLocalCheckpoints = 10_000;
 const jobName = 'run';
 /** Name of the custom backoff strategy stored in each job's options. */
 const backoffType = 'provenant';
@@ -197,6 +199,22 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       : undefined;
   resetTimer?.unref();
 
+  /**
+   * The latest checkpoints of jobs this process worked on and has not finished, kept until the job
+   * completes or finally fails. Redis is the source for retries; this copy only matters when Redis
+   * lost the job mid-work. Bounded: the oldest entries go first.
+   */
+  const localCheckpoints = new Map<string, Checkpoints>();
+  const remember = (uid: string, checkpoints: Checkpoints): void => {
+    localCheckpoints.delete(uid);
+    localCheckpoints.set(uid, checkpoints);
+    while (localCheckpoints.size > maxLocalCheckpoints) {
+      const oldest = localCheckpoints.keys().next().value;
+      if (oldest === undefined) break;
+      localCheckpoints.delete(oldest);
+    }
+  };
+
   let worker: Worker<RunJobData, void, string> | undefined;
   const activeJobs = new Set<string>();
   const settled = new Set<() => void>();
@@ -221,6 +239,14 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
 
   async function processJob(job: RunJob, handle: JobHandler, opts: ProcessOptions, signal: AbortSignal): Promise<void> {
     let data = job.data;
+    const uid = data.key.uid;
+    const remembered = localCheckpoints.get(uid);
+    if (remembered !== undefined) {
+      // Redis lost the job this process was working on (restarted empty): its checkpoints survive
+      // here, so the signature already logged in Rekor is reused instead of signing again.
+      data = { ...data, checkpoints: mergeCheckpoints(remembered, data.checkpoints) };
+      logger.info({ run: formatRunKey(data.key), uid }, 'resuming from checkpoints kept in memory (the queue lost them)');
+    }
     const run = formatRunKey(data.key);
     const ctx: JobContext = {
       attempt: job.attemptsMade + 1,
@@ -231,12 +257,14 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       signal,
       checkpoint: async (patch: Checkpoints) => {
         const next: RunJobData = { ...data, checkpoints: mergeCheckpoints(data.checkpoints, patch) };
+        remember(uid, next.checkpoints);
         await job.updateData(next);
         data = next;
       },
     };
     try {
       await handle(ctx);
+      localCheckpoints.delete(uid);
     } catch (err) {
       // Shutting down: the job is handed back (its lock expires), this is not a failed attempt.
       if (closing && signal.aborted) throw err instanceof Error ? err : new Error(String(err));
@@ -254,6 +282,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           logger.error({ run, err: errorMessage(cbErr) }, 'onFailed callback threw');
         }
       }
+      if (final) localCheckpoints.delete(uid);
       if (!retryable) throw new UnrecoverableError(code ?? 'permanent failure');
       throw err instanceof Error ? err : new Error(String(err));
     }
