@@ -320,6 +320,7 @@ export async function auditRuns(env: FaultEnvironment, refs: readonly RunRef[], 
   let duplicates = 0;
   let rekorEntries = 0;
   const rekorPerRun = new Map<string, number>();
+  const byPayload = new Map<string, { payload: Uint8Array; runs: string[] }>();
 
   for (let i = 0; i < signedRefs.length; i += 16) {
     await Promise.all(
@@ -348,13 +349,19 @@ export async function auditRuns(env: FaultEnvironment, refs: readonly RunRef[], 
         }
         const payload = local[0]?.payload ?? fromAnnotations[0]?.payload;
         if (payload === undefined) return;
-        const n = await rekorEntriesForPayload(env.sigstore.rekorUrl, payload);
-        rekorPerRun.set(id, n);
-        rekorEntries += n;
-        if (n !== 1) problems.push(`${id}: ${n} Rekor entries`);
-        if (n > 1) duplicates += n - 1;
+        const hash = createHash('sha256').update(payload).digest('hex');
+        byPayload.set(hash, { payload, runs: [...(byPayload.get(hash)?.runs ?? []), id] });
       }),
     );
+  }
+  // Runs that differ only in what the statement leaves out (e.g. a dropped subject) share a payload:
+  // a payload signed for k runs must have exactly k entries.
+  for (const { payload, runs } of byPayload.values()) {
+    const n = await rekorEntriesForPayload(env.sigstore.rekorUrl, payload);
+    for (const id of runs) rekorPerRun.set(id, n / runs.length);
+    rekorEntries += n;
+    if (n !== runs.length) problems.push(`${runs.join(', ')}: ${n} Rekor entries for ${runs.length} run(s) with this payload`);
+    if (n > runs.length) duplicates += n - runs.length;
   }
   return {
     signed,
