@@ -37,10 +37,12 @@ async function phase(backlog: number): Promise<Phase> {
   try {
     for (const ns of namespaces) ensureNamespace(stack.kube, ns);
     const ns = (i: number): string => namespaces[i % namespaces.length] ?? 'default';
-    // The backlog: completed long ago (older creationTimestamp), never signed.
+    // The backlog: runs that finished while no controller was running, so created earlier than the
+    // runs now in flight (an hour: the queue orders by creation minute, newest first).
     createAll(
       stack.kube,
       Array.from({ length: backlog }, (_, i) => taskRun({ index: i, prefix: 'old', namespace: ns(i), images: fakeImages('old', i) })),
+      envNumber('BENCH_BACKLOG_AGE_SECONDS', 3600) * 1000,
     );
     // The measured runs exist (running) before the controller starts, as pods in flight do.
     createAll(

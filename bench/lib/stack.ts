@@ -217,9 +217,26 @@ export function ensureNamespace(kube: FakeKubeServer, name: string): void {
   kube.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'pipeline', namespace: name } });
 }
 
-/** Creates `objects` in the API server; returns the stored objects (with uids). */
-export function createAll(kube: FakeKubeServer, objects: Iterable<KubeObject>): KubeObject[] {
-  const out: KubeObject[] = [];
-  for (const o of objects) out.push(kube.create(o));
-  return out;
+/**
+ * Creates `objects` in the API server; returns the stored objects (with uids). The server stamps
+ * `creationTimestamp` from `new Date()`; `ageMs` makes that clock read earlier while creating, so a
+ * backlog can carry the creation times a real backlog has (runs created before the controller came up).
+ */
+export function createAll(kube: FakeKubeServer, objects: Iterable<KubeObject>, ageMs = 0): KubeObject[] {
+  const RealDate = Date;
+  if (ageMs > 0) {
+    globalThis.Date = class extends RealDate {
+      constructor(...args: ConstructorParameters<DateConstructor> | []) {
+        if (args.length === 0) super(RealDate.now() - ageMs);
+        else super(...(args as ConstructorParameters<DateConstructor>));
+      }
+    } as DateConstructor;
+  }
+  try {
+    const out: KubeObject[] = [];
+    for (const o of objects) out.push(kube.create(o));
+    return out;
+  } finally {
+    globalThis.Date = RealDate;
+  }
 }
