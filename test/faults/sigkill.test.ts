@@ -40,6 +40,7 @@ describe('fault: controller SIGKILLed and restarted', () => {
     const started = Date.now();
     const children: ChildController[] = [];
     let lastKillAt = started;
+    let killed = 0;
     try {
       // Kill points: random fractions of the backlog between 10 % and 85 %, in order.
       const points = Array.from({ length: kills }, () => 0.1 + 0.75 * random()).sort((a, b) => a - b);
@@ -48,12 +49,20 @@ describe('fault: controller SIGKILLed and restarted', () => {
         children.push(c);
         await c.ready;
         const target = Math.max(signedCount(env.kube, refs) + 1, Math.floor(refs.length * (points[k] ?? 0.5)));
-        await waitUntil(() => signedCount(env.kube, refs) >= target, 60_000, `${target} runs signed before kill ${k + 1} (seed ${seed})`, 20);
+        await waitUntil(
+          () => signedCount(env.kube, refs) >= Math.min(target, refs.length - 1),
+          scenarioTimeoutMs,
+          `${target} runs signed before kill ${k + 1} (seed ${seed})`,
+          20,
+        );
+        // A slow start (the worker takes jobs before READY) can leave nothing to interrupt.
+        if (reconciledCount(env.kube, refs) === refs.length) break;
         c.child.kill('SIGKILL');
         await c.exited;
+        killed++;
         lastKillAt = Date.now();
       }
-      expect(reconciledCount(env.kube, refs)).toBeLessThan(refs.length);
+      expect(killed).toBeGreaterThanOrEqual(Math.min(3, kills));
       const last = spawnChildController(env, 'faults-kill', lines);
       children.push(last);
       await last.ready;
@@ -67,7 +76,7 @@ describe('fault: controller SIGKILLed and restarted', () => {
       expect(leakedSecrets(lines, env.secrets)).toEqual([]);
       expect(lines.length).toBeGreaterThan(refs.length);
       await recordRow({
-        scenario: `controller SIGKILLed ${kills}× at random points, restarted`,
+        scenario: `controller SIGKILLed ${killed}× at random points, restarted`,
         runs: refs.length,
         signed: audit.signed,
         failed: audit.failed,
