@@ -12,7 +12,8 @@
 import { pino } from 'pino';
 import { startController, type ControllerRole } from '../src/main.js';
 import { createLogger, createMetrics } from '../src/observability/index.js';
-import { createBullQueue, createMemoryQueue, type JobQueue } from '../src/queue/index.js';
+import { createBullQueue, createMemoryQueue, createRedisLock, type JobQueue } from '../src/queue/index.js';
+import { processTagLock } from '../src/storage/index.js';
 import { createEphemeralSigner } from '../src/signing/index.js';
 import { loadKubeConfig } from '../src/tekton/index.js';
 
@@ -34,6 +35,9 @@ async function main(): Promise<void> {
     redisUrl === undefined || redisUrl === ''
       ? createMemoryQueue({ logger, attempts: 5 })
       : await createBullQueue({ logger, attempts: 5, redisUrl });
+  // As `provenant controller` does: replicas share a Redis lock around OCI tag updates; one process
+  // needs only its own mutex.
+  const lock = redisUrl ? createRedisLock({ redisUrl }) : undefined;
   const controller = await startController({
     kubeConfig: loadKubeConfig({ kubeconfigYaml: env['BENCH_KUBECONFIG_YAML'] ?? '' }),
     queue,
@@ -42,7 +46,7 @@ async function main(): Promise<void> {
     role,
     configNamespace: 'tekton-chains',
     concurrency,
-    wiring: { signerOverride: createEphemeralSigner() },
+    wiring: { signerOverride: createEphemeralSigner(), ociTagLock: lock ? lock.lock : processTagLock },
     watchBackoff: { initialMs: 200, maxMs: 2000 },
   });
   emit('started');
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
     controller
       .stop({ timeoutMs: 5000 })
       .catch(() => undefined)
+      .then(() => lock?.close())
       .finally(() => {
         emit('stopped');
         logger.flush();

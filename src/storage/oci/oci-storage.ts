@@ -73,7 +73,9 @@ export function imageSubjects(subjects: readonly ArtifactSubject[]): { images: I
 export function createOciStorage(deps: OciStorageDeps): StorageBackend {
   const override = parseRepositoryOverride(deps.config.repository);
   const encoding = deps.config.encoding;
-  const tagOptions: TagUpdateOptions = { ...defaultTagUpdateOptions, ...deps.tagUpdate };
+  // With a lock that every provenant writer takes (Redis across replicas, or the process mutex when
+  // there is one process), the settle wait only guards against foreign writers: re-read at once.
+  const tagOptions: TagUpdateOptions = { ...defaultTagUpdateOptions, ...(deps.tagUpdate?.lock ? { settleMs: 0 } : {}), ...deps.tagUpdate };
   const log = deps.logger.child({ backend: 'oci' });
   const clients = new Map<string, RegistryClient>();
 

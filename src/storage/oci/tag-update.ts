@@ -97,7 +97,7 @@ async function runBatch(client: RegistryClient, repository: string, tag: string,
     }
     if (!changed || doc === undefined) break;
     await client.putManifest(repository, tag, await kind.serialise(doc), kind.mediaType);
-    await options.sleep(options.settleMs + Math.floor(Math.random() * options.settleMs));
+    if (options.settleMs > 0) await options.sleep(options.settleMs + Math.floor(Math.random() * options.settleMs));
     const after = (await client.getManifest(repository, tag))?.json;
     if (batch.every((p) => p.update.contains(after))) break;
     if (attempt === options.maxAttempts) {
