@@ -64,7 +64,7 @@ describe('fault: Redis killed and restarted empty mid-backlog', () => {
       restarted = startRedisOn(redis.port);
       await waitForPort(redis.port);
       const back = Date.now();
-      await waitUntil(() => reconciledCount(env.kube, refs) === refs.length, 60_000, "all runs reconciled after the Redis restart");
+      await waitUntil(() => reconciledCount(env.kube, refs) === refs.length, scenarioTimeoutMs, 'all runs reconciled after the Redis restart');
       recoverSeconds = (Date.now() - back) / 1000;
       expect(signedAtKill).toBeLessThan(refs.length);
       const audit = await auditRuns(env, refs);
