@@ -134,7 +134,8 @@ export function updateTag(client: RegistryClient, repository: string, tag: strin
           try {
             const lockKey = `${client.registry}/${repository}:${tag}`;
             const locked = () => processTagLock(lockKey, () => runBatch(client, repository, tag, kind, batch, options));
-            await (options.lock ? options.lock(lockKey, locked) : locked());
+            // The process mutex is not reentrant: take it once even when it is also the configured lock.
+            await (options.lock !== undefined && options.lock !== processTagLock ? options.lock(lockKey, locked) : locked());
           } catch (err) {
             for (const p of batch) p.reject(err);
           }
