@@ -18,7 +18,8 @@ options:
   --config-name NAME       ConfigMap name (default: chains-config)
   --role watch|work|all    watch and enqueue, work the queue, or both (default: all)
   --concurrency N          jobs worked at once per replica (default: 4)
-  --attempts N             tries per run before signed=failed (default: 5)
+  --attempts N             tries per run before signed=failed (default: 8: with the 2 s base backoff,
+                           an outage of ~2 minutes is ridden out)
   --metrics-port N         /metrics, /healthz, /readyz (default: 9090; 0 = off)
   --kubeconfig FILE        kubeconfig (default: as kubectl: $KUBECONFIG, ~/.kube/config, in-cluster)
   --docker-config FILE     registry credentials for oci storage (default: $DOCKER_CONFIG/config.json if set);
@@ -79,7 +80,7 @@ async function runController(argv: readonly string[], io: CliIo): Promise<number
   const kubeConfig = loadKubeConfig(values.kubeconfig ? { kubeconfigPath: values.kubeconfig } : {});
   const dockerConfig = values['docker-config'] ?? (io.env['DOCKER_CONFIG'] ? path.join(io.env['DOCKER_CONFIG'], 'config.json') : undefined);
   const ociCredentials = dockerConfig ? credentialsFromDockerConfig(JSON.parse(await readFile(dockerConfig, 'utf8')), dockerConfig) : undefined;
-  const { queue, lock } = await createQueue(io.env, int(values.attempts, 'attempts', 5), logger);
+  const { queue, lock } = await createQueue(io.env, int(values.attempts, 'attempts', 8), logger);
   const controller = await startController({
     kubeConfig,
     queue,
