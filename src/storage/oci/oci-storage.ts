@@ -201,22 +201,23 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
   async function storeForImage(image: ImageDigestRef, request: StoreRequest): Promise<string[]> {
     const subject = await subjectDescriptor(image);
     const target = override ?? image;
-    const locations: string[] = [];
+    // The two layouts live under different tags: write them concurrently.
+    const writes: Promise<string[]>[] = [];
     if (encoding === 'dsse' || encoding === 'both') {
       if (request.artifact.type === 'provenance') {
         const layer = attestationLayer(request.bundle, request.artifact.predicateType);
         if (layer.matchesTlog === false) {
           log.warn({ image: `${formatRepository(image)}@${image.digest}` }, 'DSSE envelope bytes do not match the Rekor entry envelopeHash; cosign tlog checks on .att will fail');
         }
-        locations.push(await writeLegacy(image, target, layer, 'att'));
+        writes.push(writeLegacy(image, target, layer, 'att').then((l) => [l]));
       } else {
-        locations.push(await writeLegacy(image, target, signatureLayer(request.bundle, request.payload), 'sig'));
+        writes.push(writeLegacy(image, target, signatureLayer(request.bundle, request.payload), 'sig').then((l) => [l]));
       }
     }
     if (encoding === 'sigstore-bundle' || encoding === 'both') {
-      locations.push(...(await writeBundle(image, subject, target, request)));
+      writes.push(writeBundle(image, subject, target, request));
     }
-    return locations;
+    return (await Promise.all(writes)).flat();
   }
 
   return {
@@ -229,10 +230,8 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
           context: { run: `${request.run.kind}/${request.run.namespace}/${request.run.name}` },
         });
       }
-      const locations: string[] = [];
-      for (const image of request.artifact.type === 'image-signature' ? images.slice(0, 1) : images) {
-        locations.push(...(await storeForImage(image, request)));
-      }
+      const targets = request.artifact.type === 'image-signature' ? images.slice(0, 1) : images;
+      const locations = (await Promise.all(targets.map((image) => storeForImage(image, request)))).flat();
       return { backend: 'oci', locations };
     },
   };

@@ -98,6 +98,9 @@ interface SendOptions {
   readonly body?: Uint8Array;
 }
 
+/** Blob uploads in flight in this process, by `registry/repository@digest` (shared by every client). */
+const blobUploads = new Map<string, Promise<Descriptor>>();
+
 export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   const doFetch = deps.fetch ?? fetch;
   const host = apiHost(deps.registry);
@@ -233,6 +236,27 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   }
 
   /** Sends with auth; on a 401 answers the challenge once and retries. Classifies 401/403/429/5xx. */
+  async function pushBlobOnce(repository: string, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
+    const digest = sha256Digest(bytes);
+    const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
+    const head = await request('HEAD', v2(repository, `blobs/${digest}`), repository, 'blob HEAD');
+    await head.body?.cancel();
+    if (head.status === 200) return descriptor;
+    const start = await request('POST', v2(repository, 'blobs/uploads/'), repository, 'blob upload start');
+    await start.body?.cancel();
+    const location = start.headers.get('location');
+    if (start.status !== 202 || location === null) throw statusError(start.status, repository, 'blob upload start');
+    const target = new URL(location, origin);
+    target.searchParams.set('digest', digest);
+    const put = await request('PUT', target.toString(), repository, 'blob upload', {
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: bytes,
+    });
+    await put.body?.cancel();
+    if (put.status !== 201 && put.status !== 200) throw statusError(put.status, repository, 'blob upload');
+    return descriptor;
+  }
+
   async function request(method: string, url: string, repository: string, what: string, opts: SendOptions = {}): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const auth = tokens.get(repository) ?? basic;
@@ -303,35 +327,42 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     },
 
     async putManifest(repository, reference, bytes, mediaType) {
-      const res = await request('PUT', v2(repository, `manifests/${reference}`), repository, 'manifest PUT', {
-        headers: { 'Content-Type': mediaType },
-        body: bytes,
-      });
-      await res.body?.cancel();
-      if (res.status !== 201 && res.status !== 200) throw statusError(res.status, repository, 'manifest PUT');
+      // Distribution briefly reports a blob as unknown while a concurrent upload of the same blob (the
+      // empty config every referrer shares) commits: MANIFEST_BLOB_UNKNOWN. The blob is there a moment
+      // later, so retry a few times before failing.
+      for (let attempt = 1; ; attempt++) {
+        const res = await request('PUT', v2(repository, `manifests/${reference}`), repository, 'manifest PUT', {
+          headers: { 'Content-Type': mediaType },
+          body: bytes,
+        });
+        if (res.status === 201 || res.status === 200) {
+          await res.body?.cancel();
+          break;
+        }
+        const body = res.status === 400 ? await res.text().catch(() => '') : (await res.body?.cancel(), '');
+        if (attempt < 5 && body.includes('MANIFEST_BLOB_UNKNOWN')) {
+          await new Promise((r) => setTimeout(r, 20 * attempt));
+          continue;
+        }
+        throw statusError(res.status, repository, 'manifest PUT');
+      }
       log.debug({ repository, reference, mediaType }, 'manifest written');
       return { mediaType, digest: sha256Digest(bytes), size: bytes.length };
     },
 
     async pushBlob(repository, bytes, mediaType = 'application/octet-stream') {
-      const digest = sha256Digest(bytes);
-      const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
-      const head = await request('HEAD', v2(repository, `blobs/${digest}`), repository, 'blob HEAD');
-      await head.body?.cancel();
-      if (head.status === 200) return descriptor;
-      const start = await request('POST', v2(repository, 'blobs/uploads/'), repository, 'blob upload start');
-      await start.body?.cancel();
-      const location = start.headers.get('location');
-      if (start.status !== 202 || location === null) throw statusError(start.status, repository, 'blob upload start');
-      const target = new URL(location, origin);
-      target.searchParams.set('digest', digest);
-      const put = await request('PUT', target.toString(), repository, 'blob upload', {
-        headers: { 'Content-Type': 'application/octet-stream' },
-        body: bytes,
-      });
-      await put.body?.cancel();
-      if (put.status !== 201 && put.status !== 200) throw statusError(put.status, repository, 'blob upload');
-      return descriptor;
+      // Concurrent uploads of the same blob (the empty config every referrer shares) make Distribution
+      // answer 500 or "blob unknown" while the link is rewritten: one upload per blob at a time.
+      const key = `${deps.registry}/${repository}@${sha256Digest(bytes)}`;
+      const running = blobUploads.get(key);
+      if (running !== undefined) return { ...(await running), mediaType };
+      const upload = pushBlobOnce(repository, bytes, mediaType);
+      blobUploads.set(key, upload);
+      try {
+        return await upload;
+      } finally {
+        blobUploads.delete(key);
+      }
     },
 
     async getBlob(repository, digest) {
