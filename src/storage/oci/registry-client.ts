@@ -16,6 +16,7 @@ import type { Logger } from '../../observability/logger.js';
 import { ProvenantError } from '../../errors.js';
 import type { DockerCredentials, RegistryCredential } from './credentials.js';
 import { apiHost } from './reference.js';
+import { httpTransport } from './http-transport.js';
 
 export const MEDIA_TYPE_OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MEDIA_TYPE_OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -157,12 +158,8 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       const headers: Record<string, string> = { ...opts.headers };
       if (auth !== undefined && current.origin === origin) headers['Authorization'] = auth;
       if (body === undefined) delete headers['Content-Type'];
-      const res = await doFetch(current, {
-        method: currentMethod,
-        headers,
-        redirect: 'manual',
-        ...(body !== undefined ? { body } : {}),
-      });
+      const init = { method: currentMethod, headers, ...(body !== undefined ? { body } : {}) };
+      const res = deps.fetch ? await deps.fetch(current, { ...init, redirect: 'manual' }) : await httpTransport(current, init);
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const location = res.headers.get('location');
       await res.body?.cancel();
