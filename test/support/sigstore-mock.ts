@@ -148,6 +148,14 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
   // The checkpoint origin is the URL's host, which verifiers match against the trusted root's baseUrl.
   const tlog = await initializeTLog(url, tlogKeys);
   const tsa = await initializeTSA(tsaKeys);
+  // pkijs writes GeneralizedTime fractions without trailing zeros (".12Z"), which @sigstore/core only
+  // parses with exactly three digits: a timestamp taken at a whole 10 ms failed verification (~10% of
+  // runs). Keep the mock's clock off multiples of 10 ms.
+  (tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () => {
+    const now = new Date();
+    if (now.getUTCMilliseconds() % 10 === 0) now.setUTCMilliseconds(now.getUTCMilliseconds() + 1);
+    return now;
+  };
 
   const fulcio = fulcioHandler(ca);
   const rekor = rekorHandler(tlog);
