@@ -7,12 +7,12 @@ import path from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { runCli, type CliIo } from '../../src/cli/index.js';
 import type { InspectReport } from '../../src/cli/commands/inspect.js';
 import { createSilentLogger } from '../../src/observability/logger.js';
 import { createTektonStorage } from '../../src/storage/index.js';
 import { createRunStore, loadKubeConfig, type RunKey, type RunStore } from '../../src/tekton/index.js';
 import { createFakeKubeServer, type FakeKubeServer, type KubeObject } from '../support/fake-kube.js';
+import { runCaptured } from '../support/cli.js';
 
 interface Result {
   readonly code: number;
@@ -25,18 +25,8 @@ let store: RunStore;
 let dir: string;
 const file = (name: string): string => path.join(dir, name);
 
-async function cli(argv: string[]): Promise<Result> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    readStdin: async () => '',
-    env: { KUBECONFIG: file('kubeconfig'), HOME: '/nonexistent' },
-    cwd: dir,
-  };
-  const code = await runCli(argv, io);
-  return { code, out: out.join(''), err: err.join('') };
+function cli(argv: string[]): Promise<Result> {
+  return runCaptured(argv, { env: { KUBECONFIG: file('kubeconfig'), HOME: '/nonexistent' }, cwd: dir });
 }
 
 const digest = 'c'.repeat(64);

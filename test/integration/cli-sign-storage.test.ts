@@ -7,11 +7,11 @@ import path from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { runCli, type CliIo } from '../../src/cli/index.js';
 import { readLocal } from '../../src/storage/index.js';
 import { verifyBundle } from '../../src/verify/index.js';
 import { artifactsFromAnnotations } from '../../src/verify/inspect-attestation.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
+import { runCaptured, type CliResult } from '../support/cli.js';
 
 let dir: string;
 let sigstore: SigstoreMock;
@@ -20,12 +20,8 @@ const file = (name: string): string => path.join(dir, name);
 const uid = '0f0f0f0f-1111-2222-3333-444444444444';
 const digest = 'a'.repeat(64);
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), readStdin: async () => '', env: { HOME: '/nonexistent' }, cwd: dir };
-  const code = await runCli(argv, io);
-  return { code, out: out.join(''), err: err.join('') };
+function cli(argv: string[]): Promise<CliResult> {
+  return runCaptured(argv, { env: { HOME: '/nonexistent' }, cwd: dir });
 }
 
 const taskRun = {

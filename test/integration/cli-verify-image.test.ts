@@ -6,22 +6,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/index.js';
-import type { CliIo } from '../../src/cli/index.js';
 import { pushTestImage, type PushedImage } from '../support/oci-image.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
+import { captureIo, type CapturingIo } from '../support/cli.js';
 
-interface TestIo extends CliIo {
-  readonly out: string[];
-  readonly err: string[];
-}
-
-function testIo(): TestIo {
-  const out: string[] = [];
-  const err: string[] = [];
-  // No DOCKER_CONFIG/HOME from the machine: the registry is open.
-  return { out, err, stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), readStdin: async () => '', env: { HOME: '/nonexistent' }, cwd: process.cwd() };
-}
+// No DOCKER_CONFIG/HOME from the machine: the registry is open.
+const testIo = (): CapturingIo => captureIo({ env: { HOME: '/nonexistent' } });
 
 function taskRun(image: PushedImage, uid: string): Record<string, unknown> {
   return {

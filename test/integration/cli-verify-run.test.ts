@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '../../src/cli/index.js';
 import { createSilentLogger } from '../../src/observability/logger.js';
 import { createTektonStorage } from '../../src/storage/index.js';
 import { createRunStore, loadKubeConfig, type RunKey, type RunStore } from '../../src/tekton/index.js';
@@ -16,6 +15,7 @@ import { createFakeKubeServer, type FakeKubeServer, type KubeObject } from '../s
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
 import { jwt } from '../unit/signing/helpers.js';
 import type { InspectReport } from '../../src/cli/commands/inspect.js';
+import { runCaptured } from '../support/cli.js';
 
 interface Result {
   readonly code: number;
@@ -29,18 +29,8 @@ let store: RunStore;
 let dir: string;
 const file = (name: string): string => path.join(dir, name);
 
-async function cli(argv: string[]): Promise<Result> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    readStdin: async () => '',
-    env: { KUBECONFIG: file('kubeconfig'), HOME: '/nonexistent' },
-    cwd: dir,
-  };
-  const code = await runCli(argv, io);
-  return { code, out: out.join(''), err: err.join('') };
+function cli(argv: string[]): Promise<Result> {
+  return runCaptured(argv, { env: { KUBECONFIG: file('kubeconfig'), HOME: '/nonexistent' }, cwd: dir });
 }
 
 function taskRun(name: string): KubeObject {

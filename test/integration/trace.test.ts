@@ -3,8 +3,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
-import { runCli } from '../../src/cli/run.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { createSilentLogger } from '../../src/observability/logger.js';
 import { createOciReader } from '../../src/storage/oci/index.js';
 import { createManifestProbe, materialTarget, traceExitCode, traceImage, type TraceGraph, type TraceNode } from '../../src/verify/trace.js';
@@ -13,6 +11,7 @@ import { renderTraceHtml } from '../../src/verify/trace-html.js';
 import { createTestKey, pushTestImage, type TestKey } from '../support/oci-image.js';
 import { freePort, startRegistry, type RegistryHandle } from '../support/services.js';
 import { BUILDER_ID, SLSA_V02, SLSA_V1, seedSupplyChain, signAndAttach, type SupplyChain } from '../support/supply-chain.js';
+import { runCaptured } from '../support/cli.js';
 
 let registry: RegistryHandle;
 let key: TestKey;
@@ -57,17 +56,8 @@ function node(graph: TraceGraph, ref: string): TraceNode {
 }
 
 async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    readStdin: async () => '',
-    env: { PROVENANT_LOG_LEVEL: 'silent' },
-    cwd: dir,
-  };
-  const code = await runCli(['trace', ...argv], io);
-  return { code, stdout, stderr };
+  const { code, out, err } = await runCaptured(['trace', ...argv], { env: { PROVENANT_LOG_LEVEL: 'silent' }, cwd: dir });
+  return { code, stdout: out, stderr: err };
 }
 
 describe('traceImage', () => {

@@ -3,21 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../../src/cli/index.js';
-import type { CliIo } from '../../../src/cli/index.js';
+import { captureIo, type CapturingIo } from '../../support/cli.js';
 
-function io(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    readStdin: async () => '',
-    env: {},
-    cwd: process.cwd(),
-  };
-}
+const io = (): CapturingIo => captureIo();
 
 describe('provenant config validate', () => {
   let dir: string;

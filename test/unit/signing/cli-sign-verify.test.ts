@@ -2,14 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runCli } from '../../../src/cli/run.js';
-import type { CliIo } from '../../../src/cli/io.js';
 import { generateKey, pemOf, secretDir } from './helpers.js';
+import { captureIo, type CapturingIo } from '../../support/cli.js';
 
-function io(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), readStdin: async () => '', env: {}, cwd: process.cwd() };
-}
+const io = (): CapturingIo => captureIo();
 
 const digest = 'b'.repeat(64);
 const taskRun = {
