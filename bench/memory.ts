@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { envNumber, report, round, rssMB, scaled, sleep } from './lib/common.js';
 import { createSignedRuns } from './lib/signed-runs.js';
-import { ensureNamespace, spawnController, startStack } from './lib/stack.js';
+import { controllerNodeFlags, ensureNamespace, spawnController, startStack } from './lib/stack.js';
 
 function hwmMB(pid: number): number {
   const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
         seedSeconds: round(seedSeconds, 1),
         queue: 'bullmq',
         runtime: 'node --import tsx (TypeScript transpiled at load)',
+        controllerNodeFlags,
       });
     } finally {
       await controller.stop();
