@@ -6,11 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForPort } from '../support/services.js';
 import {
-  auditRuns,
+  expectCleanRecovery,
   createBacklog,
-  leakedSecrets,
   reconciledCount,
-  recordRow,
   scenarioTimeoutMs,
   signedCount,
   sleep,
@@ -67,22 +65,7 @@ describe('fault: Redis killed and restarted empty mid-backlog', () => {
       await waitUntil(() => reconciledCount(env.kube, refs) === refs.length, scenarioTimeoutMs, 'all runs reconciled after the Redis restart');
       recoverSeconds = (Date.now() - back) / 1000;
       expect(signedAtKill).toBeLessThan(refs.length);
-      const audit = await auditRuns(env, refs);
-      expect(audit.problems).toEqual([]);
-      expect(audit.signed).toBe(refs.length);
-      expect(audit.duplicates).toBe(0);
-      expect(env.sigstore.rekorEntryCount() - rekorBefore).toBe(refs.length);
-      expect(leakedSecrets(c.lines, env.secrets)).toEqual([]);
-      await recordRow({
-        scenario: 'Redis SIGKILLed at 25 %, restarted empty 2 s later',
-        runs: refs.length,
-        signed: audit.signed,
-        failed: audit.failed,
-        rekorEntries: audit.rekorEntries,
-        duplicates: audit.duplicates,
-        recoverSeconds,
-        totalSeconds: (Date.now() - started) / 1000,
-      });
+      await expectCleanRecovery(env, refs, { rekorBefore, lines: c.lines, scenario: 'Redis SIGKILLed at 25 %, restarted empty 2 s later', recoverSeconds: recoverSeconds, started });
     } finally {
       await c.stop();
     }

@@ -6,11 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  auditRuns,
+  expectCleanRecovery,
   createBacklog,
-  leakedSecrets,
   reconciledCount,
-  recordRow,
   scale,
   scenarioTimeoutMs,
   startFaultController,
@@ -60,22 +58,7 @@ describe('fault: Rekor answering 500, then 409 for entries it already has', () =
       const recoverSeconds = (Date.now() - lastFaultAt) / 1000;
       expect(proxy.counts.status).toBe(phase);
       expect(proxy.counts['forward-then-status']).toBeGreaterThanOrEqual(2 * phase);
-      const audit = await auditRuns(env, refs);
-      expect(audit.problems).toEqual([]);
-      expect(audit.signed).toBe(refs.length);
-      expect(audit.duplicates).toBe(0);
-      expect(env.sigstore.rekorEntryCount() - rekorBefore).toBe(refs.length);
-      expect(leakedSecrets(c.lines, env.secrets)).toEqual([]);
-      await recordRow({
-        scenario: `Rekor: ${phase}× 500, ${phase}× logged-then-500, ${phase}× logged-then-409`,
-        runs: refs.length,
-        signed: audit.signed,
-        failed: audit.failed,
-        rekorEntries: audit.rekorEntries,
-        duplicates: audit.duplicates,
-        recoverSeconds,
-        totalSeconds: (Date.now() - started) / 1000,
-      });
+      await expectCleanRecovery(env, refs, { rekorBefore, lines: c.lines, scenario: `Rekor: ${phase}× 500, ${phase}× logged-then-500, ${phase}× logged-then-409`, recoverSeconds: recoverSeconds, started });
     } finally {
       await c.stop();
       env.setConfig(env.faultConfig);

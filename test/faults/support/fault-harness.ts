@@ -9,6 +9,7 @@
  * children each = 230 runs); `FAULTS_LONG=1` (npm run faults:long) sets scale 5 and the full fault
  * durations.
  */
+import { expect } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -392,6 +393,35 @@ export function leakedSecrets(lines: readonly string[], secrets: readonly string
 export async function recordRow(row: ScenarioRow): Promise<void> {
   await mkdir(resultsDir, { recursive: true });
   await appendFile(path.join(resultsDir, 'results.jsonl'), `${JSON.stringify({ ...row, scale, at: new Date().toISOString() })}\n`);
+}
+
+/**
+ * How every scenario that expects all runs signed ends: the audit finds no problem, every run
+ * signed, no duplicate and exactly one new Rekor entry per run, no fixture secret in the captured
+ * lines; then its row goes to the results table.
+ */
+export async function expectCleanRecovery(
+  env: FaultEnvironment,
+  refs: readonly RunRef[],
+  o: { readonly rekorBefore: number; readonly lines: readonly string[]; readonly scenario: string; readonly recoverSeconds: number; readonly started: number },
+): Promise<AuditResult> {
+  const audit = await auditRuns(env, refs);
+  expect(audit.problems).toEqual([]);
+  expect(audit.signed).toBe(refs.length);
+  expect(audit.duplicates).toBe(0);
+  expect(env.sigstore.rekorEntryCount() - o.rekorBefore).toBe(refs.length);
+  expect(leakedSecrets(o.lines, env.secrets)).toEqual([]);
+  await recordRow({
+    scenario: o.scenario,
+    runs: refs.length,
+    signed: audit.signed,
+    failed: audit.failed,
+    rekorEntries: audit.rekorEntries,
+    duplicates: audit.duplicates,
+    recoverSeconds: o.recoverSeconds,
+    totalSeconds: (Date.now() - o.started) / 1000,
+  });
+  return audit;
 }
 
 export function objectUid(obj: KubeObject): string {
