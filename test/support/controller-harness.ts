@@ -139,9 +139,9 @@ export function spawnControllerProcess(env: E2eEnvironment, options: { queueName
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: {
       ...process.env,
-      E2E_KUBECONFIG: env.kube.kubeconfigYaml,
-      E2E_REDIS_URL: env.redis?.url ?? '',
-      E2E_QUEUE: options.queueName,
+      CHILD_KUBECONFIG: env.kube.kubeconfigYaml,
+      CHILD_REDIS_URL: env.redis?.url ?? '',
+      CHILD_QUEUE: options.queueName,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

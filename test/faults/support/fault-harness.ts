@@ -216,15 +216,17 @@ export interface ChildController {
   readonly exited: Promise<void>;
 }
 
-/** `support/controller-child.ts` in its own Node process, logging JSON lines (debug) into `lines`. */
+/** `test/support/controller-child.ts` in its own Node process, logging JSON lines (debug) into `lines`. */
 export function spawnChildController(env: FaultEnvironment, queueName: string, lines: string[]): ChildController {
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'controller-child.ts');
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'support', 'controller-child.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: {
       ...process.env,
-      FAULTS_KUBECONFIG: env.kube.kubeconfigYaml,
-      FAULTS_REDIS_URL: env.redis?.url ?? '',
-      FAULTS_QUEUE: queueName,
+      CHILD_KUBECONFIG: env.kube.kubeconfigYaml,
+      CHILD_REDIS_URL: env.redis?.url ?? '',
+      CHILD_QUEUE: queueName,
+      CHILD_LOG_LEVEL: 'debug',
+      CHILD_BACKOFF_MAX_MS: '1000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
