@@ -7,6 +7,7 @@ import {
   executedTaskRuns,
   ociScheme,
   pipelineInputMaterials,
+  pipelineRunSubjects,
   sidecarImageMaterials,
   stepImageMaterials,
   subjectsFromResults,
@@ -149,18 +150,10 @@ function pipelineRunMaterials(run: Run, children: readonly Run[], deep: boolean,
   return appendArtifacts(mats, ...pipelineInputMaterials(run, children, deep, log));
 }
 
-/** Subjects of a PipelineRun; with deep inspection the executed children's first. */
-export function pipelineRunSubjectsV02(run: Run, children: readonly Run[], deep: boolean, log: Logger | undefined): DigestedArtifact[] {
-  const own = subjectsFromResults(run.status.results, log);
-  if (!deep) return own;
-  let out: DigestedArtifact[] = [];
-  for (const { run: tr } of executedTaskRuns(run, children)) out = appendArtifacts(out, ...subjectsFromResults(tr.status.results, log));
-  return appendArtifacts(out, ...own);
-}
 
 function build({ run, children, options, logger }: FormatInput): InTotoStatement {
   const isTask = run.kind === 'TaskRun';
-  const subjects = isTask ? subjectsFromResults(run.status.results, logger) : pipelineRunSubjectsV02(run, children, options.deepInspection, logger);
+  const subjects = isTask ? subjectsFromResults(run.status.results, logger) : pipelineRunSubjects(run, children, options.deepInspection, logger);
   const mats = isTask ? taskRunMaterials(run, logger) : pipelineRunMaterials(run, children, options.deepInspection, logger);
   const predicate: Obj = {
     builder: { id: options.builderId },

@@ -303,3 +303,12 @@ export function executedTaskRuns(run: Run, children: readonly Run[]): { task: Pi
   }
   return out;
 }
+
+/** Subjects of a PipelineRun (SLSA v0.2 and v2alpha3 rules); with deep inspection the executed children's first. */
+export function pipelineRunSubjects(run: Run, children: readonly Run[], deep: boolean, log: Logger | undefined): DigestedArtifact[] {
+  const own = subjectsFromResults(run.status.results, log);
+  if (!deep) return own;
+  let out: DigestedArtifact[] = [];
+  for (const { run: tr } of executedTaskRuns(run, children)) out = appendArtifacts(out, ...subjectsFromResults(tr.status.results, log));
+  return appendArtifacts(out, ...own);
+}
