@@ -10,3 +10,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   redis-server docker-registry apache2-utils softhsm2 skopeo ykcs11 chromium ca-certificates >/dev/null
 echo "system packages installed"
+
+# Independent clients (cosign, oras, rekor-cli, gitsign) for the interoperability tests, without changing apt's sources.
+"$(dirname "$0")/install-debian-tools.sh" >/dev/null
+echo "independent clients installed"
