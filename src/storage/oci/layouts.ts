@@ -5,6 +5,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { SerializedBundle, SerializedEnvelope } from '@sigstore/bundle';
 import { ProvenantError } from '../../errors.js';
+import { mergeSignatureLayers } from './layer-merge.js';
 import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, sha256Digest, type Descriptor } from './registry-client.js';
 
 export const MEDIA_TYPE_OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -188,21 +189,14 @@ function layersOf(manifest: Record<string, unknown> | undefined): Descriptor[] {
 }
 
 /**
- * Read-modify-write step for `.att`/`.sig`: the existing layers plus the new ones not already present
- * (dedup by digest). `changed: false` means there is nothing to write.
+ * Read-modify-write step for `.att`/`.sig`: the existing layers merged with the new ones by the
+ * rule in layer-merge.ts. `changed: false` means there is nothing to write.
  */
 export function mergeSignatureManifest(
   existing: Record<string, unknown> | undefined,
   add: readonly Descriptor[],
 ): { layers: Descriptor[]; config: Uint8Array; manifest: (configDescriptor: Descriptor) => OciManifest; changed: boolean } {
-  const layers = [...layersOf(existing)];
-  let changed = false;
-  for (const d of add) {
-    if (!layers.some((l) => l.digest === d.digest)) {
-      layers.push(d);
-      changed = true;
-    }
-  }
+  const { layers, changed } = mergeSignatureLayers(layersOf(existing), add);
   const config = signatureImageConfig(layers);
   return {
     layers,
