@@ -79,7 +79,8 @@ function decodeBody(canonicalizedBody: string): RekorBody | undefined {
  * The `.att` layer bytes for a DSSE bundle. cosign checks a `dsse` Rekor entry's `envelopeHash` against
  * sha256(layer bytes), so when the bundle has such an entry we push whichever serialisation Rekor hashed:
  * the sigstore-js one (`RekorWitness` sends `JSON.stringify(envelopeToJSON(env))`) or cosign's own.
- * Without an entry (or if neither matches) the cosign serialisation is used.
+ * Without an entry, the sigstore-js serialisation (what a later upload would hash); if no candidate
+ * matches the entry, the cosign serialisation.
  */
 export function dsseEnvelopeBytes(bundle: SerializedBundle): { bytes: Uint8Array; matchesTlog: boolean | undefined } {
   const env = bundle.dsseEnvelope;
@@ -89,7 +90,6 @@ export function dsseEnvelopeBytes(bundle: SerializedBundle): { bytes: Uint8Array
   const cosign = enc(cosignEnvelopeJson(env));
   const entry = bundle.verificationMaterial?.tlogEntries?.find((e) => e.kindVersion?.kind === 'dsse');
   const wanted = entry !== undefined ? decodeBody(entry.canonicalizedBody)?.spec?.envelopeHash?.value : undefined;
-  if (wanted === undefined) return { bytes: cosign, matchesTlog: undefined };
   const sigstoreJs = enc(
     JSON.stringify({
       payload: env.payload,
@@ -97,6 +97,9 @@ export function dsseEnvelopeBytes(bundle: SerializedBundle): { bytes: Uint8Array
       signatures: env.signatures.map((s) => (s.keyid ? { sig: s.sig, keyid: s.keyid } : { sig: s.sig })),
     }),
   );
+  // Unlogged: the bytes our Rekor witness would log, so that the same signature stored before and after
+  // its upload (a resumed checkpoint) is one layer that the merge rule can upgrade (layer-merge.ts).
+  if (wanted === undefined) return { bytes: sigstoreJs, matchesTlog: undefined };
   for (const candidate of [cosign, sigstoreJs, enc(JSON.stringify(env))]) {
     if (createHash('sha256').update(candidate).digest('hex') === wanted) return { bytes: candidate, matchesTlog: true };
   }

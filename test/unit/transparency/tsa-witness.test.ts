@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '../../../src/observability/index.js';
 import { createTsaWitness, isReadableTimestamp } from '../../../src/transparency/index.js';
 
-const generalizedTime = (text: string): Buffer => Buffer.concat([Buffer.from([0x18, text.length]), Buffer.from(text, 'ascii')]);
+const generalizedTime = (text: string): Buffer<ArrayBuffer> => Buffer.from([0x18, text.length, ...Buffer.from(text, 'ascii')]);
 
 async function tokenAt(iso: string): Promise<Uint8Array> {
   const tsa = await initializeTSA(generateKeyPairSync('ec', { namedCurve: 'P-256' }), new Date(iso));
