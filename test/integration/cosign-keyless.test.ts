@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
 import { createSignerFromConfig } from '../../src/signing/index.js';
 import { createOciStorage, createRegistryClient } from '../../src/storage/oci/index.js';
+import { verifyBundle } from '../../src/verify/index.js';
 import { createSilentLogger } from '../../src/observability/index.js';
 import { createRekorWitness, createTransparentBundler, createTsaWitness, type TransparencyCheckpoint } from '../../src/transparency/index.js';
 import { debianTool } from '../support/debian-tools.js';
@@ -182,6 +183,17 @@ describe('cosign verifies keyless output offline', () => {
       cosign(['verify-attestation', '--type', predicateType, ...identity(otherSan), ...bundleFlags(true), image.ref]),
     ]);
     for (const r of wrong) expect(r.code).not.toBe(0);
+  }, 60_000);
+
+  it('a TSA answering with a genTime @sigstore/core cannot parse is asked again: the bundle verifies with sigstore-js (timestamp, no log)', async () => {
+    const image = await pushTestImage({ host: registry.host, repository: 'keyless/gentime' });
+    const config = await writeConfig('gentime.json', { 'signers.x509.tsa.url': mock.tsaUrl });
+    mock.forceUnreadableTsaTimes(2);
+    const signed = await sign(image, config);
+    expect(signed.code, signed.err).toBe(0);
+    const verified = verifyBundle(JSON.parse(signed.out), { identity: { san, issuer }, trustedRoot: mock.trustedRoot });
+    expect(verified.signer).toEqual({ san, issuer });
+    expect(verified.tlog).toBeUndefined();
   }, 60_000);
 
   it('a TSA chain other than the mock\'s makes cosign refuse the timestamp-only .sig and .att (the timestamps are what is checked)', async () => {
