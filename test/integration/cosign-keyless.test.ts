@@ -246,7 +246,7 @@ describe('issue 16 scenario: signing one image twice', () => {
     const image = await pushTestImage({ host: registry.host, repository: 'keyless/refused' });
     const config = await writeConfig('refused.json', { 'transparency.enabled': 'true', 'transparency.url': mock.rekorUrl });
     const r = await sign(image, config, ['--no-tlog']);
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(2);
     expect(r.err).toContain('CONFIG_INVALID');
     expect(await sigLayers(image)).toEqual([]);
   });
