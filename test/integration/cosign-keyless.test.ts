@@ -1,8 +1,6 @@
 // cosign 2.5 (Debian) verifies provenant's keyless output offline: mock Fulcio + Rekor + TSA over real
-// HTTP, CNCF Distribution, `provenant sign --storage oci`. Trust comes only from files: the mock's
-// trusted root (`--trusted-root`) and, for cosign's legacy code paths, SIGSTORE_ROOT_FILE (Fulcio CA),
-// SIGSTORE_REKOR_PUBLIC_KEY, SIGSTORE_CT_LOG_PUBLIC_KEY_FILE and `--timestamp-certificate-chain` (TSA).
-import { execFile } from 'node:child_process';
+// HTTP, CNCF Distribution, `provenant sign --storage oci`. Trust comes only from files written from the
+// mock's trusted root (test/support/cosign-keyless.ts).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +12,7 @@ import { verifyBundle } from '../../src/verify/index.js';
 import { createSilentLogger } from '../../src/observability/index.js';
 import { createRekorWitness, createTransparentBundler, createTsaWitness, type TransparencyCheckpoint } from '../../src/transparency/index.js';
 import { debianTool } from '../support/debian-tools.js';
+import { prepareCosignKeyless, type CosignKeyless } from '../support/cosign-keyless.js';
 import { runCaptured, type CliResult } from '../support/cli.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { pushTestImage, simpleSigningPayload, testStatement, type PushedImage } from '../support/oci-image.js';
@@ -28,40 +27,14 @@ const predicateType = 'https://slsa.dev/provenance/v0.2';
 let dir: string;
 let mock: SigstoreMock;
 let registry: RegistryHandle;
-let cosignEnv: NodeJS.ProcessEnv;
 const file = (name: string): string => path.join(dir, name);
 
-interface TrustedRootJson {
-  certificateAuthorities: { certChain: { certificates: { rawBytes: string }[] } }[];
-  tlogs: { publicKey: { rawBytes: string } }[];
-  ctlogs: { publicKey: { rawBytes: string } }[];
-  timestampAuthorities: { certChain: { certificates: { rawBytes: string }[] } }[];
-}
-
-function pem(label: string, b64: string): string {
-  return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
-}
-
-function cosign(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(debianTool('cosign'), args, { env: cosignEnv, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, out: stdout, err: stderr });
-    });
-  });
-}
-
-const registryFlags = ['--allow-insecure-registry', '--allow-http-registry'];
-const identity = (who = san): string[] => ['--certificate-identity', who, '--certificate-oidc-issuer', issuer];
-/**
- * Legacy `.sig`/`.att` (cosign 2.5 takes `--trusted-root` only with --new-bundle-format): the Fulcio CA,
- * Rekor and CT keys come from the SIGSTORE_* files; the Rekor bundle in the layer annotation is checked offline.
- */
-const legacyLogged = (): string[] => [...registryFlags];
-/** Legacy, timestamp only: no log entry; the TSA chain proves when the certificate was used. */
-const legacyStamped = (): string[] => [...registryFlags, '--insecure-ignore-tlog', '--use-signed-timestamps', '--timestamp-certificate-chain', file('tsa-chain.pem')];
-/** Sigstore bundle as an OCI referrer (tag-schema fallback on Distribution). */
-const bundleFlags = (stamped: boolean): string[] => [...registryFlags, '--new-bundle-format', '--trusted-root', file('trusted_root.json'), ...(stamped ? ['--insecure-ignore-tlog'] : [])];
+let ck: CosignKeyless;
+const cosign = (args: string[]): Promise<CliResult> => ck.run(args);
+const identity = (who = san): string[] => ck.identity(who, issuer);
+const legacyLogged = (): string[] => ck.legacyLogged();
+const legacyStamped = (): string[] => ck.legacyStamped();
+const bundleFlags = (stamped: boolean): string[] => ck.bundle(stamped);
 
 function taskRun(image: PushedImage, name: string): Record<string, unknown> {
   return {
@@ -111,21 +84,7 @@ beforeAll(async () => {
   [mock, registry] = await Promise.all([startSigstoreMock(), startRegistry()]);
   const token = jwt({ iss: issuer, sub: 'system:serviceaccount:build:pipeline', aud: ['sigstore'], 'kubernetes.io': { namespace: 'build', serviceaccount: { name: 'pipeline' } } });
   await writeFile(file('oidc-token'), token);
-  const root = mock.trustedRoot as unknown as TrustedRootJson;
-  // cosign 2.5 reads the trusted root with strict protojson, which predates the `operator` fields.
-  await writeFile(file('trusted_root.json'), JSON.stringify(mock.trustedRoot, (key, value: unknown) => (key === 'operator' ? undefined : value)));
-  await writeFile(file('fulcio-root.pem'), pem('CERTIFICATE', root.certificateAuthorities[0]?.certChain.certificates[0]?.rawBytes ?? ''));
-  await writeFile(file('rekor.pub'), pem('PUBLIC KEY', root.tlogs[0]?.publicKey.rawBytes ?? ''));
-  await writeFile(file('ctlog.pub'), pem('PUBLIC KEY', root.ctlogs[0]?.publicKey.rawBytes ?? ''));
-  await writeFile(file('tsa-chain.pem'), (root.timestampAuthorities[0]?.certChain.certificates ?? []).map((c) => pem('CERTIFICATE', c.rawBytes)).join(''));
-  cosignEnv = {
-    PATH: '/usr/bin:/bin',
-    HOME: dir,
-    TUF_ROOT: path.join(dir, 'tuf'),
-    SIGSTORE_ROOT_FILE: file('fulcio-root.pem'),
-    SIGSTORE_REKOR_PUBLIC_KEY: file('rekor.pub'),
-    SIGSTORE_CT_LOG_PUBLIC_KEY_FILE: file('ctlog.pub'),
-  };
+  ck = await prepareCosignKeyless(dir, mock);
 }, 60_000);
 
 afterAll(async () => {
@@ -200,7 +159,7 @@ describe('cosign verifies keyless output offline', () => {
     const image = await pushTestImage({ host: registry.host, repository: 'keyless/stamped-wrong-tsa' });
     const signed = await sign(image, await writeConfig('stamped-2.json', { 'signers.x509.tsa.url': mock.tsaUrl }));
     expect(signed.code, signed.err).toBe(0);
-    const otherChain = [...registryFlags, '--insecure-ignore-tlog', '--use-signed-timestamps', '--timestamp-certificate-chain', file('fulcio-root.pem')];
+    const otherChain = ck.legacyStamped(ck.files.fulcioRoot);
     const results = await Promise.all([
       cosign(['verify', ...identity(), ...otherChain, image.ref]),
       cosign(['verify-attestation', '--type', predicateType, ...identity(), ...otherChain, image.ref]),
