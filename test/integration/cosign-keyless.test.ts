@@ -4,6 +4,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { SerializedBundle } from '@sigstore/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
 import { createSignerFromConfig } from '../../src/signing/index.js';
@@ -165,6 +166,44 @@ describe('cosign verifies keyless output offline', () => {
       cosign(['verify-attestation', '--type', predicateType, ...identity(), ...otherChain, image.ref]),
     ]);
     for (const r of results) expect(r.code).not.toBe(0);
+  }, 60_000);
+});
+
+describe('log entry and timestamp together, and manual mode', () => {
+  it('transparency.enabled + signers.x509.tsa.url: cosign verifies through either proof; sigstore-js with --require-tlog', async () => {
+    const image = await pushTestImage({ host: registry.host, repository: 'keyless/both-proofs' });
+    const config = await writeConfig('both-proofs.json', { 'transparency.enabled': 'true', 'transparency.url': mock.rekorUrl, 'signers.x509.tsa.url': mock.tsaUrl });
+    const signed = await sign(image, config);
+    expect(signed.code, signed.err).toBe(0);
+    const bundle = JSON.parse(signed.out) as SerializedBundle;
+    expect(bundle.verificationMaterial.tlogEntries).toHaveLength(1);
+    expect(bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps).toHaveLength(1);
+    expect(verifyBundle(bundle, { identity: { san, issuer }, trustedRoot: mock.trustedRoot, requireTlog: true }).tlog).toBeDefined();
+    const results = await Promise.all([
+      cosign(['verify', ...identity(), ...legacyLogged(), image.ref]),
+      cosign(['verify', ...identity(), ...legacyStamped(), image.ref]),
+      cosign(['verify-attestation', '--type', predicateType, ...identity(), ...legacyLogged(), image.ref]),
+      cosign(['verify-attestation', '--type', predicateType, ...identity(), ...legacyStamped(), image.ref]),
+      cosign(['verify-attestation', '--type', predicateType, ...identity(), ...bundleFlags(false), image.ref]),
+    ]);
+    expect(results.map((r) => (r.code === 0 ? 0 : r.err))).toEqual([0, 0, 0, 0, 0]);
+  }, 60_000);
+
+  it('manual: sign logs a run annotated transparency-upload and not another (TSA for both), as the controller does', async () => {
+    const config = await writeConfig('manual.json', { 'transparency.enabled': 'manual', 'transparency.url': mock.rekorUrl, 'signers.x509.tsa.url': mock.tsaUrl });
+    const image = await pushTestImage({ host: registry.host, repository: 'keyless/manual' });
+    const plain = taskRun(image, 'plain');
+    const annotated = { ...plain, metadata: { ...(plain['metadata'] as Record<string, unknown>), name: 'annotated', annotations: { 'chains.tekton.dev/transparency-upload': 'true' } } };
+    const entries: number[] = [];
+    for (const [name, run] of [['plain', plain], ['annotated', annotated]] as const) {
+      await writeFile(file(`manual-${name}.json`), JSON.stringify(run));
+      const r = await runCaptured(['sign', '--config', config, file(`manual-${name}.json`)], { env: { HOME: dir }, cwd: dir });
+      expect(r.code, r.err).toBe(0);
+      const b = JSON.parse(r.out) as SerializedBundle;
+      expect(b.verificationMaterial.timestampVerificationData?.rfc3161Timestamps).toHaveLength(1);
+      entries.push((b.verificationMaterial as Partial<SerializedBundle['verificationMaterial']>).tlogEntries?.length ?? 0);
+    }
+    expect(entries).toEqual([0, 1]);
   }, 60_000);
 });
 
