@@ -200,7 +200,7 @@ async function signOnce(
         save: async (transparency) => {
           // The first checkpoint of an artifact is a new signature; later ones only add the tlog entry.
           if (latest === undefined) deps.metrics?.signCreated(metricKind(key));
-          if (transparency.witnessed && witnesses.length > 0) deps.metrics?.payloadUploaded(metricKind(key));
+          if (transparency.witnessed && upload) deps.metrics?.payloadUploaded(metricKind(key));
           latest = { transparency, payload };
           const entry = tlogEntryOf(transparency.bundle);
           await ctx.checkpoint({
