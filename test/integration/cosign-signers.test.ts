@@ -133,6 +133,21 @@ const rows: readonly SignerRow[] = [
     },
   },
   {
+    // KMS P-384 keys can only sign SHA-384 digests (ECDSA_SHA_384), so nothing cosign 2.5 checks with a key file passes.
+    name: 'aws-kms-p384',
+    format: 'slsa/v2alpha3',
+    tlog: true,
+    digest: 'sha384',
+    rejects: { sig: HASHEDREKORD_SHA256, att: COSIGN_P384, bundle: COSIGN_P384 },
+    make: async () => {
+      const signer = await createAwsKmsSigner(`awskms:///${aws.keys.p384.alias}`, {
+        logger,
+        awsClientConfig: { endpoint: aws.url, region: AWS_TEST_REGION, maxAttempts: 1, credentials: { accessKeyId: 'AKIAPROVENANTTEST000', secretAccessKey: 'fake' } },
+      });
+      return { signer, trust: await keyFile('aws-kms-p384', signer.publicKeyPem) };
+    },
+  },
+  {
     name: 'gcp-kms',
     format: 'slsa/v2alpha4',
     tlog: true,
@@ -294,6 +309,8 @@ describe.each(rows)('cosign 2.5 verifies provenant output: $name', (row) => {
       if (name !== 'sig') expect(r.out).toContain('"payloadType":"application/vnd.in-toto+json"');
     } else {
       expect(r.code, `expected the documented rejection: ${row.rejects[name]}`).not.toBe(0);
+      // cosign's own words for that reason (an external tool's message, so worth pinning).
+      expect(r.err).toContain(row.rejects[name] === COSIGN_P384 ? 'accepted signatures do not match threshold' : 'verifying signature');
     }
   }
 
