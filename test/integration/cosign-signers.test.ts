@@ -9,6 +9,7 @@
 // `--trusted-root`, and the legacy path gets the mock's keys through cosign's SIGSTORE_* env files
 // (or `--insecure-ignore-tlog` for the row without a log entry).
 import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -350,5 +351,11 @@ describe('cosign rejects what it should (the checks above are not vacuous)', () 
     const noTlog = of('secret-p256-no-tlog');
     expect((await tool('cosign', ['verify', ...trustArgs(noTlog.trust), ...registryArgs, noTlog.image.ref])).code).not.toBe(0);
     expect((await tool('cosign', ['verify-attestation', ...trustArgs(noTlog.trust), ...registryArgs, ...bundleArgs, '--type', 'slsaprovenance1', noTlog.image.ref])).code).not.toBe(0);
+  });
+
+  it('cosign stayed offline: it never initialised a TUF root', () => {
+    // TUF_ROOT points here, and HOME is the temp dir (cosign's default cache is ~/.sigstore).
+    expect(existsSync(file('tuf')) ? readdirSync(file('tuf')) : []).toEqual([]);
+    expect(existsSync(file('.sigstore'))).toBe(false);
   });
 });
