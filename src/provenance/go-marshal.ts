@@ -14,8 +14,7 @@
  * - the types with their own MarshalJSON are written as they write themselves: `metav1.Time` as RFC 3339 in
  *   UTC without fractions (null when zero), `metav1.Duration` in Go's `time.Duration` format ("1h0m0s"),
  *   `ParamValue`, `IntOrString`, raw JSON (`FieldsV1`, `RawExtension`) as received.
- * Known gap: a `resource.Quantity` is written as received, where Go writes its canonical form (it only
- * differs for non-canonical input such as "1000m" or "0.5Gi").
+ * `resource.Quantity` in its canonical form (`canonicalQuantity`).
  * Pure: no I/O, no clock.
  */
 import { goJsonString } from './go-json.js';
@@ -109,6 +108,68 @@ export function formatGoDuration(d: bigint): string {
   return neg ? `-${out}` : out;
 }
 
+const binarySuffixes = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'] as const;
+const decimalSuffixes: Readonly<Record<string, number>> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+
+/**
+ * `resource.Quantity` as Go writes it after `ParseQuantity`: the canonical form (`1000m` → `1`,
+ * `0.5` → `500m`, `1024Mi` → `1Gi`, `1000` → `1k`), rounded up to nano units; the input when it does
+ * not parse (Go would refuse the whole object).
+ */
+export function canonicalQuantity(input: string): string {
+  const m = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/.exec(input.trim());
+  if (m === null) return input;
+  const [int = '', frac = ''] = (m[2] ?? '').split('.');
+  let mantissa = BigInt(`${int}${frac}` === '' ? '0' : `${int}${frac}`);
+  let scale = -frac.length;
+  const suffix = m[3] ?? '';
+  const binary = binarySuffixes.indexOf(suffix as (typeof binarySuffixes)[number]);
+  let format: 'binary' | 'decimal' | 'exponent';
+  if (suffix !== '' && binary > 0) {
+    format = 'binary';
+    mantissa *= 1024n ** BigInt(binary);
+  } else if (/^[eE]/.test(suffix)) {
+    format = 'exponent';
+    scale += Number(suffix.slice(1));
+  } else {
+    format = 'decimal';
+    scale += decimalSuffixes[suffix] ?? 0;
+  }
+  if (mantissa === 0n) return '0';
+  // Round up (away from zero) to nano units, as ParseQuantity does.
+  if (scale < -9) {
+    const div = 10n ** BigInt(-9 - scale);
+    mantissa = (mantissa + div - 1n) / div;
+    scale = -9;
+  }
+  const sign = m[1] === '-' ? '-' : '';
+  if (format === 'binary') {
+    const whole = scale >= 0 ? mantissa * 10n ** BigInt(scale) : mantissa % 10n ** BigInt(-scale) === 0n ? mantissa / 10n ** BigInt(-scale) : undefined;
+    if (whole !== undefined && whole >= 1024n) {
+      let v = whole;
+      let k = 0;
+      while (v % 1024n === 0n && k < binarySuffixes.length - 1) {
+        v /= 1024n;
+        k += 1;
+      }
+      return `${sign}${v}${binarySuffixes[k] ?? ''}`;
+    }
+    format = 'decimal'; // below 1024 or fractional: Go switches to DecimalSI
+  }
+  while (mantissa % 10n === 0n) {
+    mantissa /= 10n;
+    scale += 1;
+  }
+  const rem = ((scale % 3) + 3) % 3;
+  if (rem !== 0) {
+    mantissa *= 10n ** BigInt(rem);
+    scale -= rem;
+  }
+  const si = Object.entries(decimalSuffixes).find(([, e]) => e === scale)?.[0];
+  const unit = format === 'decimal' && si !== undefined ? si : scale === 0 ? '' : `e${scale}`;
+  return `${sign}${mantissa}${unit}`;
+}
+
 /** `metav1.Time` / `apis.VolatileTime`: RFC 3339 in UTC, whole seconds; null for the zero time. */
 function marshalTime(v: unknown, micro: boolean): string {
   if (typeof v !== 'string' || v === '') return 'null';
@@ -151,7 +212,7 @@ function marshalCustom(kind: Extract<GoTypeDecl, { custom: string }>['custom'], 
     case 'IntOrString':
       return typeof v === 'number' ? String(Math.trunc(v)) : goJsonString(typeof v === 'string' ? v : '');
     case 'Quantity':
-      return absent(v) ? '"0"' : goJsonString(String(v));
+      return absent(v) ? '"0"' : goJsonString(canonicalQuantity(typeof v === 'number' ? String(v) : String(v)));
     case 'URL':
       return goJsonString(typeof v === 'string' ? v : '');
     case 'Raw':

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatGoDuration, goMarshal, parseGoDuration } from '../../../src/provenance/go-marshal.js';
+import { canonicalQuantity, formatGoDuration, goMarshal, parseGoDuration } from '../../../src/provenance/go-marshal.js';
 import { tektonGoTypes } from '../../../src/provenance/tekton-go-types.js';
 import { composeStatement, formatFor, optionsFromConfig } from '../../../src/provenance/index.js';
 import { parseConfig } from '../../../src/config/index.js';
@@ -105,6 +105,22 @@ describe('goMarshal: Go encoding/json of Tekton v1 types', () => {
     ];
     for (const [input, go] of cases) expect(formatGoDuration(parseGoDuration(input) ?? -1n), input).toBe(go);
     expect(parseGoDuration('1x')).toBeUndefined();
+  });
+
+  it('resource.Quantity: the canonical form Go writes (vectors from apimachinery TestQuantityParseEmit and by hand)', () => {
+    const cases: [string, string][] = [
+      // k8s.io/apimachinery v0.36.3 pkg/api/resource/quantity_test.go TestQuantityParseEmit
+      ['1Ki', '1Ki'], ['1Mi', '1Mi'], ['1Gi', '1Gi'], ['1024Mi', '1Gi'], ['1000M', '1G'], ['.001Ki', '1024m'],
+      ['.000001Ki', '1024u'], ['.000000001Ki', '1024n'], ['.000000000001Ki', '2n'], ['-1024Mi', '-1Gi'], ['-.000000000001Ki', '-2n'],
+      // by hand from Quantity.CanonicalizeBytes
+      ['0', '0'], ['0Mi', '0'], ['1000m', '1'], ['0.5', '500m'], ['100m', '100m'], ['1000', '1k'], ['1.5Gi', '1536Mi'],
+      ['512Ki', '512Ki'], ['1023Ki', '1023Ki'], ['128974848', '128974848'], ['129e6', '129e6'], ['1e3', '1e3'], ['2', '2'],
+      ['not a quantity', 'not a quantity'],
+    ];
+    for (const [input, go] of cases) expect(canonicalQuantity(input), input).toBe(go);
+    expect(goMarshal('corev1.ResourceRequirements', { requests: { memory: '1024Mi', cpu: 0.5 }, limits: { cpu: '1000m' } })).toBe(
+      '{"limits":{"cpu":"1"},"requests":{"cpu":"500m","memory":"1Gi"}}',
+    );
   });
 
   it('slsa-tekton: a PipelineRun pipelineTask dependency carries json.Marshal(v1.TaskRun) of the child', () => {
