@@ -5,9 +5,9 @@
 // encoding `both`), then cosign verifies the legacy `.sig`/`.att` tags and the Sigstore bundle
 // referrers, requiring the transparency log whenever the row logged to Rekor.
 //
-// cosign stays off the network: TUF_ROOT is a temp dir, `--new-bundle-format` always gets
-// `--trusted-root`, and the legacy path gets the mock's keys through cosign's SIGSTORE_* env files
-// (or `--insecure-ignore-tlog` for the row without a log entry).
+// cosign stays off the network (test/support/cosign-keyless.ts): TUF_ROOT is a temp dir,
+// `--new-bundle-format` always gets `--trusted-root`, and the legacy path gets the mock's keys through
+// cosign's SIGSTORE_* env files (or `--insecure-ignore-tlog` for the rows without a log entry).
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig, type Config, type FormatName } from '../../src/config/index.js';
 import { createSilentLogger } from '../../src/observability/logger.js';
@@ -28,6 +27,7 @@ import { createOciStorage } from '../../src/storage/index.js';
 import { parseRun, type RunKey } from '../../src/tekton/index.js';
 import { createRekorWitness, createTransparentBundler } from '../../src/transparency/index.js';
 import { AWS_TEST_REGION, startAwsKmsServer, type AwsKmsTestServer } from '../support/aws-kms-server.js';
+import { prepareCosignKeyless, type CosignKeyless, type CosignResult } from '../support/cosign-keyless.js';
 import { debianTool } from '../support/debian-tools.js';
 import { startGcpKmsServer, type GcpKmsTestServer } from '../support/gcp-kms-server.js';
 import { pushTestImage, type PushedImage } from '../support/oci-image.js';
@@ -48,7 +48,7 @@ let sigstore: SigstoreMock;
 let hsm: SoftHsm;
 let aws: AwsKmsTestServer;
 let gcp: GcpKmsTestServer;
-let env: NodeJS.ProcessEnv;
+let cosign: CosignKeyless;
 const signed = new Map<string, { image: PushedImage; trust: Trust }>();
 const file = (name: string): string => path.join(dir, name);
 
@@ -224,9 +224,11 @@ async function signAndStore(row: SignerRow, signer: ProvenantSigner, image: Push
   }
 }
 
-async function tool(name: 'cosign' | 'oras', args: string[]): Promise<{ code: number; out: string; err: string }> {
+/** cosign through the shared offline set-up (test/support/cosign-keyless.ts); oras with plain HTTP only. */
+async function tool(name: 'cosign' | 'oras', args: string[]): Promise<CosignResult> {
+  if (name === 'cosign') return cosign.run(args);
   try {
-    const { stdout, stderr } = await execFileAsync(debianTool(name), args, { env, timeout: 60_000 });
+    const { stdout, stderr } = await execFileAsync(debianTool('oras'), args, { env: { PATH: '/usr/bin:/bin', HOME: dir }, timeout: 60_000 });
     return { code: 0, out: stdout, err: stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -248,28 +250,8 @@ const predicateTypes: Record<FormatName, string> = {
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'provenant-cosign-'));
   [registry, sigstore, hsm, aws, gcp] = await Promise.all([startRegistry(), startSigstoreMock(), startSoftHsm(), startAwsKmsServer(), startGcpKmsServer()]);
-  // cosign 2.5's protobuf-specs predate the `operator` field and reject unknown fields.
-  await writeFile(file('trusted-root.json'), JSON.stringify(sigstore.trustedRoot, (k, v: unknown) => (k === 'operator' ? undefined : v)));
-  // The legacy (non-bundle) path reads the mock's keys from these files instead of Sigstore's TUF root.
-  const root = sigstore.trustedRoot as {
-    tlogs: { publicKey: { rawBytes: string } }[];
-    ctlogs: { publicKey: { rawBytes: string } }[];
-    certificateAuthorities: { certChain: { certificates: { rawBytes: string }[] } }[];
-  };
-  const spkiPem = (b64: string): string => `-----BEGIN PUBLIC KEY-----\n${b64.replace(/(.{64})/g, '$1\n')}\n-----END PUBLIC KEY-----\n`;
-  await writeFile(file('rekor.pub'), spkiPem(root.tlogs[0]!.publicKey.rawBytes));
-  await writeFile(file('ctlog.pub'), spkiPem(root.ctlogs[0]!.publicKey.rawBytes));
-  const caDer = Buffer.from(root.certificateAuthorities[0]!.certChain.certificates[0]!.rawBytes, 'base64');
-  await writeFile(file('fulcio.pem'), new X509Certificate(caDer).toString());
-  env = {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: dir,
-    TUF_ROOT: file('tuf'),
-    SIGSTORE_REKOR_PUBLIC_KEY: file('rekor.pub'),
-    SIGSTORE_CT_LOG_PUBLIC_KEY_FILE: file('ctlog.pub'),
-    SIGSTORE_ROOT_FILE: file('fulcio.pem'),
-    DOCKER_CONFIG: file('docker'),
-  };
+  // Trusted root (without the `operator` fields cosign 2.5 rejects) and the SIGSTORE_* files of the legacy path.
+  cosign = await prepareCosignKeyless(dir, sigstore);
 }, 60_000);
 
 afterAll(async () => {
@@ -303,7 +285,7 @@ describe.each(rows)('cosign 2.5 verifies provenant output: $name', (row) => {
         ? ['verify', ...common, ...(row.digest === undefined ? [] : ['--signature-digest-algorithm', row.digest]), image.ref]
         : name === 'att'
           ? ['verify-attestation', ...common, '--type', predicateTypes[row.format], image.ref]
-          : ['verify-attestation', ...common, '--type', predicateTypes[row.format], '--new-bundle-format', '--trusted-root', file('trusted-root.json'), image.ref];
+          : ['verify-attestation', ...common, '--type', predicateTypes[row.format], '--new-bundle-format', '--trusted-root', cosign.files.trustedRoot, image.ref];
     const r = await tool('cosign', args);
     if (row.rejects?.[name] === undefined) {
       expect(r.code, r.err).toBe(0);
@@ -344,7 +326,7 @@ describe('cosign rejects what it should (the checks above are not vacuous)', () 
 
     const keyless = of('keyless');
     const wrongIdentity = { identity: 'https://kubernetes.io/namespaces/build/serviceaccounts/other', issuer: ISSUER };
-    const bundleArgs = ['--new-bundle-format', '--trusted-root', file('trusted-root.json')];
+    const bundleArgs = ['--new-bundle-format', '--trusted-root', cosign.files.trustedRoot];
     expect((await tool('cosign', ['verify-attestation', ...trustArgs(wrongIdentity), ...registryArgs, ...bundleArgs, '--type', 'slsaprovenance', keyless.image.ref])).code).not.toBe(0);
     expect((await tool('cosign', ['verify', ...trustArgs({ ...keyless.trust, issuer: 'https://evil.example' }), ...registryArgs, keyless.image.ref])).code).not.toBe(0);
 
