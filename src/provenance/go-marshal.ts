@@ -212,7 +212,7 @@ function marshalCustom(kind: Extract<GoTypeDecl, { custom: string }>['custom'], 
     case 'IntOrString':
       return typeof v === 'number' ? String(Math.trunc(v)) : goJsonString(typeof v === 'string' ? v : '');
     case 'Quantity':
-      return absent(v) ? '"0"' : goJsonString(canonicalQuantity(typeof v === 'number' ? String(v) : String(v)));
+      return absent(v) ? '"0"' : goJsonString(canonicalQuantity(String(v)));
     case 'URL':
       return goJsonString(typeof v === 'string' ? v : '');
     case 'Raw':
