@@ -13,16 +13,34 @@
  *   signs ed25519 image signatures with Ed25519ph and a `sha512` entry, which its own `.sig` check
  *   (`unexpected algorithm`) and cosign 2.5's pure-Ed25519 key verifier both reject.
  * So: KMS P-384 keys (SHA-384 only) cannot be logged at all, ed25519 keys cannot log image signatures.
+ * (`intoto` 0.0.2 entries are verified like `dsse`.)
+ *
+ * Rekor v2 (rekor-tiles, `transparency.version: v2`) logs everything as `hashedrekord` 0.0.2 and checks
+ * the key details against its default AllowedClientSigningAlgorithms: P-384 only with SHA-384
+ * (`PKIX_ECDSA_P384_SHA_384`; the deprecated `PKIX_ECDSA_P384_SHA_256` is not allowed) and ed25519 only
+ * as Ed25519ph. There the rules turn around: KMS P-384 attestations are fine (their PAE digest is SHA-384),
+ * but not their image signatures (the message-signature bundle's digest is always SHA-256), and
+ * Secret/PKCS#11 P-384 and ed25519 keys are not.
  */
 import type { Config, SignerName } from '../config/index.js';
 import { ProvenantError } from '../errors.js';
 import type { KeyAlgorithm, KeySigner } from './types.js';
 
-/** The Rekor v1 entry type an artifact is logged as. */
+/** The Rekor v1 entry type an artifact is logged as (`dsse` also stands for `intoto`). */
 export type RekorEntryKind = 'dsse' | 'hashedrekord';
 
-/** Why Rekor v1 + cosign cannot take `algorithm` as `entry`, or undefined when they can. */
-export function rekorRefusalReason(algorithm: KeyAlgorithm, entry: RekorEntryKind): string | undefined {
+export type RekorVersion = 'v1' | 'v2';
+
+/** Why Rekor (v1 + cosign, or v2) cannot take `algorithm` as `entry`, or undefined when it can. */
+export function rekorRefusalReason(algorithm: KeyAlgorithm, entry: RekorEntryKind, version: RekorVersion = 'v1'): string | undefined {
+  if (version === 'v2') {
+    if (algorithm === 'ecdsa-p384-sha256') return 'Rekor v2 accepts P-384 signatures only with SHA-384 (PKIX_ECDSA_P384_SHA_384), and a Secret or PKCS#11 P-384 key signs SHA-256';
+    if (algorithm === 'ed25519') return 'Rekor v2 accepts ed25519 only as Ed25519ph, and provenant signs pure Ed25519';
+    if (algorithm === 'ecdsa-p384-sha384' && entry === 'hashedrekord') {
+      return "an image-signature bundle carries a SHA-256 message digest (sigstore-js), and Rekor v2 wants SHA-384 for a P-384 key's entry";
+    }
+    return undefined;
+  }
   if (algorithm === 'ecdsa-p384-sha384') {
     return entry === 'dsse'
       ? "a KMS P-384 key signs SHA-384 only, and Rekor's dsse type checks every ECDSA signature with SHA-256"
@@ -43,7 +61,13 @@ function loggedAs(config: Config, name: SignerName): { readonly key: string; rea
   return out;
 }
 
-function fixFor(algorithm: KeyAlgorithm, name: SignerName): string {
+/** `transparency.version` once the config has it (issue 12); Rekor v1 until then. */
+function rekorVersionOf(config: Config): RekorVersion {
+  return (config.transparency as { readonly version?: string }).version === 'v2' ? 'v2' : 'v1';
+}
+
+function fixFor(algorithm: KeyAlgorithm, name: SignerName, version: RekorVersion): string {
+  if (version === 'v2') return 'use an ECDSA P-256 key (or a KMS P-384 key), set transparency.version: v1, or set transparency.enabled: "false"';
   if (algorithm === 'ecdsa-p384-sha384') {
     return 'use an ECC_NIST_P256 (AWS) or EC_SIGN_P256_SHA256 (GCP) key in signers.kms.kmsref, or set transparency.enabled: "false"';
   }
@@ -58,11 +82,12 @@ function fixFor(algorithm: KeyAlgorithm, name: SignerName): string {
  */
 export function assertRekorCompatible(config: Config, name: SignerName, algorithm: KeyAlgorithm): void {
   if (config.transparency.mode === 'false') return;
+  const version = rekorVersionOf(config);
   for (const { key, entry } of loggedAs(config, name)) {
-    const reason = rekorRefusalReason(algorithm, entry);
+    const reason = rekorRefusalReason(algorithm, entry, version);
     if (reason === undefined) continue;
     throw new ProvenantError('config', 'SIGNING_KEY_TLOG_UNSUPPORTED', `${key} "${name}" has a ${algorithm} key that cannot be logged in Rekor: ${reason}`, {
-      context: { key, signer: name, algorithm, entryType: entry, transparency: config.transparency.mode, hint: fixFor(algorithm, name) },
+      context: { key, signer: name, algorithm, entryType: entry, rekorVersion: version, transparency: config.transparency.mode, hint: fixFor(algorithm, name, version) },
     });
   }
 }

@@ -115,6 +115,29 @@ describe('keys Rekor v1 and cosign cannot take are refused at config load', () =
     expect(rekorRefusalReason(algorithm, entry) === undefined).toBe(loggable);
   });
 
+  it.each<[KeyAlgorithm, 'dsse' | 'hashedrekord', boolean]>([
+    ['ecdsa-p256-sha256', 'dsse', true],
+    ['ecdsa-p256-sha256', 'hashedrekord', true],
+    ['ecdsa-p384-sha256', 'dsse', false],
+    ['ecdsa-p384-sha256', 'hashedrekord', false],
+    ['ecdsa-p384-sha384', 'dsse', true],
+    ['ecdsa-p384-sha384', 'hashedrekord', false],
+    ['ed25519', 'dsse', false],
+    ['ed25519', 'hashedrekord', false],
+  ])('Rekor v2 (rekor-tiles default algorithms, hashedrekord 0.0.2): %s as %s loggable=%s', (algorithm, entry, loggable) => {
+    expect(rekorRefusalReason(algorithm, entry, 'v2') === undefined).toBe(loggable);
+  });
+
+  it('transparency.version v2 in the config selects the v2 rules', () => {
+    const base = withTransparency('true');
+    const v2 = { ...base, transparency: { ...base.transparency, version: 'v2' } } as Config;
+    expect(() => assertRekorCompatible(v2, 'x509', 'ecdsa-p384-sha256')).toThrow(expect.objectContaining({ code: 'SIGNING_KEY_TLOG_UNSUPPORTED', context: expect.objectContaining({ rekorVersion: 'v2' }) }));
+    const v2AttestationsOnly = { ...v2, artifacts: { ...v2.artifacts, oci: { ...v2.artifacts.oci, signer: 'none' } } } as Config;
+    expect(() => assertRekorCompatible(v2AttestationsOnly, 'x509', 'ecdsa-p384-sha384')).not.toThrow();
+    expect(() => assertRekorCompatible(v2, 'x509', 'ecdsa-p384-sha384')).toThrow(expect.objectContaining({ code: 'SIGNING_KEY_TLOG_UNSUPPORTED' }));
+    expect(() => assertRekorCompatible(base, 'x509', 'ecdsa-p384-sha256')).not.toThrow();
+  });
+
   it('KMS P-384 with transparency on (true or manual) → config SIGNING_KEY_TLOG_UNSUPPORTED; off → accepted', () => {
     const base = defaultConfig();
     const kms: Config = {
