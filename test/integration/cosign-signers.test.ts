@@ -32,6 +32,7 @@ import { prepareCosignKeyless, type CosignKeyless, type CosignResult } from '../
 import { debianTool } from '../support/debian-tools.js';
 import { startGcpKmsServer, type GcpKmsTestServer } from '../support/gcp-kms-server.js';
 import { pushTestImage, type PushedImage } from '../support/oci-image.js';
+import { rekorV1Refusal } from '../support/rekor-v1-acceptance.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
 import { startSoftHsm, type SoftHsm } from '../support/softhsm.js';
@@ -247,6 +248,8 @@ async function signAndStore(row: SignerRow, signer: ProvenantSigner, image: Push
       data: artifact.payload,
     });
     expect(bundle.verificationMaterial.tlogEntries ?? []).toHaveLength(row.tlog ? 1 : 0);
+    // The mock Rekor does not verify signatures; a real Rekor v1 would, so check what it checks.
+    if (row.tlog) expect(rekorV1Refusal(bundle, 'keyHolder' in signer ? signer.keyHolder.publicKeyPem : signer.publicKeyPem, Buffer.from(artifact.payload))).toBeUndefined();
     await storage.store({
       run: key,
       artifact: {

@@ -1,9 +1,9 @@
 // Which hash each key signs with (docs/signing.md "Hash per key"), what the verifiers accept, and the
 // key/Rekor combinations refused at config load.
-import { createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { createHash, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import type { Signer } from '@sigstore/sign';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
-import { bundleFromJSON } from '@sigstore/bundle';
+import { bundleFromJSON, type SerializedBundle } from '@sigstore/bundle';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, type Config } from '../../../src/config/index.js';
 import { signMessage, signStatement } from '../../../src/signing/bundle.js';
@@ -11,6 +11,7 @@ import { assertRekorCompatible, hashFor, keySignerFromPrivateKey, rekorRefusalRe
 import { createSignerFromConfig } from '../../../src/signing/registry.js';
 import { verifyBundle } from '../../../src/verify/index.js';
 import { createSilentLogger } from '../../../src/observability/index.js';
+import { rekorV1Refusal } from '../../support/rekor-v1-acceptance.js';
 import { generateKey, pemOf, secretDir, statement } from './helpers.js';
 
 const payload = Buffer.from(JSON.stringify(statement));
@@ -89,6 +90,35 @@ describe('hash per key', () => {
     const tampered = structuredClone(legacy) as typeof legacy & { dsseEnvelope: { payload: string } };
     tampered.dsseEnvelope.payload = Buffer.from(JSON.stringify({ ...statement, predicateType: 'x' })).toString('base64');
     expect(() => verifyBundle(tampered, { key: p384Pem })).toThrow(expect.objectContaining({ code: 'VERIFY_SIGNATURE_INVALID' }));
+  });
+});
+
+/** The bundle as the mock Rekor leaves it: one entry of `kind` whose body declares the artifact's sha256. */
+function logged(bundle: SerializedBundle, kind: string, artifact?: Buffer): SerializedBundle {
+  const body = kind === 'hashedrekord' ? { spec: { data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(artifact ?? Buffer.alloc(0)).digest('hex') } } } } : { spec: {} };
+  const entry = { kindVersion: { kind, version: '0.0.1' }, canonicalizedBody: Buffer.from(JSON.stringify(body)).toString('base64') };
+  return { ...bundle, verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [entry] } } as unknown as SerializedBundle;
+}
+
+describe('what a real Rekor v1 accepts (test/support/rekor-v1-acceptance.ts; the mock Rekor does not check)', () => {
+  const artifact = Buffer.from('{"critical":{}}');
+
+  it('P-256 and Secret P-384 (SHA-256) entries of both kinds; ed25519 DSSE entries', async () => {
+    for (const type of ['p256', 'p384'] as const) {
+      const signer = keySignerFromPrivateKey(generateKey(type).privateKey, 'test');
+      expect(rekorV1Refusal(logged(await signStatement(signer, payload), 'dsse'), signer.publicKeyPem)).toBeUndefined();
+      expect(rekorV1Refusal(logged(await signMessage(signer, artifact), 'hashedrekord', artifact), signer.publicKeyPem, artifact)).toBeUndefined();
+    }
+    const ed = keySignerFromPrivateKey(generateKey('ed25519').privateKey, 'test');
+    expect(rekorV1Refusal(logged(await signStatement(ed, payload), 'dsse'), ed.publicKeyPem)).toBeUndefined();
+  });
+
+  it('refuses what provenant now refuses at load: P-384/SHA-384 (KMS) entries, ed25519 image signatures', async () => {
+    const { signer, publicKeyPem } = legacyP384Signer();
+    expect(rekorV1Refusal(logged(await signStatement(signer, payload), 'dsse'), publicKeyPem)).toMatch(/SHA-256/);
+    expect(rekorV1Refusal(logged(await signMessage(signer, artifact), 'hashedrekord', artifact), publicKeyPem, artifact)).toBeDefined();
+    const ed = keySignerFromPrivateKey(generateKey('ed25519').privateKey, 'test');
+    expect(rekorV1Refusal(logged(await signMessage(ed, artifact), 'hashedrekord', artifact), ed.publicKeyPem, artifact)).toMatch(/Ed25519ph/);
   });
 });
 
