@@ -4,16 +4,17 @@
 # development). Pin the digest too (`@sha256:…`) when building in a networked release
 # pipeline; this repository is developed offline and cannot resolve it.
 
-# --- build: compile TypeScript and build the pkcs11js native addon -----------------------
+# --- build: bundle the TypeScript and build the pkcs11js native addon -----------------------
 FROM node:22.23.3-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json tsconfig.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 # Full install (dev deps: typescript) with install scripts, so pkcs11js is compiled here; the
-# package's `prepare` script compiles src/ into dist/ (hence the sources are copied first).
+# package's `prepare` script bundles src/ into dist/ (scripts/build.mjs; hence the sources first).
 RUN npm ci --no-audit --no-fund \
  && test -f dist/cli/main.js \
  && npm prune --omit=dev --no-audit --no-fund

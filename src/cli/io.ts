@@ -45,7 +45,7 @@ export async function readDocument(pathOrDash: string, io: CliIo): Promise<unkno
   // YAML is a superset of JSON; parse JSON strictly first for exact number/string handling (and
   // without loading the YAML parser).
   const json = text.trimStart().startsWith('{') || text.trimStart().startsWith('[');
-  const parseYaml = json ? undefined : (await import('yaml')).parse;
+  const parseYaml = json ? undefined : (await import('./yaml.js')).parseYaml;
   try {
     return parseYaml === undefined ? JSON.parse(text) : parseYaml(text);
   } catch (cause) {

@@ -1,7 +1,9 @@
 /**
  * "Load only what a command uses" (issue 10): the real bin is spawned under a module hook that records
- * every module the process resolves, and the packages each command loaded are checked. The bin runs
- * dist/ when it is current and the sources through tsx otherwise; the property holds for both.
+ * every module the process resolves, and the packages each command loaded are checked. From the
+ * sources (PROVENANT_FROM_SOURCE=1) every package is a file of its own, so everything is checked; the
+ * compiled bundle (dist/, when current) inlines the light packages, so there the SDKs it keeps
+ * external (client-node, BullMQ, ioredis, KMS, gRPC, pkcs11js) are what is checked.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -31,16 +33,34 @@ function packageOf(url: string): string | undefined {
   return scopeOrName.startsWith('@') ? `${scopeOrName}/${name}` : scopeOrName;
 }
 
-async function loadedPackages(dir: string, args: readonly string[]): Promise<string[]> {
+interface Loaded {
+  /** Packages resolved from node_modules (the tsx loader's own left out). */
+  readonly packages: string[];
+  /** The compiled dist/ ran (not the sources). */
+  readonly compiled: boolean;
+}
+
+async function loaded(dir: string, args: readonly string[], from: 'source' | 'as-installed'): Promise<Loaded> {
   const file = path.join(dir, `loads-${args[0] ?? 'none'}-${Math.random().toString(16).slice(2)}.txt`);
   await run(process.execPath, ['--import', recorder, bin, ...args], {
     cwd: root,
-    env: { ...process.env, RECORD_LOADS_FILE: file },
+    env: { ...process.env, RECORD_LOADS_FILE: file, PROVENANT_FROM_SOURCE: from === 'source' ? '1' : '' },
     timeout: 30_000,
   });
   const urls = (await readFile(file, 'utf8')).split('\n').filter((u) => u !== '');
   const packages = new Set(urls.map(packageOf).filter((p): p is string => p !== undefined));
-  return [...packages].filter((p) => !loaderPackages.includes(p)).sort();
+  return {
+    packages: [...packages].filter((p) => !loaderPackages.includes(p)).sort(),
+    compiled: urls.some((u) => u.endsWith('/dist/cli/main.js')),
+  };
+}
+
+/** Runs the command from the sources and as installed; returns the sources' packages, checking `heavy` on both. */
+async function loadedPackages(dir: string, args: readonly string[]): Promise<string[]> {
+  const [source, installed] = [await loaded(dir, args, 'source'), await loaded(dir, args, 'as-installed')];
+  expect(source.compiled).toBe(false);
+  expect(matching(installed.packages, heavy)).toEqual([]);
+  return source.packages;
 }
 
 const matching = (packages: readonly string[], prefixes: readonly string[]): string[] =>
