@@ -5,7 +5,8 @@
 // 100 ms less per `provenance`/`verify` call than tsc's file-per-module output, see docs/cli-build.md)
 // except those that must stay files in node_modules: native addons, packages that load files or
 // workers relative to themselves, and the SDKs a CLI command never loads (they are loaded from
-// node_modules by the controller only). Type checking is `npm run typecheck`, not part of this.
+// node_modules by the controller only). pino is bundled: only its transports (worker threads started
+// from files next to it) would need its directory, and provenant logs to a stream, never a transport. Type checking is `npm run typecheck`, not part of this.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -24,7 +25,6 @@ export const externalPackages = [
   '@grpc/*',
   'protobufjs',
   'pkcs11js', // native addon
-  'pino', // transports run worker files relative to the package
   'tsx',
 ];
 
