@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export const externalPackages = [
+const externalPackages = [
   '@kubernetes/client-node', // loaded through require(esm) on first use (src/tekton/kube-sdk.ts)
   'bullmq', // with ioredis: native msgpackr, Lua scripts read from files
   'ioredis',
@@ -28,11 +28,23 @@ export const externalPackages = [
   'tsx',
 ];
 
-rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+// `node scripts/build.mjs [--entry NAME=FILE]... [--outdir DIR]`: other entries (the benchmarks bundle
+// bench/controller-entry.ts this way, to measure the controller as it ships). Default: the CLI into dist/.
+const args = process.argv.slice(2);
+const entries = {};
+let outdir = 'dist';
+for (let i = 0; i < args.length; i += 2) {
+  const [flag, value = ''] = [args[i], args[i + 1]];
+  if (flag === '--outdir') outdir = value;
+  else if (flag === '--entry') entries[value.slice(0, value.indexOf('='))] = value.slice(value.indexOf('=') + 1);
+  else throw new Error(`build: unknown argument ${flag}`);
+}
+
+rmSync(path.resolve(root, outdir), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { 'cli/main': 'src/cli/main.ts' },
-  outdir: 'dist',
+  entryPoints: Object.keys(entries).length > 0 ? entries : { 'cli/main': 'src/cli/main.ts' },
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
