@@ -9,11 +9,12 @@
  *                     paired with each verify run (alternating which goes first)
  * Each figure is the median of BENCH_CLI_RUNS (default 7, at least 5) runs after one warm-up run
  * (the warm-up fills Node's compile cache; its figures are reported as `first*`). Peak RSS is the
- * child's ru_maxrss (GNU time), CPU its user+system time (10 ms resolution). Nothing asserts on time.
+ * child's ru_maxrss, CPU its user+system time, both from wait4(2) (a python3 one-liner spawns and reaps
+ * each command). Nothing asserts on time.
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '../src/cli/index.js';
@@ -29,17 +30,25 @@ interface Sample {
   readonly rssMB: number;
 }
 
-const timeBinary = '/usr/bin/time';
+/**
+ * Spawns argv[1:] and waits for it with wait4(2), printing wall ms, user+system CPU ms and peak RSS KB
+ * of that child alone (µs resolution, unlike GNU time's 10 ms; the interpreter's own start is outside).
+ */
+const rusageProbe = `
+import os, sys, time
+t = time.perf_counter()
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
+_, status, ru = os.wait4(pid, 0)
+wall = (time.perf_counter() - t) * 1000
+sys.stderr.write("@@rusage %.3f %.3f %d %d\\n" % (wall, (ru.ru_utime + ru.ru_stime) * 1000, ru.ru_maxrss, os.waitstatus_to_exitcode(status)))
+`;
 
-/** Runs a command to completion; wall from here, CPU and peak RSS from GNU time's rusage. */
-async function measure(argv: readonly string[], env: NodeJS.ProcessEnv, scratch: string): Promise<Sample> {
-  const out = path.join(scratch, 'rusage.txt');
-  const started = performance.now();
-  const r = spawnSync(timeBinary, ['-o', out, '-f', '%U %S %M', ...argv], { env, encoding: 'utf8', maxBuffer: 64 << 20 });
-  const wallMs = performance.now() - started;
-  if (r.status !== 0) throw new Error(`${argv.slice(0, 3).join(' ')} … exited ${r.status}: ${r.stderr.slice(-800)}`);
-  const [user = 'NaN', sys = 'NaN', maxKb = 'NaN'] = (await readFile(out, 'utf8')).trim().split('\n').pop()?.split(' ') ?? [];
-  return { wallMs, cpuMs: (Number(user) + Number(sys)) * 1000, rssMB: Number(maxKb) / 1024 };
+/** Runs a command to completion: wall, CPU and peak RSS of the command's process. */
+async function measure(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Sample> {
+  const r = spawnSync('python3', ['-c', rusageProbe, ...argv], { env, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const m = /@@rusage (\S+) (\S+) (\d+) (-?\d+)/.exec(r.stderr);
+  if (m === null || m[4] !== '0') throw new Error(`${argv.slice(0, 3).join(' ')} … failed: ${r.stderr.slice(-800)}`);
+  return { wallMs: Number(m[1]), cpuMs: Number(m[2]), rssMB: Number(m[3]) / 1024 };
 }
 
 const median = (xs: readonly number[]): number => percentile(xs, 50);
@@ -55,10 +64,10 @@ function summary(samples: readonly Sample[]): { wallMs: number; cpuMs: number; r
 }
 
 /** `node -e 0`: the floor any Node program starts from. */
-async function nodeStart(node: string, env: NodeJS.ProcessEnv, scratch: string): Promise<number> {
+async function nodeStart(node: string, env: NodeJS.ProcessEnv): Promise<ReturnType<typeof summary>> {
   const samples: Sample[] = [];
-  for (let i = 0; i < 5; i++) samples.push(await measure([node, '-e', '0'], env, scratch));
-  return summary(samples).wallMs;
+  for (let i = 0; i < 5; i++) samples.push(await measure([node, '-e', '0'], env));
+  return summary(samples);
 }
 
 function taskRun(image: { name: string; digest: string }): Record<string, unknown> {
@@ -132,21 +141,21 @@ async function main(): Promise<void> {
     ];
 
     const first = {
-      help: await measure(help, env, scratch),
-      provenance: await measure(provenance, env, scratch),
-      verify: await measure(verify, env, scratch),
-      cosign: await measure(cosignVerify, env, scratch),
+      help: await measure(help, env),
+      provenance: await measure(provenance, env),
+      verify: await measure(verify, env),
+      cosign: await measure(cosignVerify, env),
     };
     const samples = { help: [] as Sample[], provenance: [] as Sample[], verify: [] as Sample[], cosign: [] as Sample[] };
     const ratios: number[] = [];
     for (let i = 0; i < runs; i++) {
-      samples.help.push(await measure(help, env, scratch));
-      samples.provenance.push(await measure(provenance, env, scratch));
+      samples.help.push(await measure(help, env));
+      samples.provenance.push(await measure(provenance, env));
       // paired: both on the same image within the same moment of the machine's load, order alternating
       const pair =
         i % 2 === 0
-          ? { v: await measure(verify, env, scratch), c: await measure(cosignVerify, env, scratch) }
-          : { c: await measure(cosignVerify, env, scratch), v: await measure(verify, env, scratch) };
+          ? { v: await measure(verify, env), c: await measure(cosignVerify, env) }
+          : { c: await measure(cosignVerify, env), v: await measure(verify, env) };
       samples.verify.push(pair.v);
       samples.cosign.push(pair.c);
       ratios.push(pair.v.wallMs / pair.c.wallMs);
@@ -172,7 +181,7 @@ async function main(): Promise<void> {
         verifyWallMs: round(first.verify.wallMs),
         cosignVerifyWallMs: round(first.cosign.wallMs),
       },
-      nodeStartWallMs: await nodeStart(node, env, scratch),
+      nodeStart: await nodeStart(node, env),
       runtime: 'node bin/provenant.mjs on dist/ (esbuild bundle built as `prepare` builds it), compile cache on',
     });
   } finally {
