@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     stack.resetRequestCount();
     const controller = spawnController(stack, { concurrency: 16, redisUrl: stack.redis?.url ?? '', entry });
     try {
-      const started = await controller.waitEvent('started', 60_000);
+      const started = await controller.waitEvent('started', 300_000);
       const ready = await controller.waitEvent('ready', 300_000);
       await sleep(2000);
       const afterSync = rssMB(controller.pid);
