@@ -36,6 +36,11 @@ export interface RekorStandInOptions {
   readonly keyPair?: { publicKey: KeyObject; privateKey: KeyObject };
   /** Clock, in ms; default Date.now. */
   readonly now?: () => number;
+  /**
+   * Virtual log index of the first leaf, as on a Rekor whose earlier shards are frozen (rekor.sigstore.dev):
+   * entries carry `logIndex = offset + leaf index` while inclusion proofs use the leaf index. Default 0.
+   */
+  readonly logIndexOffset?: number;
 }
 
 export interface RekorStandIn {
@@ -347,6 +352,7 @@ export function createRekorStandIn(options: RekorStandInOptions): RekorStandIn {
   const host = new URL(options.url).host;
   const now = options.now ?? Date.now;
   const hint = checkpointKeyHint(keyPair.publicKey);
+  const offset = options.logIndexOffset ?? 0;
   const tree = new MerkleTree();
   const leaves: Leaf[] = [];
   const byUuid = new Map<string, number>();
@@ -365,7 +371,7 @@ export function createRekorStandIn(options: RekorStandInOptions): RekorStandIn {
   function logEntry(i: number): Record<string, unknown> {
     const leaf = leaves[i] as Leaf;
     const size = leaves.length;
-    const anon = { body: b64(leaf.body), integratedTime: leaf.integratedTime, logID: logId, logIndex: i };
+    const anon = { body: b64(leaf.body), integratedTime: leaf.integratedTime, logID: logId, logIndex: offset + i };
     const set = sign(Buffer.from(canonicalJson(anon), 'utf8'));
     let hashes = tree.inclusion(i, 0, size).map((h) => h.toString('hex'));
     if (tamper) hashes = hashes.length === 0 ? ['00'.repeat(32)] : hashes.map((h, n) => (n === 0 ? createHash('sha256').update(h).digest('hex') : h));
@@ -466,7 +472,7 @@ export function createRekorStandIn(options: RekorStandInOptions): RekorStandIn {
       const i = byUuid.get(hashLeaf(Buffer.from(canonicalJson(canonical.body), 'utf8')).toString('hex'));
       if (i !== undefined) out.push(logEntry(i));
     }
-    for (const n of query.logIndexes ?? []) if (Number.isInteger(n) && n >= 0 && n < leaves.length) out.push(logEntry(n));
+    for (const n of query.logIndexes ?? []) if (Number.isInteger(n) && n >= offset && n - offset < leaves.length) out.push(logEntry(n - offset));
     sendJson(res, 200, out);
   }
 
@@ -480,8 +486,8 @@ export function createRekorStandIn(options: RekorStandInOptions): RekorStandIn {
       else if (method === 'GET' && p === '/api/v1/log/entries') {
         const n = Number(url.searchParams.get('logIndex'));
         if (!Number.isInteger(n) || n < 0) apiError(res, 400, 'logIndex must be an integer ≥ 0');
-        else if (n >= leaves.length) apiError(res, 404, 'entry not found');
-        else sendJson(res, 200, logEntry(n));
+        else if (n < offset || n - offset >= leaves.length) apiError(res, 404, 'entry not found');
+        else sendJson(res, 200, logEntry(n - offset));
       } else if (method === 'POST' && p === '/api/v1/log/entries/retrieve') retrieve(body, res);
       else if (method === 'GET' && p.startsWith('/api/v1/log/entries/')) {
         const id = p.slice('/api/v1/log/entries/'.length);

@@ -101,7 +101,9 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
   const ctLog = await initializeCTLog(ctKeys);
   const ca = await initializeCA(caKeys, ctLog);
   // The checkpoint origin is the URL's host, which verifiers match against the trusted root's baseUrl.
-  const rekorLog = createRekorStandIn({ url, keyPair: tlogKeys });
+  // Entries start at virtual index 1000 (earlier shards frozen, as on rekor.sigstore.dev): proofs then
+  // use leaf indexes that differ from the entries' log indexes, which verifiers must handle.
+  const rekorLog = createRekorStandIn({ url, keyPair: tlogKeys, logIndexOffset: 1000 });
   const tsa = await initializeTSA(tsaKeys);
   // pkijs writes GeneralizedTime fractions without trailing zeros (".12Z"), which @sigstore/core only
   // parses with exactly three digits: a timestamp taken at a whole 10 ms failed verification (~10% of
