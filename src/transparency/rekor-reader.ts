@@ -5,7 +5,7 @@
  * Rekor v2 logs have no search index: discovery by digest needs a v1 log or the registry.
  */
 import { ProvenantError, errorMessage } from '../errors.js';
-import { checkTlogEntry, evidenceFromRekorV1, tlogKeysOf, type TlogKey } from './tlog-trust.js';
+import { bundleEntryFromRekorV1, checkTlogEntry, evidenceFromRekorV1, tlogKeysOf, type BundleTlogEntryJson, type TlogKey } from './tlog-trust.js';
 import { decodeRekorBody, type RekorEnvelope, type RekorVerifier } from './rekor-entry.js';
 
 export type { RekorEnvelope, RekorVerifier };
@@ -27,6 +27,8 @@ export interface RekorLogEntry {
   readonly verifiers: readonly RekorVerifier[];
   readonly digests: readonly string[];
   readonly verification: { readonly set: true; readonly inclusionProof: true; readonly checkpoint: true };
+  /** The entry as a Sigstore bundle `tlogEntries[]` item (protobuf JSON), SET and inclusion proof included. */
+  readonly bundleEntry: BundleTlogEntryJson;
 }
 
 export interface RekorReaderOptions {
@@ -119,6 +121,7 @@ export function createRekorReader(options: RekorReaderOptions): RekorReader {
           logId: evidence.logId.toLowerCase(),
           ...decoded,
           verification: { set: true, inclusionProof: true, checkpoint: true },
+          bundleEntry: bundleEntryFromRekorV1(evidence, decoded.kind, decoded.apiVersion),
         });
       }
     }

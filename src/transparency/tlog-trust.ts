@@ -225,3 +225,44 @@ export function evidenceFromBundleEntry(entry: unknown): TlogEntryEvidence {
           },
   };
 }
+
+/** A Sigstore bundle `verificationMaterial.tlogEntries[]` item in protobuf JSON form. */
+export interface BundleTlogEntryJson {
+  readonly logIndex: string;
+  readonly logId: { readonly keyId: string };
+  readonly kindVersion: { readonly kind: string; readonly version: string };
+  readonly integratedTime: string;
+  readonly inclusionPromise?: { readonly signedEntryTimestamp: string };
+  readonly inclusionProof?: {
+    readonly logIndex: string;
+    readonly rootHash: string;
+    readonly treeSize: string;
+    readonly hashes: readonly string[];
+    readonly checkpoint: { readonly envelope: string };
+  };
+  readonly canonicalizedBody: string;
+}
+
+/** Evidence of a verified Rekor v1 entry as a bundle tlog entry (what cosign and sigstore-js embed). */
+export function bundleEntryFromRekorV1(e: TlogEntryEvidence, kind: string, version: string): BundleTlogEntryJson {
+  const p = e.inclusionProof;
+  return {
+    logIndex: String(e.logIndex),
+    logId: { keyId: Buffer.from(e.logId, 'hex').toString('base64') },
+    kindVersion: { kind, version },
+    integratedTime: String(e.integratedTime),
+    ...(e.signedEntryTimestamp === undefined ? {} : { inclusionPromise: { signedEntryTimestamp: e.signedEntryTimestamp.toString('base64') } }),
+    ...(p === undefined
+      ? {}
+      : {
+          inclusionProof: {
+            logIndex: p.logIndex.toString(),
+            rootHash: p.rootHash.toString('base64'),
+            treeSize: p.treeSize.toString(),
+            hashes: p.hashes.map((h) => h.toString('base64')),
+            checkpoint: { envelope: p.checkpoint },
+          },
+        }),
+    canonicalizedBody: e.body.toString('base64'),
+  };
+}
