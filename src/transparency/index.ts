@@ -1,6 +1,14 @@
 export { shouldUpload } from './upload-policy.js';
 export { createRekorWitness, classifyRekorError, type RekorWitnessDeps } from './rekor-witness.js';
-export { transparencyEntryTypes, defaultTransparencyEntryType, type TransparencyEntryType } from './entry-type.js';
+export {
+  createTransparencyWitness,
+  defaultTransparencyEntryType,
+  transparencyEntryTypes,
+  transparencyVersions,
+  type TransparencyEntryType,
+  type TransparencyVersion,
+  type TransparencyWitnessDeps,
+} from './entry-type.js';
 export { transparencyAnnotationValue, tlogEntryOf, envelopeJsonOf, type TlogEntrySummary } from './tlog-entry.js';
 export {
   createTransparentBundler,
@@ -22,12 +30,15 @@ export {
 } from './rekor-reader.js';
 export { decodeRekorBody, type DecodedRekorBody } from './rekor-entry.js';
 export {
+  bundleEntryFromRekorV1,
   checkTlogEntry,
   evidenceFromBundleEntry,
   evidenceFromRekorV1,
   tlogKeysOf,
+  type BundleTlogEntryJson,
   type TlogCheckOptions,
   type TlogCheckResult,
   type TlogEntryEvidence,
   type TlogKey,
 } from './tlog-trust.js';
+export { hashLeaf, rootFromInclusionProof, verifyConsistency } from './merkle.js';

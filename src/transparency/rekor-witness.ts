@@ -9,7 +9,7 @@
 import { RekorWitness, type SignatureBundle, type VerificationMaterial, type Witness } from '@sigstore/sign';
 import { ProvenantError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/index.js';
-import type { TransparencyEntryType } from './entry-type.js';
+import type { TransparencyEntryType } from '../config/index.js';
 
 export interface RekorWitnessDeps {
   /** `transparency.url`, e.g. `https://rekor.sigstore.dev`. */
@@ -25,6 +25,8 @@ export interface RekorWitnessDeps {
    * Message signatures (image signatures) are always `hashedrekord`.
    */
   readonly entryType?: TransparencyEntryType;
+  /** 1: Rekor v1 REST API (default); 2: Rekor v2 (rekor-tiles; dsse and hashedrekord only, no SET). */
+  readonly majorApiVersion?: 1 | 2;
   /** For tests: the witness to wrap instead of a RekorWitness for `url`. */
   readonly witness?: Witness;
 }
@@ -73,6 +75,7 @@ export function createRekorWitness(deps: RekorWitnessDeps): Witness {
     new RekorWitness({
       rekorBaseURL: url,
       entryType: deps.entryType ?? 'dsse',
+      majorApiVersion: deps.majorApiVersion ?? 1,
       fetchOnConflict: true,
       timeout: deps.timeoutMs ?? 30_000,
       retry: deps.retries ?? 0,

@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createHash, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
 import type { Signer } from '@sigstore/sign';
 import { startRekor, type RunningRekor } from '../support/start-rekor.js';
-import { createRekorReader, createRekorWitness, createTransparentBundler, tlogEntryOf, type RekorReader } from '../../src/transparency/index.js';
+import { createRekorReader, createTransparencyWitness, createTransparentBundler, tlogEntryOf, type RekorReader } from '../../src/transparency/index.js';
 import { createSilentLogger } from '../../src/observability/logger.js';
 import { isProvenantError } from '../../src/errors.js';
 
@@ -36,7 +36,8 @@ function statement(run: string): Buffer {
 async function logWith(entryType: 'dsse' | 'intoto', data: Buffer, kind: 'dsse' | 'message-signature' = 'dsse') {
   const bundler = createTransparentBundler({
     signer,
-    witnesses: [createRekorWitness({ url: rekor.url, logger: createSilentLogger(), entryType })],
+    // transparency.entry-type picks the witness; message signatures stay hashedrekord whatever it says.
+    witnesses: [createTransparencyWitness({ transparency: { url: rekor.url, entryType, version: 'v1' }, logger: createSilentLogger() })],
     logger: createSilentLogger(),
   });
   return bundler.create({ kind, data });
@@ -69,7 +70,7 @@ describe('Rekor reader (search by digest, verified entries)', () => {
     await logWith('dsse', statement('dsse'));
     await logWith('intoto', statement('intoto'));
     const image = Buffer.from('simple signing payload');
-    await logWith('dsse', image, 'message-signature');
+    await logWith('intoto', image, 'message-signature');
 
     const found = await reader.searchByDigest(`sha256:${subject}`);
     expect(found.map((e) => e.kind).sort()).toEqual(['dsse', 'intoto']);
@@ -104,7 +105,7 @@ describe('Rekor reader (search by digest, verified entries)', () => {
       const before = rekor.log.entryCount();
       const bundler = createTransparentBundler({ signer, witnesses: [], logger: createSilentLogger() });
       const signed = await bundler.create({ kind: 'dsse', data: statement(`retry-${entryType}`) });
-      const witness = createRekorWitness({ url: rekor.url, logger: createSilentLogger(), entryType });
+      const witness = createTransparencyWitness({ transparency: { url: rekor.url, entryType, version: 'v1' }, logger: createSilentLogger() });
       const { bundleFromJSON } = await import('@sigstore/bundle');
       const content = bundleFromJSON(signed).content;
       const first = await witness.testify(content, publicPem);
