@@ -7,6 +7,7 @@ import type { Witness } from '@sigstore/sign';
 import type { Config, TransparencyEntryType } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import { createRekorWitness } from './rekor-witness.js';
+import { createRekorV2Witness } from './rekor-v2-witness.js';
 
 export { transparencyEntryTypes, transparencyVersions, type TransparencyEntryType, type TransparencyVersion } from '../config/index.js';
 export const defaultTransparencyEntryType: TransparencyEntryType = 'dsse';
@@ -19,11 +20,8 @@ export interface TransparencyWitnessDeps {
 
 export function createTransparencyWitness(deps: TransparencyWitnessDeps): Witness {
   const { url, entryType, version } = deps.transparency;
-  return createRekorWitness({
-    url,
-    logger: deps.logger,
-    entryType,
-    majorApiVersion: version === 'v2' ? 2 : 1,
-    ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }),
-  });
+  const timeout = deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs };
+  // Rekor v2 takes hashedrekord 0.0.2 only (a DSSE envelope is logged by its PAE digest).
+  if (version === 'v2') return createRekorV2Witness({ url, logger: deps.logger, ...timeout });
+  return createRekorWitness({ url, logger: deps.logger, entryType, ...timeout });
 }

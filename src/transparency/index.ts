@@ -42,3 +42,5 @@ export {
   type TlogKey,
 } from './tlog-trust.js';
 export { hashLeaf, rootFromInclusionProof, verifyConsistency } from './merkle.js';
+export { createRekorV2Witness, hashedRekordV002, type RekorV2WitnessDeps } from './rekor-v2-witness.js';
+export { createTileReader, tileIndexPath, type TileReader, type TileReaderOptions } from './rekor-v2-tiles.js';

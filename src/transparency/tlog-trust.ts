@@ -114,7 +114,9 @@ export function checkTlogEntry(entry: TlogEntryEvidence, logs: readonly TlogKey[
   const logId = entry.logId.toLowerCase();
   const log = logs.find((l) => l.logId === logId);
   if (log === undefined) throw fail('TLOG_LOG_KEY_UNKNOWN', `log ${logId} is not in the trusted root`, { logId });
-  if ((log.validFrom !== undefined && entry.integratedTime < log.validFrom) || (log.validUntil !== undefined && entry.integratedTime > log.validUntil)) {
+  // Rekor v2 entries have no integrated time (0): their time comes from a TSA, checked elsewhere.
+  const timed = entry.integratedTime > 0;
+  if (timed && ((log.validFrom !== undefined && entry.integratedTime < log.validFrom) || (log.validUntil !== undefined && entry.integratedTime > log.validUntil))) {
     throw fail('TLOG_LOG_KEY_UNKNOWN', `the trusted key of log ${logId} was not valid when the entry was integrated`, { logId, integratedTime: entry.integratedTime });
   }
   const uuid = hashLeaf(entry.body).toString('hex');

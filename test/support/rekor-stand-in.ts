@@ -76,7 +76,7 @@ function largestPowerOfTwoBelow(n: number): number {
 }
 
 /** RFC 6962 Merkle tree over leaf hashes, with subtree hashes cached. */
-class MerkleTree {
+export class MerkleTree {
   readonly leaves: Buffer[] = [];
   private readonly cache = new Map<string, Buffer>();
 
