@@ -73,6 +73,35 @@ describe('provenant rekor', () => {
     expect(dsse.out).toContain('not kept by dsse entries');
   });
 
+  it("finds a signed run's provenance by the image digest it produced (provenant sign --rekor-url, then rekor search)", async () => {
+    const imageDigest = createHash('sha256').update('built image').digest('hex');
+    const run = {
+      apiVersion: 'tekton.dev/v1',
+      kind: 'TaskRun',
+      metadata: { name: 'build', namespace: 'ci', uid: '0f0f0f0f-1111-2222-3333-555555555555' },
+      spec: { taskRef: { name: 'build' } },
+      status: {
+        startTime: '2024-01-01T00:00:00Z',
+        completionTime: '2024-01-01T00:01:00Z',
+        conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
+        results: [
+          { name: 'IMAGE_URL', type: 'string', value: 'registry.invalid/app' },
+          { name: 'IMAGE_DIGEST', type: 'string', value: `sha256:${imageDigest}` },
+        ],
+        taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
+      },
+    };
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(path.join(dir, 'x509.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    await writeFile(path.join(dir, 'run.json'), JSON.stringify(run));
+    await writeFile(path.join(dir, 'config.json'), '{}');
+    const signed = await runCaptured(['sign', '--config', path.join(dir, 'config.json'), '--signing-secrets', dir, '--rekor-url', rekor.url, path.join(dir, 'run.json')], { env: { HOME: '/nonexistent' }, cwd: dir });
+    expect(signed.code, signed.err).toBe(0);
+    const found = JSON.parse((await runCaptured(['rekor', 'search', '--digest', `sha256:${imageDigest}`, '--trusted-root', root, '-o', 'json'])).out) as { kind: string; digests: string[] }[];
+    expect(found).toHaveLength(1);
+    expect(found[0]?.kind).toBe('dsse');
+  });
+
   it('fails with typed codes: tampered proof (1), unknown entry (1), usage (2)', async () => {
     rekor.log.tamperInclusionProofs(true);
     try {
