@@ -8,7 +8,6 @@
  */
 import type { SerializedBundle } from '@sigstore/bundle';
 import { ProvenantError, errorMessage, isProvenantError } from '../errors.js';
-import { checkTlogEntry, createRekorReader, evidenceFromBundleEntry, hashLeaf, tlogKeysOf } from '../transparency/index.js';
 
 export interface TlogInclusionOptions {
   readonly fetch?: typeof globalThis.fetch;
@@ -19,6 +18,9 @@ export async function proveTlogInclusion<B>(bundle: B, trustedRoot: unknown, opt
   const material = (bundle as Partial<SerializedBundle> | null)?.verificationMaterial as Partial<SerializedBundle['verificationMaterial']> | undefined;
   const entries = material?.tlogEntries ?? [];
   if (entries.length === 0) return bundle;
+  // Loaded only when a log entry is checked: the transparency room brings the signing SDK along, which
+  // verify without --require-tlog never needs.
+  const { checkTlogEntry, createRekorReader, evidenceFromBundleEntry, hashLeaf, tlogKeysOf } = await import('../transparency/index.js');
   const logs = tlogKeysOf(trustedRoot);
   const proven = [];
   for (const entry of entries) {
