@@ -6,7 +6,8 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createHash, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
-import type { Signer } from '@sigstore/sign';
+import { FulcioSigner, type Signer } from '@sigstore/sign';
+import { startSigstoreMock } from '../support/sigstore-mock.js';
 import { startRekor, type RunningRekor } from '../support/start-rekor.js';
 import { createRekorReader, createTransparencyWitness, createTransparentBundler, tlogEntryOf, type RekorReader } from '../../src/transparency/index.js';
 import { createSilentLogger } from '../../src/observability/logger.js';
@@ -139,5 +140,31 @@ describe('Rekor reader (search by digest, verified entries)', () => {
     expect(await rejection(reader.searchByDigest('md5:abc'))).toBe('TLOG_DIGEST_INVALID');
     expect(await rejection(reader.getEntry('f'.repeat(64)))).toBe('TLOG_ENTRY_NOT_FOUND');
     expect(await rejection(createRekorReader({ baseUrl: 'http://127.0.0.1:9', trustedRoot: rekor.trustedRoot }).getEntry(0))).toBe('TLOG_UNAVAILABLE');
+  });
+});
+
+describe('Rekor reader, keyless entries (mock Fulcio + the stand-in behind sigstore-mock)', () => {
+  it('decodes the certificate identity (SAN, issuer) of an intoto entry and finds it by subject', async () => {
+    const mock = await startSigstoreMock();
+    try {
+      const b64url = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+      const now = Math.floor(Date.now() / 1000);
+      // Unsigned test token: the mock Fulcio does not check JWT signatures.
+      const token = `${b64url({ alg: 'none' })}.${b64url({ iss: 'https://issuer.example', sub: 'builder@example.com', email: 'builder@example.com', email_verified: true, aud: 'sigstore', iat: now, exp: now + 600 })}.`;
+      const fulcio = new FulcioSigner({ identityProvider: { getToken: async () => token }, fulcioBaseURL: mock.fulcioUrl });
+      const bundler = createTransparentBundler({
+        signer: fulcio,
+        witnesses: [createTransparencyWitness({ transparency: { url: mock.rekorUrl, entryType: 'intoto', version: 'v1' }, logger: createSilentLogger() })],
+        logger: createSilentLogger(),
+      });
+      await bundler.create({ kind: 'dsse', data: statement('keyless') });
+      const [entry] = await createRekorReader({ baseUrl: mock.rekorUrl, trustedRoot: mock.trustedRoot }).searchByDigest(`sha256:${subject}`);
+      expect(entry?.kind).toBe('intoto');
+      expect(entry?.logIndex).toBeGreaterThanOrEqual(1000); // virtual index on a sharded log; proofs use the leaf index
+      expect(entry?.verifiers[0]).toMatchObject({ type: 'certificate', san: 'builder@example.com', issuer: 'https://issuer.example' });
+      expect((entry?.statement?.['predicate'] as { run?: string }).run).toBe('keyless');
+    } finally {
+      await mock.stop();
+    }
   });
 });
