@@ -1,4 +1,5 @@
 import { ProvenantError } from '../errors.js';
+import { keylessVerifiabilityProblems } from './keyless.js';
 import {
   buildTypes,
   defaultIdentityTokenFile,
@@ -92,6 +93,11 @@ function url(ctx: Ctx, key: string, dflt: string): string {
     problem(ctx, key, 'must be an http(s) URL');
     return dflt;
   }
+}
+
+function optionalUrl(ctx: Ctx, key: string): string | undefined {
+  const v = url(ctx, key, '');
+  return v === '' ? undefined : v;
 }
 
 function str(ctx: Ctx, key: string, dflt: string): string {
@@ -224,6 +230,7 @@ export function parseConfig(data: Data): ParsedConfig {
           issuer: url(ctx, 'signers.x509.fulcio.issuer', 'https://oauth2.sigstore.dev/auth'),
           provider: optional(ctx, 'signers.x509.fulcio.provider'),
         },
+        tsa: { url: optionalUrl(ctx, 'signers.x509.tsa.url') },
         identityTokenFile: str(ctx, 'signers.x509.identity.token.file', defaultIdentityTokenFile),
         tufMirrorUrl: url(ctx, 'signers.x509.tuf.mirror.url', 'https://sigstore-tuf-root.storage.googleapis.com'),
       },
@@ -239,6 +246,8 @@ export function parseConfig(data: Data): ParsedConfig {
         .filter((s) => s !== ''),
     },
   };
+
+  ctx.problems.push(...keylessVerifiabilityProblems(config));
 
   const warnings: ConfigProblem[] = [];
   for (const key of chainsKeysNotActedOn) {

@@ -44,3 +44,5 @@ export {
 export { hashLeaf, rootFromInclusionProof, verifyConsistency } from './merkle.js';
 export { createRekorV2Witness, hashedRekordV002, type RekorV2WitnessDeps } from './rekor-v2-witness.js';
 export { createTileReader, tileIndexPath, type TileReader, type TileReaderOptions } from './rekor-v2-tiles.js';
+export { resolveTransparency, type TransparencyTargets } from './resolve.js';
+export { createTsaWitness, isReadableTimestamp, type TsaTimestamper, type TsaWitnessDeps } from './tsa-witness.js';
