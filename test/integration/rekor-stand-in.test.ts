@@ -129,4 +129,27 @@ describe('Rekor v1 stand-in, read and written by the real rekor-cli 1.3.9', () =
     const info = JSON.parse(await loginfo()) as { ActiveTreeSize: number; RootHash: string };
     expect(info.ActiveTreeSize).toBe(rekor.log.entryCount());
   });
+
+  it('refuses a DSSE envelope signed with P-384 over SHA-384, as Rekor (LoadVerifier(key, SHA256)) and rekor-cli do', async () => {
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+    const payload = Buffer.from('{"_type":"https://in-toto.io/Statement/v1","subject":[]}');
+    const type = 'application/vnd.in-toto+json';
+    const env = (hash: string): string =>
+      JSON.stringify({ payloadType: type, payload: payload.toString('base64'), signatures: [{ keyid: '', sig: nodeSign(hash, pae(type, payload), p384.privateKey).toString('base64') }] });
+    const pem = p384.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const post = async (envelope: string): Promise<number> =>
+      (
+        await fetch(`${rekor.url}/api/v1/log/entries`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [Buffer.from(pem).toString('base64')] } } }),
+        })
+      ).status;
+    expect(await post(env('sha384'))).toBe(400);
+    expect(await post(env('sha256'))).toBe(201);
+    // rekor-cli verifies the envelope before sending it, with the same verifier.
+    await writeFile(path.join(dir, 'p384.pem'), pem);
+    await writeFile(path.join(dir, 'p384.json'), env('sha384'));
+    await expect(rekorCli('upload', '--type', 'dsse', '--artifact', path.join(dir, 'p384.json'), '--public-key', path.join(dir, 'p384.pem'))).rejects.toThrow();
+  });
 });

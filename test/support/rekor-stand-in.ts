@@ -18,7 +18,8 @@
  *   with signed tree head), `GET /api/v1/log/proof` (RFC 6962 consistency proof), `GET /api/v1/log/publicKey`.
  *
  * Known differences: `hashedrekord` signatures are not checked against the digest (Node has no
- * prehashed ECDSA verification); only the key is parsed. One shard (no inactive trees).
+ * prehashed ECDSA verification); only the key is parsed. One shard (no inactive trees). DSSE
+ * signatures are checked with SHA-256 only, as Rekor does (`sha256Only`, default true).
  */
 import { createHash, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -41,6 +42,12 @@ export interface RekorStandInOptions {
    * entries carry `logIndex = offset + leaf index` while inclusion proofs use the leaf index. Default 0.
    */
   readonly logIndexOffset?: number;
+  /**
+   * Rekor verifies DSSE signatures with `signature.LoadVerifier(key, crypto.SHA256)`: an ECDSA signature
+   * over SHA-384 (a P-384 key signing as cosign 3 / KMS do) is refused. Default true (as Rekor);
+   * `sigstore-mock` turns it off so tests that pin what cosign does with such entries can still log them.
+   */
+  readonly sha256Only?: boolean;
 }
 
 export interface RekorStandIn {
@@ -166,9 +173,9 @@ function pae(payloadType: string, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
 }
 
-function verifiesDsse(key: KeyObject, payloadType: string, payload: Buffer, sig: Buffer): boolean {
+function verifiesDsse(key: KeyObject, payloadType: string, payload: Buffer, sig: Buffer, sha256Only: boolean): boolean {
   const data = pae(payloadType, payload);
-  const hashes = key.asymmetricKeyType === 'ed25519' ? [null] : ['sha256', 'sha384', 'sha512'];
+  const hashes = key.asymmetricKeyType === 'ed25519' ? [null] : sha256Only ? ['sha256'] : ['sha256', 'sha384', 'sha512'];
   return hashes.some((h) => {
     try {
       return nodeVerify(h, data, key, sig);
@@ -233,7 +240,7 @@ function canonicalHashedRekord(spec: Spec): Canonicalized {
 }
 
 /** pkg/types/dsse/v0.0.1: Unmarshal (proposedContent) + Canonicalize + IndexKeys. */
-function canonicalDsse(spec: Spec): Canonicalized {
+function canonicalDsse(spec: Spec, sha256Only: boolean): Canonicalized {
   const proposed = obj(spec['proposedContent'], 'proposedContent');
   const sigsGiven = Array.isArray(spec['signatures']) && (spec['signatures'] as unknown[]).length > 0;
   if (spec['envelopeHash'] != null || spec['payloadHash'] != null || sigsGiven) {
@@ -258,7 +265,7 @@ function canonicalDsse(spec: Spec): Canonicalized {
   const keyHashes: string[] = [];
   for (const s of sigs) {
     const sig = fromB64(s.sig, 'signature');
-    const key = keys.find((k) => verifiesDsse(k.key, envelope.payloadType as string, payload, sig));
+    const key = keys.find((k) => verifiesDsse(k.key, envelope.payloadType as string, payload, sig, sha256Only));
     if (key === undefined) throw new RekorInputError('could not verify envelope: no verifier for a signature');
     signatures.push({ signature: s.sig as string, verifier: b64(key.canonical) });
     keyHashes.push(`sha256:${sha256Hex(key.canonical)}`, ...key.subjects);
@@ -277,7 +284,7 @@ function canonicalDsse(spec: Spec): Canonicalized {
 }
 
 /** pkg/types/intoto/v0.0.2: Unmarshal + Canonicalize + IndexKeys + AttestationKeyValue. */
-function canonicalIntoto(spec: Spec): Canonicalized {
+function canonicalIntoto(spec: Spec, sha256Only: boolean): Canonicalized {
   const content = obj(spec['content'], 'content');
   const envelope = obj(content['envelope'], 'content.envelope');
   const payloadType = envelope['payloadType'];
@@ -293,7 +300,7 @@ function canonicalIntoto(spec: Spec): Canonicalized {
   for (const s of sigs) {
     const sigB64 = fromB64(s['sig'], 'signature.sig').toString('utf8');
     const key = parseVerifier(fromB64(s['publicKey'], 'signature.publicKey'));
-    if (!verifiesDsse(key.key, payloadType, payload, fromB64(sigB64, 'signature.sig (inner)'))) {
+    if (!verifiesDsse(key.key, payloadType, payload, fromB64(sigB64, 'signature.sig (inner)'), sha256Only)) {
       throw new RekorInputError('could not verify envelope');
     }
     const keyid = s['keyid'];
@@ -317,14 +324,14 @@ function canonicalIntoto(spec: Spec): Canonicalized {
 }
 
 /** types.CreateVersionedEntry + CanonicalizeEntry for the kinds this stand-in serves. */
-export function canonicalizeProposedEntry(proposed: unknown): Canonicalized {
+export function canonicalizeProposedEntry(proposed: unknown, sha256Only = true): Canonicalized {
   const entry = obj(proposed, 'proposedEntry');
   const kind = entry['kind'];
   const apiVersion = entry['apiVersion'];
   const spec = obj(entry['spec'], 'spec');
   if (kind === 'hashedrekord' && apiVersion === '0.0.1') return canonicalHashedRekord(spec);
-  if (kind === 'dsse' && apiVersion === '0.0.1') return canonicalDsse(spec);
-  if (kind === 'intoto' && apiVersion === '0.0.2') return canonicalIntoto(spec);
+  if (kind === 'dsse' && apiVersion === '0.0.1') return canonicalDsse(spec, sha256Only);
+  if (kind === 'intoto' && apiVersion === '0.0.2') return canonicalIntoto(spec, sha256Only);
   throw new RekorInputError(`${String(kind)} ${String(apiVersion)} is not supported by this log`);
 }
 
@@ -353,6 +360,7 @@ export function createRekorStandIn(options: RekorStandInOptions): RekorStandIn {
   const now = options.now ?? Date.now;
   const hint = checkpointKeyHint(keyPair.publicKey);
   const offset = options.logIndexOffset ?? 0;
+  const sha256Only = options.sha256Only ?? true;
   const tree = new MerkleTree();
   const leaves: Leaf[] = [];
   const byUuid = new Map<string, number>();
@@ -406,7 +414,7 @@ export function createRekorStandIn(options: RekorStandInOptions): RekorStandIn {
   function create(body: string, res: ServerResponse): void {
     let canonical: Canonicalized;
     try {
-      canonical = canonicalizeProposedEntry(JSON.parse(body));
+      canonical = canonicalizeProposedEntry(JSON.parse(body), sha256Only);
     } catch (err) {
       return apiError(res, 400, `error processing entry: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -465,7 +473,7 @@ export function createRekorStandIn(options: RekorStandInOptions): RekorStandIn {
     for (const proposed of query.entries ?? []) {
       let canonical: Canonicalized;
       try {
-        canonical = canonicalizeProposedEntry(proposed);
+        canonical = canonicalizeProposedEntry(proposed, sha256Only);
       } catch (err) {
         return apiError(res, 400, err instanceof Error ? err.message : String(err));
       }
