@@ -1,6 +1,6 @@
 import type { CliCommand } from '../io.js';
 
-export const commandNames = ['provenance', 'sign', 'verify', 'config', 'demo', 'inspect', 'trace', 'controller'] as const;
+export const commandNames = ['provenance', 'sign', 'verify', 'config', 'demo', 'inspect', 'trace', 'controller', 'rekor'] as const;
 export type CommandName = (typeof commandNames)[number];
 
 /**
@@ -46,5 +46,9 @@ export const commands = {
   controller: {
     summary: 'run the controller (watch runs, sign, store, record)',
     load: async () => (await import('./controller.js')).controllerCommand,
+  },
+  rekor: {
+    summary: 'search a Rekor log by artifact digest, or get one entry, verified against the trusted root',
+    load: async () => (await import('./rekor.js')).rekorCommand,
   },
 } as const satisfies Record<CommandName, LazyCommand>;
