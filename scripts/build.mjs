@@ -9,6 +9,7 @@
 // from files next to it) would need its directory, and provenant logs to a stream, never a transport. Type checking is `npm run typecheck`, not part of this.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,6 +41,32 @@ for (let i = 0; i < args.length; i += 2) {
   else throw new Error(`build: unknown argument ${flag}`);
 }
 
+/**
+ * ESM imports of some Node built-ins are expensive for what they give: Node builds a built-in's ESM
+ * facade by reading every export, and the lazy getters then run. `node:http` loads all of undici that
+ * way (WebSocket, MessageEvent: ~40 ms CPU and ~10 MB per call, measured), `node:fs` its file streams.
+ * In the bundle those imports read the module through `process.getBuiltinModule` instead, exporting
+ * its plain properties and leaving the lazy getters alone (importing one of those names then fails
+ * the build, not a run). Packages kept external still import built-ins their own way.
+ */
+const facadeFreeBuiltins = ['http', 'https', 'fs'];
+const requireBuiltin = createRequire(import.meta.url);
+const builtinShims = {
+  name: 'builtin-shims',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${facadeFreeBuiltins.join('|')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'builtin-shim' }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-shim' }, (args) => {
+      const mod = requireBuiltin(`node:${args.path}`); // the build may run on an older Node than 22.3
+      const plain = Object.getOwnPropertyNames(mod).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && !Object.getOwnPropertyDescriptor(mod, n)?.get);
+      return {
+        contents: `const m = process.getBuiltinModule('node:${args.path}');\nexport default m;\nexport const { ${plain.join(', ')} } = m;\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 rmSync(path.resolve(root, outdir), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -52,6 +79,7 @@ await build({
   target: 'node22',
   sourcemap: true,
   external: externalPackages,
+  plugins: [builtinShims],
   // Bundled CommonJS packages call require() for Node's built-ins; ESM has none, so give them one.
   banner: { js: "import { createRequire as __provenantCreateRequire } from 'node:module'; const require = __provenantCreateRequire(import.meta.url);" },
   logLevel: 'warning',
