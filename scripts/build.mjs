@@ -1,5 +1,5 @@
 // `npm run build` (and `prepare`, so `npm ci` leaves it built): bundles the CLI into dist/ with esbuild.
-// One entry (dist/cli/main.js) and code splitting: each command, signer, storage and queue scheme
+// One entry (dist/cli/main.js) and code splitting: each command, KMS signer and the Redis queue
 // that the sources load with a dynamic import() becomes its own chunk, loaded only when used.
 // Packages are bundled in (one file to read instead of dozens of modules to resolve: measured about
 // 100 ms less per `provenance`/`verify` call than tsc's file-per-module output, see docs/cli-build.md)
