@@ -29,7 +29,7 @@ import type { KeyAlgorithm, KeySigner } from './types.js';
 /** The Rekor v1 entry type an artifact is logged as (`dsse` also stands for `intoto`). */
 export type RekorEntryKind = 'dsse' | 'hashedrekord';
 
-export type RekorVersion = 'v1' | 'v2';
+export type RekorVersion = Config['transparency']['version'];
 
 /** Why Rekor (v1 + cosign, or v2) cannot take `algorithm` as `entry`, or undefined when it can. */
 export function rekorRefusalReason(algorithm: KeyAlgorithm, entry: RekorEntryKind, version: RekorVersion = 'v1'): string | undefined {
@@ -61,10 +61,6 @@ function loggedAs(config: Config, name: SignerName): { readonly key: string; rea
   return out;
 }
 
-/** `transparency.version` once the config has it (issue 12); Rekor v1 until then. */
-function rekorVersionOf(config: Config): RekorVersion {
-  return (config.transparency as { readonly version?: string }).version === 'v2' ? 'v2' : 'v1';
-}
 
 function fixFor(algorithm: KeyAlgorithm, name: SignerName, version: RekorVersion): string {
   if (version === 'v2') return 'use an ECDSA P-256 key (or a KMS P-384 key), set transparency.version: v1, or set transparency.enabled: "false"';
@@ -82,7 +78,7 @@ function fixFor(algorithm: KeyAlgorithm, name: SignerName, version: RekorVersion
  */
 export function assertRekorCompatible(config: Config, name: SignerName, algorithm: KeyAlgorithm): void {
   if (config.transparency.mode === 'false') return;
-  const version = rekorVersionOf(config);
+  const version: RekorVersion = config.transparency.version;
   for (const { key, entry } of loggedAs(config, name)) {
     const reason = rekorRefusalReason(algorithm, entry, version);
     if (reason === undefined) continue;

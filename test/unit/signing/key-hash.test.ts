@@ -160,9 +160,9 @@ describe('keys Rekor v1 and cosign cannot take are refused at config load', () =
 
   it('transparency.version v2 in the config selects the v2 rules', () => {
     const base = withTransparency('true');
-    const v2 = { ...base, transparency: { ...base.transparency, version: 'v2' } } as Config;
+    const v2: Config = { ...base, transparency: { ...base.transparency, version: 'v2' } };
     expect(() => assertRekorCompatible(v2, 'x509', 'ecdsa-p384-sha256')).toThrow(expect.objectContaining({ code: 'SIGNING_KEY_TLOG_UNSUPPORTED', context: expect.objectContaining({ rekorVersion: 'v2' }) }));
-    const v2AttestationsOnly = { ...v2, artifacts: { ...v2.artifacts, oci: { ...v2.artifacts.oci, signer: 'none' } } } as Config;
+    const v2AttestationsOnly: Config = { ...v2, artifacts: { ...v2.artifacts, oci: { ...v2.artifacts.oci, signer: 'none' } } };
     expect(() => assertRekorCompatible(v2AttestationsOnly, 'x509', 'ecdsa-p384-sha384')).not.toThrow();
     expect(() => assertRekorCompatible(v2, 'x509', 'ecdsa-p384-sha384')).toThrow(expect.objectContaining({ code: 'SIGNING_KEY_TLOG_UNSUPPORTED' }));
     expect(() => assertRekorCompatible(base, 'x509', 'ecdsa-p384-sha256')).not.toThrow();
