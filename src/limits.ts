@@ -199,16 +199,23 @@ export interface BoundedBody {
   readonly digest: string;
 }
 
+export interface BodyErrors {
+  /** The body is (or declares to be) larger than allowed; `actual` is the size known so far. */
+  readonly tooLarge: (actual: number) => ProvenantError;
+  /** The body could not be read (connection reset, truncated, timed out). */
+  readonly failed: (cause: unknown) => ProvenantError;
+}
+
 /**
  * Reads a `Response` body, never holding more than `maxBytes`: a larger `Content-Length` is refused
  * before reading, and a body that grows past the cap is cancelled. The SHA-256 is computed as the
- * bytes arrive. `tooLarge` gets the size known so far.
+ * bytes arrive. Every failure is one of `errors`' typed errors.
  */
-export async function readBodyBounded(res: Response, maxBytes: number, tooLarge: (actual: number) => ProvenantError): Promise<BoundedBody> {
+export async function readBodyBounded(res: Response, maxBytes: number, errors: BodyErrors): Promise<BoundedBody> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
     await res.body?.cancel().catch(() => undefined);
-    throw tooLarge(declared);
+    throw errors.tooLarge(declared);
   }
   const hash = createHash('sha256');
   if (res.body === null) return { bytes: new Uint8Array(0), digest: `sha256:${hash.digest('hex')}` };
@@ -216,15 +223,20 @@ export async function readBodyBounded(res: Response, maxBytes: number, tooLarge:
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch (cause) {
+      throw cause instanceof ProvenantError ? cause : errors.failed(cause);
+    }
+    if (chunk.done) break;
+    total += chunk.value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(total);
+      throw errors.tooLarge(total);
     }
-    hash.update(value);
-    chunks.push(value);
+    hash.update(chunk.value);
+    chunks.push(chunk.value);
   }
   const bytes = chunks.length === 1 ? chunks[0]! : new Uint8Array(Buffer.concat(chunks));
   return { bytes, digest: `sha256:${hash.digest('hex')}` };
