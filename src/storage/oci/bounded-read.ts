@@ -78,6 +78,12 @@ export async function readManifestBody(
 ): Promise<{ readonly bytes: Uint8Array; readonly digest: string; readonly json: Record<string, unknown> }> {
   const what = `manifest ${where.reference}`;
   const { bytes, digest } = await readBodyBounded(res, limits.manifest.maxBytes, bodyErrors(where, 'OCI_MANIFEST_INVALID', what, limits.manifest.maxBytes));
+  // Asked by digest: the content must be that digest (a tag cannot be checked).
+  if (where.reference.startsWith('sha256:') && digest !== where.reference) {
+    throw new ProvenantError('permanent', 'OCI_DIGEST_MISMATCH', `${what} from ${where.registry}/${where.repository} has other content`, {
+      context: { registry: where.registry, repository: where.repository },
+    });
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));

@@ -101,8 +101,9 @@ function isLoopback(host: string): boolean {
 interface SendOptions {
   readonly headers?: Record<string, string>;
   readonly body?: Uint8Array;
-  /** Most bytes of the answer's body held in memory (default `limits.blob.maxBytes`). */
+  /** Most bytes of the answer's body held in memory (default `limits.blob.maxBytes`), and the code past it. */
   readonly maxBytes?: number;
+  readonly tooLargeCode?: 'OCI_MANIFEST_INVALID' | 'OCI_BLOB_INVALID';
 }
 
 /** Blob uploads in flight in this process, by `registry/repository@digest` (shared by every client). */
@@ -122,10 +123,12 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   let basic: string | undefined;
   const referrersCache = new Map<string, boolean>();
   const timeoutMs = deps.timeoutMs ?? limits.http.timeoutMs;
-  const bodyTooLarge = (actual: number, max: number): ProvenantError =>
-    new ProvenantError('permanent', 'OCI_BLOB_INVALID', `registry ${deps.registry} sent a body of more than ${max} bytes (${actual} read)`, {
-      context: { registry: deps.registry, limit: 'bytes', max, actual, hint: 'see docs/limits.md' },
-    });
+  const bodyTooLarge =
+    (code = 'OCI_BLOB_INVALID') =>
+    (actual: number, max: number): ProvenantError =>
+      new ProvenantError('permanent', code, `registry ${deps.registry} sent a body of more than ${max} bytes (${actual} read)`, {
+        context: { registry: deps.registry, limit: 'bytes', max, actual, hint: 'see docs/limits.md' },
+      });
 
   const errorContext = (repository: string, status?: number): Record<string, unknown> => ({
     registry: deps.registry,
@@ -172,7 +175,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       const init = { method: currentMethod, headers, ...(body !== undefined ? { body } : {}) };
       const res = deps.fetch
         ? await deps.fetch(current, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
-        : await httpTransport(current, { ...init, timeoutMs, maxBodyBytes: opts.maxBytes ?? limits.blob.maxBytes, tooLarge: bodyTooLarge });
+        : await httpTransport(current, { ...init, timeoutMs, maxBodyBytes: opts.maxBytes ?? limits.blob.maxBytes, tooLarge: bodyTooLarge(opts.tooLargeCode) });
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const location = res.headers.get('location');
       await res.body?.cancel();
@@ -325,6 +328,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       const res = await request('GET', v2(repository, `manifests/${reference}`), repository, 'manifest GET', {
         headers: { Accept: MANIFEST_ACCEPT },
         maxBytes: limits.manifest.maxBytes,
+        tooLargeCode: 'OCI_MANIFEST_INVALID',
       });
       if (res.status === 404) {
         await res.body?.cancel();
@@ -394,6 +398,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       const res = await request('GET', v2(repository, `referrers/${digest}`), repository, 'referrers GET', {
         headers: { Accept: MEDIA_TYPE_OCI_INDEX },
         maxBytes: limits.manifest.maxBytes,
+        tooLargeCode: 'OCI_MANIFEST_INVALID',
       });
       const type = res.headers.get('content-type') ?? '';
       if (res.status !== 200 || !type.startsWith(MEDIA_TYPE_OCI_INDEX)) {
