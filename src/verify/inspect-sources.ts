@@ -103,7 +103,10 @@ interface RekorLogEntry {
 export function tlogEntryFromRekor(entry: RekorLogEntry): TlogEntry {
   const invalid = (what: string, cause?: unknown): ProvenantError =>
     new ProvenantError('permanent', 'REKOR_ENTRY_INVALID', `the Rekor entry ${what}`, cause === undefined ? {} : { cause });
-  if (typeof entry.body !== 'string') throw invalid('has no body');
+  checkJsonShape(entry, limits.rekor, violationError('permanent', 'REKOR_ENTRY_INVALID', 'Rekor entry'));
+  if (typeof entry !== 'object' || entry === null || typeof entry.body !== 'string') throw invalid('has no body');
+  const scalar = (v: unknown): boolean => typeof v === 'number' || typeof v === 'string';
+  if (!scalar(entry.logIndex) || !scalar(entry.integratedTime)) throw invalid('has no log index or integrated time');
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(entry.body, 'base64').toString('utf8'));
@@ -114,10 +117,17 @@ export function tlogEntryFromRekor(entry: RekorLogEntry): TlogEntry {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('body is not a JSON object');
   const body = parsed as { kind?: unknown; apiVersion?: unknown };
   const proof = entry.verification?.inclusionProof;
-  if (proof !== undefined && (typeof proof !== 'object' || proof === null || (proof.hashes !== undefined && !Array.isArray(proof.hashes)))) {
-    throw invalid('inclusion proof is malformed');
-  }
-  if ((proof?.hashes ?? []).some((h) => typeof h !== 'string') || typeof entry.logID !== 'string') throw invalid('has non-string hashes or log ID');
+  const verification = entry.verification as unknown;
+  if (verification !== undefined && (typeof verification !== 'object' || verification === null)) throw invalid('verification is malformed');
+  const proofOk =
+    proof === undefined ||
+    (typeof proof === 'object' &&
+      proof !== null &&
+      (proof.hashes === undefined || (Array.isArray(proof.hashes) && proof.hashes.every((h) => typeof h === 'string'))) &&
+      ['rootHash', 'checkpoint'].every((k) => proof[k as 'rootHash'] === undefined || typeof proof[k as 'rootHash'] === 'string') &&
+      ['logIndex', 'treeSize'].every((k) => proof[k as 'logIndex'] === undefined || typeof proof[k as 'logIndex'] === 'number'));
+  const set = entry.verification?.signedEntryTimestamp as unknown;
+  if (!proofOk || typeof entry.logID !== 'string' || (set !== undefined && typeof set !== 'string')) throw invalid('has malformed fields');
   const hex = (h: string): string => Buffer.from(h, 'hex').toString('base64');
   return {
     logIndex: String(entry.logIndex),
@@ -170,8 +180,8 @@ export async function fetchRekorEntry(url: string, fetchFn: typeof fetch = fetch
   const entries = Array.isArray(json) ? (json as unknown[]) : [json];
   for (const e of entries) {
     if (typeof e !== 'object' || e === null) continue;
-    const first = Object.values(e as Record<string, unknown>)[0] as RekorLogEntry | undefined;
-    if (first !== undefined && typeof first.body === 'string') return tlogEntryFromRekor(first);
+    const first = Object.values(e as Record<string, unknown>)[0] as RekorLogEntry | null | undefined;
+    if (typeof first === 'object' && first !== null && typeof first.body === 'string') return tlogEntryFromRekor(first);
   }
   throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', `Rekor returned no entry for ${url}`);
 }

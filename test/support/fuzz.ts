@@ -111,3 +111,43 @@ export function mutationOf(doc: unknown): fc.Arbitrary<{ path: JsonPath; mutatio
   const paths = jsonPaths(doc);
   return fc.record({ path: fc.constantFrom(...paths), mutation: mutationArb });
 }
+
+/**
+ * `JSON.stringify` without recursion (V8's overflows the stack near a few thousand levels, and the
+ * mutations nest deeper); `undefined` at the root is `null`.
+ */
+export function jsonText(value: unknown): string {
+  const out: string[] = [];
+  const stack: (unknown | { close: string } | { raw: string })[] = [value];
+  const isMarker = (v: unknown): v is { close: string } | { raw: string } =>
+    typeof v === 'object' && v !== null && markers.has(v as object);
+  const markers = new WeakSet<object>();
+  const marker = <T extends object>(m: T): T => (markers.add(m), m);
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (isMarker(v)) {
+      out.push('close' in v ? v.close : v.raw);
+      continue;
+    }
+    if (Array.isArray(v)) {
+      out.push('[');
+      stack.push(marker({ close: ']' }));
+      for (let i = v.length - 1; i >= 0; i--) {
+        stack.push(v[i] === undefined ? null : v[i]);
+        if (i > 0) stack.push(marker({ raw: ',' }));
+      }
+    } else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+      out.push('{');
+      stack.push(marker({ close: '}' }));
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, x] = entries[i]!;
+        stack.push(x);
+        stack.push(marker({ raw: `${i > 0 ? ',' : ''}${JSON.stringify(k)}:` }));
+      }
+    } else {
+      out.push(v === undefined ? 'null' : JSON.stringify(v));
+    }
+  }
+  return out.join('');
+}

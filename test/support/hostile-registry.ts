@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { jsonText } from './fuzz.js';
 
 export type Misbehaviour =
   /** A body that never ends (chunked, no length) until the client hangs up. */
@@ -232,7 +233,7 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
       return digest;
     },
     manifest(repository, tag, doc, mediaType = 'application/vnd.oci.image.manifest.v1+json') {
-      const bytes = Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc));
+      const bytes = Buffer.from(typeof doc === 'string' ? doc : jsonText(doc));
       const digest = sha256(bytes);
       manifests.set(`${repository}:${digest}`, { bytes, mediaType });
       if (tag !== undefined) manifests.set(`${repository}:${tag}`, { bytes, mediaType });
