@@ -138,6 +138,24 @@ describe('hostile registry', () => {
     });
   }
 
+  it('trace: a material image on a hostile answer is an unreachable node with the typed reason, the root stays verified', async () => {
+    const dep = await pushTestImage({ host: reg.host, repository: `dep${repoSeq++}` });
+    const root = await pushTestImage({ host: reg.host, repository: `app${repoSeq++}` });
+    const statement = new TextEncoder().encode(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v0.1',
+        predicateType: 'https://slsa.dev/provenance/v0.2',
+        subject: [{ name: root.name, digest: { sha256: root.hex } }],
+        predicate: { builder: { id: 'https://tekton.dev/chains/v2' }, materials: [{ uri: `oci://${dep.name}`, digest: { sha256: dep.hex } }] },
+      }),
+    );
+    await store(root, await signProvenance(key, statement), statement);
+    reg.misbehave(`/manifests/${digestTag(dep.digest, 'att')}`, { kind: 'nested', depth: 50_000 });
+    const graph = await trace(root.ref);
+    expect(graph.nodes.find((n) => n.ref === root.ref)?.verdict).toBe('verified');
+    expect(graph.nodes.find((n) => n.ref === dep.ref)).toMatchObject({ verdict: 'unreachable', reason: 'OCI_MANIFEST_INVALID' });
+  });
+
   it('a manifest fetched by digest must have that digest', async () => {
     const { image } = await attested();
     reg.misbehave(`/manifests/${image.digest}`, { kind: 'wrong-content', body: Buffer.from('{"schemaVersion":2}') });
