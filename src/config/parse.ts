@@ -1,5 +1,6 @@
 import { ProvenantError } from '../errors.js';
 import { checkConfigMapLimits } from './config-limits.js';
+import { keylessVerifiabilityProblems } from './keyless.js';
 import {
   buildTypes,
   defaultIdentityTokenFile,
@@ -89,6 +90,11 @@ function url(ctx: Ctx, key: string, dflt: string): string {
     problem(ctx, key, 'must be an http(s) URL');
     return dflt;
   }
+}
+
+function optionalUrl(ctx: Ctx, key: string): string | undefined {
+  const v = url(ctx, key, '');
+  return v === '' ? undefined : v;
 }
 
 function str(ctx: Ctx, key: string, dflt: string): string {
@@ -214,6 +220,7 @@ export function parseConfig(data: Data): ParsedConfig {
           issuer: url(ctx, 'signers.x509.fulcio.issuer', 'https://oauth2.sigstore.dev/auth'),
           provider: optional(ctx, 'signers.x509.fulcio.provider'),
         },
+        tsa: { url: optionalUrl(ctx, 'signers.x509.tsa.url') },
         identityTokenFile: str(ctx, 'signers.x509.identity.token.file', defaultIdentityTokenFile),
         tufMirrorUrl: url(ctx, 'signers.x509.tuf.mirror.url', 'https://sigstore-tuf-root.storage.googleapis.com'),
       },
@@ -229,6 +236,8 @@ export function parseConfig(data: Data): ParsedConfig {
         .filter((s) => s !== ''),
     },
   };
+
+  ctx.problems.push(...keylessVerifiabilityProblems(config));
 
   const warnings: ConfigProblem[] = [];
   for (const key of chainsKeysNotActedOn) {

@@ -67,6 +67,11 @@ export interface Config {
         readonly issuer: string;
         readonly provider: string | undefined;
       };
+      /**
+       * `signers.x509.tsa.url` (provenant): an RFC 3161 timestamp authority. Every signature then carries a
+       * signed timestamp, which proves when it was made (keyless verification without, or besides, a log entry).
+       */
+      readonly tsa: { readonly url: string | undefined };
       /** `signers.x509.identity.token.file`; default the projected token path Chains uses. */
       readonly identityTokenFile: string;
       readonly tufMirrorUrl: string;

@@ -10,3 +10,5 @@ export {
   type TransparentBundler,
   type TransparentBundlerDeps,
 } from './transparent-bundler.js';
+export { resolveTransparency, type TransparencyTargets } from './resolve.js';
+export { createTsaWitness, isReadableTimestamp, type TsaTimestamper, type TsaWitnessDeps } from './tsa-witness.js';

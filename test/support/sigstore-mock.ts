@@ -44,6 +44,8 @@ export interface SigstoreMock {
   fulcioCertificateCount(): number;
   /** Force the next `times` (default 1) Rekor create requests to answer `status` (409: entry is logged and findable). */
   failNextRekor(status: number, times?: number): void;
+  /** The next `times` TSA timestamps are issued at 120 ms (genTime `….12Z`), which @sigstore/core cannot parse. */
+  forceUnreadableTsaTimes(times: number): void;
   stop(): Promise<void>;
 }
 
@@ -148,12 +150,20 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
   // The checkpoint origin is the URL's host, which verifiers match against the trusted root's baseUrl.
   const tlog = await initializeTLog(url, tlogKeys);
   const tsa = await initializeTSA(tsaKeys);
-  // pkijs writes GeneralizedTime fractions without trailing zeros (".12Z"), which @sigstore/core only
-  // parses with exactly three digits: a timestamp taken at a whole 10 ms failed verification (~10% of
-  // runs). Keep the mock's clock off multiples of 10 ms.
+  // pkijs writes GeneralizedTime fractions without trailing zeros (".12Z"), as DER requires, and
+  // @sigstore/core only parses exactly three digits: a timestamp taken at a whole 10 ms fails
+  // verification in sigstore-js (~10% of runs). provenant's TSA witness asks again in that case; tests
+  // that call @sigstore/sign's TSAWitness directly would flake, so the mock's clock stays off multiples
+  // of 10 ms unless a test forces such times (`forceUnreadableTsaTimes`).
+  let unreadableTimes = 0;
   (tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () => {
     const now = new Date();
-    if (now.getUTCMilliseconds() % 10 === 0) now.setUTCMilliseconds(now.getUTCMilliseconds() + 1);
+    if (unreadableTimes > 0) {
+      unreadableTimes -= 1;
+      now.setUTCMilliseconds(120);
+    } else if (now.getUTCMilliseconds() % 10 === 0) {
+      now.setUTCMilliseconds(now.getUTCMilliseconds() + 1);
+    }
     return now;
   };
 
@@ -320,6 +330,9 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
     fulcioCertificateCount: () => certificates,
     failNextRekor: (status, times = 1) => {
       forced = { status, remaining: times };
+    },
+    forceUnreadableTsaTimes: (times) => {
+      unreadableTimes = times;
     },
     stop: () =>
       new Promise<void>((resolve, reject) => {

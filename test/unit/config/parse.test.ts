@@ -53,6 +53,7 @@ describe('parseConfig values', () => {
       'signers.kms.kmsref': 'awskms:///alias/provenant',
       'signers.x509.fulcio.enabled': '1',
       'signers.x509.fulcio.address': 'http://fulcio.local:5555/',
+      'signers.x509.tsa.url': 'http://tsa.local/',
       'transparency.enabled': 'manual',
       'transparency.url': 'http://rekor.local',
       'builder.id': 'https://example.com/builder',
@@ -68,6 +69,7 @@ describe('parseConfig values', () => {
     expect(config.signers.kms.kmsref).toBe('awskms:///alias/provenant');
     expect(config.signers.x509.fulcio.enabled).toBe(true);
     expect(config.signers.x509.fulcio.address).toBe('http://fulcio.local:5555');
+    expect(config.signers.x509.tsa.url).toBe('http://tsa.local');
     expect(config.transparency).toEqual({ mode: 'manual', url: 'http://rekor.local' });
     expect(config.buildDefinition.buildType).toBe('https://tekton.dev/chains/v2/slsa-tekton');
     expect(config.filter.managedBy).toEqual(['a', 'b']);
