@@ -102,6 +102,30 @@ describe('registry: property tests over mutated manifests and envelopes', () => 
   );
 
   it(
+    'fields the reader ignores (unknown manifest keys, manifest annotations) leave the trace unchanged',
+    async () => {
+      reg.manifest(image.repository, attTag, attDoc);
+      const base = JSON.stringify(await traced());
+      expect(base).toContain('"verdict":"verified"');
+      const known = new Set(['layers', 'manifests', 'config', 'mediaType', 'schemaVersion', 'subject', 'artifactType']);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !known.has(k) && k !== '__proto__'),
+          fc.jsonValue({ maxDepth: 3 }),
+          fc.dictionary(fc.string({ maxLength: 20 }), fc.string({ maxLength: 40 }), { maxKeys: 5 }),
+          async (extraKey, extra, annotations) => {
+            reg.manifest(image.repository, attTag, { ...attDoc, [extraKey]: extra, annotations });
+            expect(JSON.stringify(await traced())).toBe(base);
+          },
+        ),
+        fuzzParameters(15),
+      );
+      reg.manifest(image.repository, attTag, attDoc);
+    },
+    fuzzTimeout(60_000),
+  );
+
+  it(
     'read-modify-write over a mutated existing tag: a well-formed tag keeping what was there, or a typed error and no write',
     async () => {
       const other = testStatement(image, 7);
