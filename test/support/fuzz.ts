@@ -5,21 +5,28 @@
  */
 import fc from 'fast-check';
 
+/** True under `npm run fuzz`: tests may then raise their per-file timeout. */
+export const longFuzz = process.env['FUZZ_RUNS'] !== undefined;
+
 /** Runs per property: small in `npm test`, FUZZ_RUNS in `npm run fuzz`. */
 export function fuzzRuns(short: number): number {
   const n = Number(process.env['FUZZ_RUNS']);
   return Number.isInteger(n) && n > 0 ? n : short;
 }
 
-/** True under `npm run fuzz`: tests may then raise their per-file timeout. */
-export const longFuzz = process.env['FUZZ_RUNS'] !== undefined;
+/**
+ * One seed per test file under `npm run fuzz` (printed, so a green long run can be replayed too);
+ * FUZZ_SEED fixes it. In `npm test` fast-check draws its own and prints it only on failure.
+ */
+const fixedSeed = Number(process.env['FUZZ_SEED']);
+const seed = Number.isInteger(fixedSeed) ? fixedSeed : longFuzz ? (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0 : undefined;
+if (longFuzz) console.log(`fuzz: seed ${seed}, ${fuzzRuns(0)} runs per property (FUZZ_SEED=${seed} replays)`);
 
 export function fuzzParameters<T>(short: number): fc.Parameters<T> {
-  const seed = Number(process.env['FUZZ_SEED']);
   const path = process.env['FUZZ_PATH'];
   return {
     numRuns: fuzzRuns(short),
-    ...(Number.isInteger(seed) ? { seed } : {}),
+    ...(seed !== undefined ? { seed } : {}),
     ...(path !== undefined && path !== '' ? { path } : {}),
     // Hang guard for async properties, not a performance figure: an input that takes this long is stuck.
     timeout: 20_000,
