@@ -72,7 +72,7 @@ describe('registry: property tests over mutated manifests and envelopes', () => 
           reg.manifest(image.repository, attTag, mutate(attDoc, path, mutation));
           await traced();
         }),
-        fuzzParameters(15),
+        fuzzParameters(10),
       );
     },
     fuzzTimeout(60_000),
@@ -95,7 +95,7 @@ describe('registry: property tests over mutated manifests and envelopes', () => 
             expect(f.payloadType).toBe('application/vnd.in-toto+json');
           }
         }),
-        fuzzParameters(15),
+        fuzzParameters(10),
       );
     },
     fuzzTimeout(60_000),
@@ -118,7 +118,7 @@ describe('registry: property tests over mutated manifests and envelopes', () => 
             expect(JSON.stringify(await traced())).toBe(base);
           },
         ),
-        fuzzParameters(15),
+        fuzzParameters(10),
       );
       reg.manifest(image.repository, attTag, attDoc);
     },
@@ -157,7 +157,7 @@ describe('registry: property tests over mutated manifests and envelopes', () => 
             for (const d of kept) expect(digests).toContain(d);
           }
         }),
-        fuzzParameters(12),
+        fuzzParameters(8),
       );
     },
     fuzzTimeout(60_000),

@@ -41,7 +41,7 @@ describe('Rekor: property tests over mutated log entries', () => {
         fc.property(fc.constant(null).chain(() => mutationOf(entry)), ({ path, mutation }) => {
           typed(() => tlogEntryFromRekor(mutate(entry, path, mutation) as typeof entry));
         }),
-        fuzzParameters(100),
+        fuzzParameters(30),
       );
     },
     fuzzTimeout(30_000),
@@ -60,7 +60,7 @@ describe('Rekor: property tests over mutated log entries', () => {
             if (!isProvenantError(err)) throw err;
           }
         }),
-        fuzzParameters(50),
+        fuzzParameters(30),
       );
     },
     fuzzTimeout(30_000),
@@ -75,7 +75,7 @@ describe('Rekor: property tests over mutated log entries', () => {
           const mutated = { ...annotations, 'dev.sigstore.cosign/bundle': jsonText(mutate(parsed, path, mutation)) };
           bundleFromLegacyAnnotations(mutated, { dsseEnvelope: envelope });
         }),
-        fuzzParameters(60),
+        fuzzParameters(30),
       );
     },
     fuzzTimeout(30_000),
