@@ -161,4 +161,15 @@ describe('issue 17: provenant provenance on a TaskRun nested 5,000 deep in statu
     expect(y.code).toBe(2);
     expect(y.err).toMatch(/RUN_MALFORMED|INPUT_UNPARSABLE/);
   });
+
+  it('verify --bundle on a bundle nested 100,000 deep exits 2 with VERIFY_BUNDLE_INVALID', async () => {
+    const file = path.join(dir, 'deep-bundle.json');
+    await writeFile(file, `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":${nested(100_000)}}`);
+    const keyFile = path.join(dir, 'k.pub');
+    const { generateKeyPairSync } = await import('node:crypto');
+    await writeFile(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' }).toString());
+    const r = await runCaptured(['verify', '--bundle', file, '--key', keyFile], { env: { PROVENANT_LOG_LEVEL: 'silent' } });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('VERIFY_BUNDLE_INVALID');
+  });
 });
