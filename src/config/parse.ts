@@ -10,6 +10,8 @@ import {
   ociEncodingNames,
   signerNames,
   storageNames,
+  transparencyEntryTypes,
+  transparencyVersions,
   type BuildType,
   type Config,
   type ConfigProblem,
@@ -18,7 +20,9 @@ import {
   type ParsedConfig,
   type SignerName,
   type StorageName,
+  type TransparencyEntryType,
   type TransparencyMode,
+  type TransparencyVersion,
 } from './types.js';
 
 /**
@@ -134,6 +138,14 @@ function transparencyMode(ctx: Ctx): TransparencyMode {
   return 'false';
 }
 
+function transparency(ctx: Ctx): Config['transparency'] {
+  const entryType = oneOf<TransparencyEntryType>(ctx, 'transparency.entry-type', transparencyEntryTypes, 'dsse');
+  const version = oneOf<TransparencyVersion>(ctx, 'transparency.version', transparencyVersions, 'v1');
+  // rekor-tiles accepts only dsse and hashedrekord entries.
+  if (version === 'v2' && entryType === 'intoto') problem(ctx, 'transparency.entry-type', 'Rekor v2 has no intoto entries: use "dsse" with transparency.version v2');
+  return { mode: transparencyMode(ctx), url: url(ctx, 'transparency.url', 'https://rekor.sigstore.dev'), entryType, version };
+}
+
 const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'pkcs11:'], unsupported: ['azurekms://', 'hashivault://'] } as const;
 
 function kmsref(ctx: Ctx, needed: boolean): string | undefined {
@@ -226,7 +238,7 @@ export function parseConfig(data: Data): ParsedConfig {
       },
       secretPath: str(ctx, 'signers.secret.path', defaultSecretPath),
     },
-    transparency: { mode: transparencyMode(ctx), url: url(ctx, 'transparency.url', 'https://rekor.sigstore.dev') },
+    transparency: transparency(ctx),
     builder: { id: str(ctx, 'builder.id', 'https://tekton.dev/chains/v2') },
     buildDefinition: { buildType: oneOf<BuildType>(ctx, 'builddefinition.buildtype', buildTypes, 'https://tekton.dev/chains/v2/slsa') },
     filter: {
