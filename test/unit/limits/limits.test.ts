@@ -9,6 +9,8 @@ import { ProvenantError, limitErrorCodes } from '../../../src/errors.js';
 import { asn1Depth, checkJsonShape, limits, readBodyBounded, violationError, type JsonShapeLimits } from '../../../src/limits.js';
 import { parseRun } from '../../../src/tekton/index.js';
 import { checkCertificateLimits } from '../../../src/verify/bundle-limits.js';
+import { createRekorReader } from '../../../src/transparency/index.js';
+import { fetchRekorEntry } from '../../../src/verify/inspect-sources.js';
 import { describeBundle, verifyBundle } from '../../../src/verify/index.js';
 import { runCaptured } from '../../support/cli.js';
 
@@ -107,6 +109,28 @@ describe('readBodyBounded', () => {
     expect(pulls).toBeLessThan(20);
     const broken = new ReadableStream<Uint8Array>({ pull: (c) => c.error(new TypeError('terminated')) });
     await expect(readBodyBounded(new Response(broken), 10_000, errors)).rejects.toMatchObject({ code: 'FAILED' });
+  });
+});
+
+describe('Rekor answers', () => {
+  const endless = (): Response =>
+    new Response(new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(64 * 1024).fill(0x20)) }), { status: 200 });
+  const deep = (): Response => new Response(`{"a":${nested(10_000)}}`, { status: 200 });
+  const root = { mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] };
+
+  it('the transparency reader refuses endless and deeply nested answers with TLOG_RESPONSE_INVALID', async () => {
+    for (const answer of [endless, deep]) {
+      const reader = createRekorReader({ baseUrl: 'http://rekor.invalid', trustedRoot: root, fetch: (async () => answer()) as typeof fetch });
+      await expect(reader.getEntry(1)).rejects.toMatchObject({ code: 'TLOG_RESPONSE_INVALID' });
+    }
+  });
+
+  it('fetchRekorEntry (verify --taskrun) refuses them with REKOR_ENTRY_INVALID', async () => {
+    for (const answer of [endless, deep]) {
+      await expect(fetchRekorEntry('http://rekor.invalid/api/v1/log/entries?logIndex=1', (async () => answer()) as typeof fetch)).rejects.toMatchObject({
+        code: 'REKOR_ENTRY_INVALID',
+      });
+    }
   });
 });
 
