@@ -59,6 +59,7 @@ export const limitErrorCodes = [
   'VERIFY_PAYLOAD_INVALID',
   'VERIFY_CERTIFICATE_INVALID',
   'REKOR_ENTRY_INVALID',
+  'TLOG_RESPONSE_INVALID',
   'TRACE_LINK_LIMIT',
 ] as const;
 export type LimitErrorCode = (typeof limitErrorCodes)[number];
