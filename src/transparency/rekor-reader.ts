@@ -88,7 +88,7 @@ export function createRekorReader(options: RekorReaderOptions): RekorReader {
     // Bounded (docs/limits.md): a hostile or broken log cannot make the reader buffer without end.
     const { bytes } = await readBodyBounded(res, limits.rekor.maxBytes, {
       tooLarge: (actual) =>
-        new ProvenantError('permanent', 'TLOG_RESPONSE_INVALID', `Rekor answered more than ${limits.rekor.maxBytes} bytes`, {
+        new ProvenantError('input', 'TLOG_RESPONSE_INVALID', `Rekor answered more than ${limits.rekor.maxBytes} bytes`, {
           context: { rekor: baseUrl, limit: 'bytes', max: limits.rekor.maxBytes, actual },
         }),
       failed: (cause) => new ProvenantError('transient', 'TLOG_UNAVAILABLE', `Rekor's answer could not be read: ${errorMessage(cause)}`, { cause, context: { rekor: baseUrl } }),
@@ -106,7 +106,7 @@ export function createRekorReader(options: RekorReaderOptions): RekorReader {
     } catch (cause) {
       throw new ProvenantError('permanent', 'TLOG_RESPONSE_INVALID', 'Rekor answered with something that is not JSON', { cause });
     }
-    checkJsonShape(parsed, limits.rekor, violationError('permanent', 'TLOG_RESPONSE_INVALID', 'Rekor answer'));
+    checkJsonShape(parsed, limits.rekor, violationError('input', 'TLOG_RESPONSE_INVALID', 'Rekor answer'));
     return parsed;
   }
 

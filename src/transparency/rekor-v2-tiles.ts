@@ -53,7 +53,7 @@ export function createTileReader(options: TileReaderOptions): TileReader {
     if (!res.ok) throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', `Rekor v2 answered HTTP ${res.status} for ${path}`);
     // A full tile is 256 hashes of 32 bytes; anything much larger is not a tile (docs/limits.md).
     const { bytes } = await readBodyBounded(res, 64 * 1024, {
-      tooLarge: (actual) => new ProvenantError('permanent', 'TLOG_RESPONSE_INVALID', `${path} has more than 64 KiB (${actual})`),
+      tooLarge: (actual) => new ProvenantError('input', 'TLOG_RESPONSE_INVALID', `${path} has more than 64 KiB (${actual})`),
       failed: (cause) => new ProvenantError('transient', 'REKOR_UNAVAILABLE', `cannot read ${path}: ${errorMessage(cause)}`, { cause }),
     });
     return Buffer.from(bytes);

@@ -21,7 +21,7 @@ export function checkCertificateLimits(rawBytes: unknown, path: string): void {
   if (typeof rawBytes !== 'string') return; // the bundle parser reports the type
   const der = Buffer.from(rawBytes, 'base64');
   const fail = (limit: string, max: number, actual: number): never => {
-    throw new ProvenantError('permanent', 'VERIFY_CERTIFICATE_INVALID', `certificate at ${path}: ${limit} ${actual} exceeds the limit of ${max}`, {
+    throw new ProvenantError('input', 'VERIFY_CERTIFICATE_INVALID', `certificate at ${path}: ${limit} ${actual} exceeds the limit of ${max}`, {
       context: { limit, max, actual, path, hint: 'see docs/limits.md' },
     });
   };
@@ -55,7 +55,7 @@ export function parseStatementBounded(payload: Buffer): Record<string, unknown> 
   const invalid = (cause?: unknown): ProvenantError =>
     new ProvenantError('permanent', 'VERIFY_PAYLOAD_INVALID', 'the signed in-toto payload is not a JSON object', cause === undefined ? {} : { cause });
   if (payload.length > limits.statement.maxBytes) {
-    throw violationError('permanent', 'VERIFY_PAYLOAD_INVALID', 'statement')({ limit: 'bytes', max: limits.statement.maxBytes, actual: payload.length, path: '$' });
+    throw violationError('input', 'VERIFY_PAYLOAD_INVALID', 'statement')({ limit: 'bytes', max: limits.statement.maxBytes, actual: payload.length, path: '$' });
   }
   let value: unknown;
   try {
@@ -63,7 +63,7 @@ export function parseStatementBounded(payload: Buffer): Record<string, unknown> 
   } catch (cause) {
     throw invalid(cause);
   }
-  checkJsonShape(value, limits.statement, violationError('permanent', 'VERIFY_PAYLOAD_INVALID', 'statement'));
+  checkJsonShape(value, limits.statement, violationError('input', 'VERIFY_PAYLOAD_INVALID', 'statement'));
   const o = rec(value);
   if (o === undefined) throw invalid();
   return o;

@@ -103,7 +103,7 @@ interface RekorLogEntry {
 export function tlogEntryFromRekor(entry: RekorLogEntry): TlogEntry {
   const invalid = (what: string, cause?: unknown): ProvenantError =>
     new ProvenantError('permanent', 'REKOR_ENTRY_INVALID', `the Rekor entry ${what}`, cause === undefined ? {} : { cause });
-  checkJsonShape(entry, limits.rekor, violationError('permanent', 'REKOR_ENTRY_INVALID', 'Rekor entry'));
+  checkJsonShape(entry, limits.rekor, violationError('input', 'REKOR_ENTRY_INVALID', 'Rekor entry'));
   if (typeof entry !== 'object' || entry === null || typeof entry.body !== 'string') throw invalid('has no body');
   const scalar = (v: unknown): boolean => typeof v === 'number' || typeof v === 'string';
   if (!scalar(entry.logIndex) || !scalar(entry.integratedTime)) throw invalid('has no log index or integrated time');
@@ -113,7 +113,7 @@ export function tlogEntryFromRekor(entry: RekorLogEntry): TlogEntry {
   } catch (cause) {
     throw invalid('body is not base64 JSON', cause);
   }
-  checkJsonShape(parsed, limits.rekor, violationError('permanent', 'REKOR_ENTRY_INVALID', 'Rekor entry body'));
+  checkJsonShape(parsed, limits.rekor, violationError('input', 'REKOR_ENTRY_INVALID', 'Rekor entry body'));
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('body is not a JSON object');
   const body = parsed as { kind?: unknown; apiVersion?: unknown };
   const proof = entry.verification?.inclusionProof;
@@ -165,7 +165,7 @@ export async function fetchRekorEntry(url: string, fetchFn: typeof fetch = fetch
   }
   const { bytes } = await readBodyBounded(response, limits.rekor.maxBytes, {
     tooLarge: (actual) =>
-      new ProvenantError('permanent', 'REKOR_ENTRY_INVALID', `Rekor's answer for ${url} has more than ${limits.rekor.maxBytes} bytes (${actual})`, {
+      new ProvenantError('input', 'REKOR_ENTRY_INVALID', `Rekor's answer for ${url} has more than ${limits.rekor.maxBytes} bytes (${actual})`, {
         context: { limit: 'bytes', max: limits.rekor.maxBytes, actual, hint: 'see docs/limits.md' },
       }),
     failed: (cause) => new ProvenantError('transient', 'REKOR_UNAVAILABLE', `cannot read the Rekor entry ${url}: ${errorMessage(cause)}`, { cause }),
@@ -176,7 +176,7 @@ export async function fetchRekorEntry(url: string, fetchFn: typeof fetch = fetch
   } catch (cause) {
     throw new ProvenantError('permanent', 'REKOR_ENTRY_INVALID', `Rekor's answer for ${url} is not JSON`, { cause });
   }
-  checkJsonShape(json, limits.rekor, violationError('permanent', 'REKOR_ENTRY_INVALID', `Rekor's answer for ${url}`));
+  checkJsonShape(json, limits.rekor, violationError('input', 'REKOR_ENTRY_INVALID', `Rekor's answer for ${url}`));
   const entries = Array.isArray(json) ? (json as unknown[]) : [json];
   for (const e of entries) {
     if (typeof e !== 'object' || e === null) continue;

@@ -88,16 +88,18 @@ describe('hostile registry', () => {
     expect((await verifyImage(image.ref)).code).toBe(0);
   });
 
-  const manifestCases: { name: string; how: Misbehaviour; code: string }[] = [
-    { name: 'an endless manifest', how: { kind: 'endless' }, code: 'OCI_MANIFEST_INVALID' },
-    { name: 'a manifest declaring 10 GiB', how: { kind: 'huge-declared' }, code: 'OCI_MANIFEST_INVALID' },
-    { name: 'a manifest nested 10,000 deep', how: { kind: 'nested', depth: 10_000 }, code: 'OCI_MANIFEST_INVALID' },
-    { name: 'a truncated manifest', how: { kind: 'truncated' }, code: 'OCI_UNAVAILABLE' },
-    { name: 'a redirect loop', how: { kind: 'redirect-loop' }, code: 'OCI_REQUEST_FAILED' },
+  // exit: 2 for a limit exceeded (input), 1 for a rejection or an unavailable registry.
+  const manifestCases: { name: string; how: Misbehaviour; code: string; exit: number }[] = [
+    { name: 'an endless manifest', how: { kind: 'endless' }, code: 'OCI_MANIFEST_INVALID', exit: 2 },
+    { name: 'a manifest declaring 10 GiB', how: { kind: 'huge-declared' }, code: 'OCI_MANIFEST_INVALID', exit: 2 },
+    { name: 'a manifest nested 10,000 deep', how: { kind: 'nested', depth: 10_000 }, code: 'OCI_MANIFEST_INVALID', exit: 2 },
+    { name: 'a truncated manifest', how: { kind: 'truncated' }, code: 'OCI_UNAVAILABLE', exit: 1 },
+    { name: 'a redirect loop', how: { kind: 'redirect-loop' }, code: 'OCI_REQUEST_FAILED', exit: 1 },
     {
       name: 'a manifest whose layers are not descriptors',
       how: { kind: 'wrong-content', body: Buffer.from(JSON.stringify({ schemaVersion: 2, layers: [null, { digest: '../../etc' }] })) },
       code: 'OCI_MANIFEST_INVALID',
+      exit: 1,
     },
   ];
 
@@ -107,7 +109,7 @@ describe('hostile registry', () => {
       reg.misbehave(`/manifests/${attTag}`, c.how);
       expect(await codeOf(trace(image.ref))).toBe(c.code);
       const v = await verifyImage(image.ref);
-      expect(v.code).not.toBe(0);
+      expect(v.code).toBe(c.exit);
       expect(v.err).toContain(c.code);
       // Read-modify-write of the same tag: a second attestation must not overwrite what it could not read.
       const putsBefore = reg.puts.length;
@@ -118,12 +120,12 @@ describe('hostile registry', () => {
     });
   }
 
-  const blobCases: { name: string; how: (good: Uint8Array) => Misbehaviour; code: string }[] = [
-    { name: 'an endless body', how: () => ({ kind: 'endless' }), code: 'OCI_BLOB_INVALID' },
-    { name: '10 GiB declared', how: () => ({ kind: 'huge-declared' }), code: 'OCI_BLOB_INVALID' },
-    { name: 'other content', how: () => ({ kind: 'wrong-content', body: Buffer.from('{"payload":"","payloadType":"x","signatures":[]}') }), code: 'OCI_DIGEST_MISMATCH' },
-    { name: 'a redirect to other content', how: () => ({ kind: 'redirect', body: Buffer.from('not the blob') }), code: 'OCI_DIGEST_MISMATCH' },
-    { name: 'a truncated body', how: () => ({ kind: 'truncated' }), code: 'OCI_UNAVAILABLE' },
+  const blobCases: { name: string; how: (good: Uint8Array) => Misbehaviour; code: string; exit: number }[] = [
+    { name: 'an endless body', how: () => ({ kind: 'endless' }), code: 'OCI_BLOB_INVALID', exit: 2 },
+    { name: '10 GiB declared', how: () => ({ kind: 'huge-declared' }), code: 'OCI_BLOB_INVALID', exit: 2 },
+    { name: 'other content', how: () => ({ kind: 'wrong-content', body: Buffer.from('{"payload":"","payloadType":"x","signatures":[]}') }), code: 'OCI_DIGEST_MISMATCH', exit: 1 },
+    { name: 'a redirect to other content', how: () => ({ kind: 'redirect', body: Buffer.from('not the blob') }), code: 'OCI_DIGEST_MISMATCH', exit: 1 },
+    { name: 'a truncated body', how: () => ({ kind: 'truncated' }), code: 'OCI_UNAVAILABLE', exit: 1 },
   ];
 
   for (const c of blobCases) {
@@ -132,7 +134,7 @@ describe('hostile registry', () => {
       reg.misbehave(`/blobs/${layerDigest}`, c.how(new Uint8Array()));
       expect(await codeOf(trace(image.ref))).toBe(c.code);
       const v = await verifyImage(image.ref);
-      expect(v.code).not.toBe(0);
+      expect(v.code).toBe(c.exit);
       expect(v.err).toContain(c.code);
       await expect.poll(() => reg.openStreams()).toBe(0);
     });

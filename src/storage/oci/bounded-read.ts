@@ -14,7 +14,7 @@ export interface Where {
 function bodyErrors(where: Where, code: string, what: string, max: number): BodyErrors {
   return {
     tooLarge: (actual) =>
-      new ProvenantError('permanent', code, `${what} from ${where.registry}/${where.repository} has ${actual} bytes, over the limit of ${max}`, {
+      new ProvenantError('input', code, `${what} from ${where.registry}/${where.repository} has ${actual} bytes, over the limit of ${max}`, {
         context: { registry: where.registry, repository: where.repository, limit: 'bytes', max, actual, hint: 'see docs/limits.md' },
       }),
     failed: (cause) =>
@@ -27,7 +27,7 @@ function bodyErrors(where: Where, code: string, what: string, max: number): Body
 
 /** Limits on a manifest's own lists, checked after the generic shape walk. */
 export function checkManifestDocument(json: unknown, what: string): Record<string, unknown> {
-  const invalid = violationError('permanent', 'OCI_MANIFEST_INVALID', what);
+  const invalid = violationError('input', 'OCI_MANIFEST_INVALID', what);
   checkJsonShape(json, limits.manifest, invalid);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new ProvenantError('permanent', 'OCI_MANIFEST_INVALID', `${what} is not a JSON object`);
@@ -116,7 +116,7 @@ export async function readJsonAnswer(res: Response, where: Where, what: string, 
   } catch {
     return undefined;
   }
-  checkJsonShape(parsed, limits.manifest, violationError('permanent', 'OCI_MANIFEST_INVALID', `${what} from ${where.registry}/${where.repository}`));
+  checkJsonShape(parsed, limits.manifest, violationError('input', 'OCI_MANIFEST_INVALID', `${what} from ${where.registry}/${where.repository}`));
   return parsed;
 }
 
@@ -155,7 +155,7 @@ export function blobBudget(where: Where): (size: number) => void {
   return (size) => {
     total += size;
     if (total > max) {
-      throw new ProvenantError('permanent', 'OCI_BLOB_INVALID', `attestations of one image in ${where.registry}/${where.repository} exceed ${max} bytes`, {
+      throw new ProvenantError('input', 'OCI_BLOB_INVALID', `attestations of one image in ${where.registry}/${where.repository} exceed ${max} bytes`, {
         context: { registry: where.registry, repository: where.repository, limit: 'bytes', max, actual: total, hint: 'see docs/limits.md' },
       });
     }

@@ -126,7 +126,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   const bodyTooLarge =
     (code = 'OCI_BLOB_INVALID') =>
     (actual: number, max: number): ProvenantError =>
-      new ProvenantError('permanent', code, `registry ${deps.registry} sent a body of more than ${max} bytes (${actual} read)`, {
+      new ProvenantError('input', code, `registry ${deps.registry} sent a body of more than ${max} bytes (${actual} read)`, {
         context: { registry: deps.registry, limit: 'bytes', max, actual, hint: 'see docs/limits.md' },
       });
 
