@@ -58,13 +58,17 @@ function rejected(code: string, message: string, cause?: unknown): ProvenantErro
   return new ProvenantError('permanent', code, message, cause === undefined ? {} : { cause });
 }
 
-/** The hash a key's signatures use: sigstore-js assumes SHA-256 for every EC key, wrong for P-384. */
-function hashForKey(key: KeyObject): string | null {
-  if (key.asymmetricKeyType === 'ed25519') return null;
-  return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : 'sha256';
+/**
+ * The hashes a key's signatures may use, first the one provenant signs with now. sigstore-js assumes
+ * SHA-256 for every EC key; P-384 keys held by provenant sign SHA-256 too (as cosign and Chains), but
+ * bundles written before that change and KMS P-384 keys (which can only sign SHA-384) use SHA-384.
+ */
+function hashesForKey(key: KeyObject): readonly (string | null)[] {
+  if (key.asymmetricKeyType === 'ed25519') return [null];
+  return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? ['sha256', 'sha384'] : ['sha256'];
 }
 
-/** Re-checks signatures with the key's own hash (P-384 keys sign with SHA-384, as cosign does). */
+/** Re-checks signatures with each hash the key may sign with (P-384: SHA-256, or SHA-384 for legacy and KMS bundles). */
 function withKeyHash(entity: SignedEntity, bundle: Bundle, artifact: Buffer | undefined): SignedEntity {
   const content = bundle.content;
   const signed =
@@ -81,13 +85,14 @@ function withKeyHash(entity: SignedEntity, bundle: Bundle, artifact: Buffer | un
       compareSignature: (s) => original.compareSignature(s),
       compareDigest: (d) => original.compareDigest(d),
       compareSignedDigest: (d) => original.compareSignedDigest(d),
-      verifySignature: (key) => {
-        try {
-          return cryptoVerify(hashForKey(key), signed, key, signature);
-        } catch {
-          return false;
-        }
-      },
+      verifySignature: (key) =>
+        hashesForKey(key).some((hash) => {
+          try {
+            return cryptoVerify(hash, signed, key, signature);
+          } catch {
+            return false;
+          }
+        }),
     },
   };
 }

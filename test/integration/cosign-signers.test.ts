@@ -1,6 +1,7 @@
 // cosign 2.5 and oras 1.2 (Debian's builds, not ours) read what provenant stores, for every signer:
-// the Secret key (P-256, P-384, ed25519), PKCS#11 (SoftHSM), AWS KMS and GCP KMS (protocol stand-ins)
-// and keyless (mock Fulcio + Rekor). One table over signers; each row signs a TaskRun's provenance and
+// the Secret key (P-256, P-384, ed25519), PKCS#11 (SoftHSM, P-256 and P-384), AWS KMS and GCP KMS (protocol
+// stand-ins) and keyless (mock Fulcio + Rekor). Keys Rekor v1 + cosign cannot take with a log (KMS P-384,
+// ed25519 image signatures) are refused at config load with SIGNING_KEY_TLOG_UNSUPPORTED (docs/signing.md). One table over signers; each row signs a TaskRun's provenance and
 // image signature through the same path as `provenant sign --storage oci` (plan → sign → log → store,
 // encoding `both`), then cosign verifies the legacy `.sig`/`.att` tags and the Sigstore bundle
 // referrers, requiring the transparency log whenever the row logged to Rekor.
@@ -21,7 +22,7 @@ import { createSilentLogger } from '../../src/observability/logger.js';
 import { planArtifacts } from '../../src/reconcile/index.js';
 import { createAwsKmsSigner } from '../../src/signing/aws-kms-signer.js';
 import { createGcpKmsSigner } from '../../src/signing/gcp-kms-signer.js';
-import { createEphemeralSigner, createFulcioSigner, createSecretKeySigner, type ProvenantSigner } from '../../src/signing/index.js';
+import { assertRekorCompatible, createEphemeralSigner, createFulcioSigner, createSecretKeySigner, type ProvenantSigner } from '../../src/signing/index.js';
 import { createPkcs11Signer } from '../../src/signing/pkcs11-signer.js';
 import { createOciStorage } from '../../src/storage/index.js';
 import { parseRun, type RunKey } from '../../src/tekton/index.js';
@@ -31,6 +32,7 @@ import { prepareCosignKeyless, type CosignKeyless, type CosignResult } from '../
 import { debianTool } from '../support/debian-tools.js';
 import { startGcpKmsServer, type GcpKmsTestServer } from '../support/gcp-kms-server.js';
 import { pushTestImage, type PushedImage } from '../support/oci-image.js';
+import { rekorV1Refusal } from '../support/rekor-v1-acceptance.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
 import { startSoftHsm, type SoftHsm } from '../support/softhsm.js';
@@ -59,12 +61,11 @@ type Trust = { key: string } | { identity: string; issuer: string };
 type Check = 'sig' | 'att' | 'bundle';
 
 // Why cosign 2.5 rejects some rows. Each is pinned as a rejection, so a fix on either side shows up here.
-const COSIGN_P384 =
-  'cosign 2.5 hashes with SHA-256 for every key file (verify-attestation has no --signature-digest-algorithm; sigstore/cosign#5091); ' +
-  'provenant signs P-384 with SHA-384, the Sigstore registry algorithm (ecdsa-sha2-384-nistp384) and the only one KMS P-384 keys offer';
-const HASHEDREKORD_SHA256 =
-  "provenant bug: sigstore-js's RekorWitness always writes a sha256 hashedrekord, but a P-384 key signs SHA-384 and Rekor verifies " +
-  'ed25519 hashedrekord signatures as Ed25519ph/SHA-512; Rekor itself (whose entry types cosign uses) rejects the entry';
+// (Secret and PKCS#11 P-384 keys sign SHA-256 since issue 15, as cosign's key files and Chains' x509.pem do:
+// those rows pass every check now.)
+const COSIGN_KMS_P384 =
+  'cosign 2.5 hashes with SHA-256 for every key file (verify-attestation has no --signature-digest-algorithm; sigstore/cosign#5091), ' +
+  'while a KMS P-384 key can only sign SHA-384 (AWS ECDSA_SHA_384, GCP EC_SIGN_P384_SHA384); cosign verifies these with --key awskms://… instead';
 
 interface SignerRow {
   readonly name: string;
@@ -74,6 +75,12 @@ interface SignerRow {
   /** `cosign verify` flag for a key that does not sign SHA-256 digests. */
   readonly digest?: 'sha384' | 'sha512';
   readonly rejects?: Partial<Record<Check, string>>;
+  /** Which chains-config signer the key stands for (default x509). */
+  readonly signerName?: 'x509' | 'kms';
+  /** `artifacts.oci.signer: none`: attestations only, no image signature. */
+  readonly noImageSignature?: boolean;
+  /** The config error provenant refuses this row with at load (nothing is signed). */
+  readonly refused?: 'SIGNING_KEY_TLOG_UNSUPPORTED';
   make(): Promise<{ signer: ProvenantSigner; trust: Trust }>;
 }
 
@@ -90,31 +97,29 @@ async function secretKeyRow(name: string, type: 'p256' | 'p384' | 'ed25519'): Pr
   return { signer, trust: await keyFile(name, signer.publicKeyPem) };
 }
 
+async function awsP384Row(name: string): Promise<{ signer: ProvenantSigner; trust: Trust }> {
+  const signer = await createAwsKmsSigner(`awskms:///${aws.keys.p384.alias}`, {
+    logger,
+    awsClientConfig: { endpoint: aws.url, region: AWS_TEST_REGION, maxAttempts: 1, credentials: { accessKeyId: 'AKIAPROVENANTTEST000', secretAccessKey: 'fake' } },
+  });
+  return { signer, trust: await keyFile(name, signer.publicKeyPem) };
+}
+
 const rows: readonly SignerRow[] = [
   { name: 'secret-p256', format: 'in-toto', tlog: true, make: () => secretKeyRow('secret-p256', 'p256') },
   { name: 'secret-p256-no-tlog', format: 'slsa/v2alpha3', tlog: false, make: () => secretKeyRow('secret-p256-no-tlog', 'p256') },
-  {
-    name: 'secret-p384',
-    format: 'slsa/v2alpha4',
-    tlog: true,
-    digest: 'sha384',
-    rejects: { sig: HASHEDREKORD_SHA256, att: COSIGN_P384, bundle: COSIGN_P384 },
-    make: () => secretKeyRow('secret-p384', 'p384'),
-  },
-  {
-    name: 'secret-p384-no-tlog',
-    format: 'in-toto',
-    tlog: false,
-    digest: 'sha384',
-    rejects: { att: COSIGN_P384, bundle: COSIGN_P384 },
-    make: () => secretKeyRow('secret-p384-no-tlog', 'p384'),
-  },
-  { name: 'secret-ed25519', format: 'in-toto', tlog: true, digest: 'sha512', rejects: { sig: HASHEDREKORD_SHA256 }, make: () => secretKeyRow('secret-ed25519', 'ed25519') },
+  { name: 'secret-p384', format: 'slsa/v2alpha4', tlog: true, make: () => secretKeyRow('secret-p384', 'p384') },
+  { name: 'secret-p384-no-tlog', format: 'in-toto', tlog: false, make: () => secretKeyRow('secret-p384-no-tlog', 'p384') },
+  // An ed25519 image signature cannot be logged in a form both Rekor (Ed25519ph/SHA-512 hashedrekord) and
+  // cosign's .sig check (sha256 only) accept: refused at config load; its attestations log fine (dsse).
+  { name: 'secret-ed25519', format: 'in-toto', tlog: true, refused: 'SIGNING_KEY_TLOG_UNSUPPORTED', make: () => secretKeyRow('secret-ed25519', 'ed25519') },
+  { name: 'secret-ed25519-att-only', format: 'in-toto', tlog: true, noImageSignature: true, make: () => secretKeyRow('secret-ed25519-att-only', 'ed25519') },
   { name: 'secret-ed25519-no-tlog', format: 'slsa/v2alpha3', tlog: false, digest: 'sha512', make: () => secretKeyRow('secret-ed25519-no-tlog', 'ed25519') },
   {
     name: 'pkcs11',
     format: 'slsa/v2alpha3',
     tlog: true,
+    signerName: 'kms',
     make: async () => {
       hsm.generateEcKey({ label: 'cosign', id: Buffer.from('c051', 'hex') });
       const signer = await createPkcs11Signer(`pkcs11:token=${hsm.tokenLabel};object=cosign?module-path=${hsm.modulePath}&pin-value=${hsm.pin}`, { logger });
@@ -122,9 +127,21 @@ const rows: readonly SignerRow[] = [
     },
   },
   {
+    name: 'pkcs11-p384',
+    format: 'in-toto',
+    tlog: true,
+    signerName: 'kms',
+    make: async () => {
+      hsm.generateEcKey({ label: 'cosign-p384', id: Buffer.from('c384', 'hex'), curve: 'P-384' });
+      const signer = await createPkcs11Signer(`pkcs11:token=${hsm.tokenLabel};object=cosign-p384?module-path=${hsm.modulePath}&pin-value=${hsm.pin}`, { logger });
+      return { signer, trust: await keyFile('pkcs11-p384', signer.publicKeyPem) };
+    },
+  },
+  {
     name: 'aws-kms',
     format: 'in-toto',
     tlog: true,
+    signerName: 'kms',
     make: async () => {
       const signer = await createAwsKmsSigner(`awskms:///${aws.keys.p256.alias}`, {
         logger,
@@ -134,24 +151,29 @@ const rows: readonly SignerRow[] = [
     },
   },
   {
-    // KMS P-384 keys can only sign SHA-384 digests (ECDSA_SHA_384), so nothing cosign 2.5 checks with a key file passes.
+    // KMS P-384 keys can only sign SHA-384 digests (ECDSA_SHA_384), which no Rekor v1 entry cosign reads accepts: refused with a log.
     name: 'aws-kms-p384',
     format: 'slsa/v2alpha3',
     tlog: true,
+    signerName: 'kms',
+    refused: 'SIGNING_KEY_TLOG_UNSUPPORTED',
+    make: () => awsP384Row('aws-kms-p384'),
+  },
+  {
+    // Without a log: cosign verifies the .sig with --signature-digest-algorithm sha384; its key-file attestation checks are SHA-256 only.
+    name: 'aws-kms-p384-no-tlog',
+    format: 'slsa/v2alpha3',
+    tlog: false,
+    signerName: 'kms',
     digest: 'sha384',
-    rejects: { sig: HASHEDREKORD_SHA256, att: COSIGN_P384, bundle: COSIGN_P384 },
-    make: async () => {
-      const signer = await createAwsKmsSigner(`awskms:///${aws.keys.p384.alias}`, {
-        logger,
-        awsClientConfig: { endpoint: aws.url, region: AWS_TEST_REGION, maxAttempts: 1, credentials: { accessKeyId: 'AKIAPROVENANTTEST000', secretAccessKey: 'fake' } },
-      });
-      return { signer, trust: await keyFile('aws-kms-p384', signer.publicKeyPem) };
-    },
+    rejects: { att: COSIGN_KMS_P384, bundle: COSIGN_KMS_P384 },
+    make: () => awsP384Row('aws-kms-p384-no-tlog'),
   },
   {
     name: 'gcp-kms',
     format: 'slsa/v2alpha4',
     tlog: true,
+    signerName: 'kms',
     make: async () => {
       const signer = await createGcpKmsSigner(`gcpkms://${gcp.versions.p256.name}`, {
         logger,
@@ -193,23 +215,41 @@ function taskRun(image: PushedImage, uid: string): Record<string, unknown> {
   };
 }
 
+/** The chains-config of a row: its format, its signer for TaskRuns and images, transparency when it logs. */
+function rowConfig(row: SignerRow): Config {
+  const base = defaultConfig();
+  const signer = row.signerName ?? 'x509';
+  return {
+    ...base,
+    transparency: { ...base.transparency, mode: row.tlog ? 'true' : 'false' },
+    artifacts: {
+      ...base.artifacts,
+      taskrun: { ...base.artifacts.taskrun, format: row.format, signer },
+      oci: { ...base.artifacts.oci, signer: row.noImageSignature === true ? 'none' : signer },
+    },
+  };
+}
+
 /** What `provenant sign --storage oci` does for a TaskRun: sign, log and store each planned artifact. */
 async function signAndStore(row: SignerRow, signer: ProvenantSigner, image: PushedImage): Promise<void> {
-  const base = defaultConfig();
-  const config: Config = { ...base, artifacts: { ...base.artifacts, taskrun: { ...base.artifacts.taskrun, format: row.format } } };
+  const config = rowConfig(row);
+  // What createSignerFromConfig checks at config load (provenant sign and the controller alike).
+  assertRekorCompatible(config, row.signerName ?? 'x509', 'keyHolder' in signer ? signer.keyHolder.algorithm : signer.algorithm);
   const raw = taskRun(image, `uid-${row.name}`);
   const run = parseRun(raw);
   const key: RunKey = { kind: 'TaskRun', namespace: 'build', name: 'build', uid: run.uid };
   const witnesses = row.tlog ? [createRekorWitness({ url: sigstore.rekorUrl, logger })] : [];
   const storage = createOciStorage({ config: { repository: undefined, insecure: true, encoding: 'both' }, logger, tagUpdate: { settleMs: 10 } });
   const plan = planArtifacts({ run, children: [], config });
-  expect(plan.map((a) => a.type).sort()).toEqual(['image-signature', 'provenance']);
+  expect(plan.map((a) => a.type).sort()).toEqual(row.noImageSignature === true ? ['provenance'] : ['image-signature', 'provenance']);
   for (const artifact of plan) {
     const bundle = await createTransparentBundler({ signer, witnesses, logger }).create({
       kind: artifact.type === 'provenance' ? 'dsse' : 'message-signature',
       data: artifact.payload,
     });
     expect(bundle.verificationMaterial.tlogEntries ?? []).toHaveLength(row.tlog ? 1 : 0);
+    // The mock Rekor does not verify signatures; a real Rekor v1 would, so check what it checks.
+    if (row.tlog) expect(rekorV1Refusal(bundle, 'keyHolder' in signer ? signer.keyHolder.publicKeyPem : signer.publicKeyPem, Buffer.from(artifact.payload))).toBeUndefined();
     await storage.store({
       run: key,
       artifact: {
@@ -263,18 +303,29 @@ afterAll(async () => {
 describe.each(rows)('cosign 2.5 verifies provenant output: $name', (row) => {
   let image: PushedImage;
   let trust: Trust;
+  let refusal: unknown;
 
   beforeAll(async () => {
     image = await pushTestImage({ host: registry.host, repository: `cosign/${row.name}` });
     const made = await row.make();
     trust = made.trust;
-    signed.set(row.name, { image, trust });
     try {
       await signAndStore(row, made.signer, image);
+      signed.set(row.name, { image, trust });
+    } catch (err) {
+      if (row.refused === undefined) throw err;
+      refusal = err;
     } finally {
       await made.signer.close?.();
     }
   }, 60_000);
+
+  if (row.refused !== undefined) {
+    it('provenant refuses the key with a log at config load, with a typed config error', () => {
+      expect(refusal).toMatchObject({ kind: 'config', code: row.refused });
+    });
+    return;
+  }
 
   const registryArgs = ['--allow-insecure-registry', '--allow-http-registry'];
 
@@ -293,11 +344,11 @@ describe.each(rows)('cosign 2.5 verifies provenant output: $name', (row) => {
     } else {
       expect(r.code, `expected the documented rejection: ${row.rejects[name]}`).not.toBe(0);
       // cosign's own words for that reason (an external tool's message, so worth pinning).
-      expect(r.err).toContain(row.rejects[name] === COSIGN_P384 ? 'accepted signatures do not match threshold' : 'verifying signature');
+      expect(r.err).toContain('accepted signatures do not match threshold');
     }
   }
 
-  it('cosign verify: the legacy .sig (simple signing)', () => check('sig'));
+  if (row.noImageSignature !== true) it('cosign verify: the legacy .sig (simple signing)', () => check('sig'));
   it('cosign verify-attestation: the legacy .att (DSSE layer)', () => check('att'));
   it('cosign verify-attestation --new-bundle-format: the Sigstore bundle referrer', () => check('bundle'));
 
@@ -306,7 +357,7 @@ describe.each(rows)('cosign 2.5 verifies provenant output: $name', (row) => {
     expect(r.code, r.err).toBe(0);
     const out = JSON.parse(r.out) as { manifests?: { artifactType?: string }[]; referrers?: { artifactType?: string }[] };
     const referrers = out.manifests ?? out.referrers ?? [];
-    expect(referrers.map((m) => m.artifactType)).toEqual(['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle.v0.3+json']);
+    expect(referrers.map((m) => m.artifactType)).toEqual(Array(row.noImageSignature === true ? 1 : 2).fill('application/vnd.dev.sigstore.bundle.v0.3+json'));
   });
 });
 
@@ -329,6 +380,10 @@ describe('cosign rejects what it should (the checks above are not vacuous)', () 
     const bundleArgs = ['--new-bundle-format', '--trusted-root', cosign.files.trustedRoot];
     expect((await tool('cosign', ['verify-attestation', ...trustArgs(wrongIdentity), ...registryArgs, ...bundleArgs, '--type', 'slsaprovenance', keyless.image.ref])).code).not.toBe(0);
     expect((await tool('cosign', ['verify', ...trustArgs({ ...keyless.trust, issuer: 'https://evil.example' }), ...registryArgs, keyless.image.ref])).code).not.toBe(0);
+
+    // A Secret P-384 key signs SHA-256 (not SHA-384): cosign checking its .sig as SHA-384 fails.
+    const p384 = of('secret-p384-no-tlog');
+    expect((await tool('cosign', ['verify', ...trustArgs(p384.trust), '--insecure-ignore-tlog', ...registryArgs, '--signature-digest-algorithm', 'sha384', p384.image.ref])).code).not.toBe(0);
 
     const noTlog = of('secret-p256-no-tlog');
     expect((await tool('cosign', ['verify', ...trustArgs(noTlog.trust), ...registryArgs, noTlog.image.ref])).code).not.toBe(0);

@@ -105,9 +105,9 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
   // The checkpoint origin is the URL's host, which verifiers match against the trusted root's baseUrl.
   // Entries start at virtual index 1000 (earlier shards frozen, as on rekor.sigstore.dev): proofs then
   // use leaf indexes that differ from the entries' log indexes, which verifiers must handle.
-  // sha256Only off: test/integration/cosign-signers.test.ts logs P-384 (SHA-384) envelopes to pin what
-  // cosign does with them; a real Rekor v1 refuses them (docs/oci-layout.md), as the stand-in does by default.
-  const rekorLog = createRekorStandIn({ url, keyPair: tlogKeys, logIndexOffset: 1000, sha256Only: false });
+  // DSSE signatures checked with SHA-256 only, as Rekor v1 does: nothing logs P-384/SHA-384 envelopes any
+  // more (Secret/PKCS#11 P-384 sign SHA-256; KMS P-384 with a log is refused at load, docs/signing.md).
+  const rekorLog = createRekorStandIn({ url, keyPair: tlogKeys, logIndexOffset: 1000 });
   const tsa = await initializeTSA(tsaKeys);
   // pkijs writes GeneralizedTime fractions without trailing zeros (".12Z"), as DER requires, and
   // @sigstore/core only parses exactly three digits: a timestamp taken at a whole 10 ms fails
