@@ -43,3 +43,23 @@ export function isProvenantError(err: unknown, code?: string): err is ProvenantE
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Codes for untrusted input over a limit of src/limits.ts (docs/limits.md lists which boundary raises
+ * which). Most reuse the boundary's "invalid" code, so callers need no new branch.
+ */
+export const limitErrorCodes = [
+  'RUN_MALFORMED',
+  'CONFIG_INVALID',
+  'INPUT_TOO_LARGE',
+  'OCI_MANIFEST_INVALID',
+  'OCI_BLOB_INVALID',
+  'OCI_DIGEST_MISMATCH',
+  'VERIFY_BUNDLE_INVALID',
+  'VERIFY_PAYLOAD_INVALID',
+  'VERIFY_CERTIFICATE_INVALID',
+  'REKOR_ENTRY_INVALID',
+  'TLOG_RESPONSE_INVALID',
+  'TRACE_LINK_LIMIT',
+] as const;
+export type LimitErrorCode = (typeof limitErrorCodes)[number];

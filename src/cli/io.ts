@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { ProvenantError } from '../errors.js';
+import { limits } from '../limits.js';
 
 /** Streams and environment a CLI command uses; passed in so tests can run commands in-process. */
 export interface CliIo {
@@ -34,14 +35,24 @@ export function processIo(): CliIo {
 /** Reads a JSON or YAML document from a path (`-` = stdin). Errors are `input` errors naming the file. */
 export async function readDocument(pathOrDash: string, io: CliIo): Promise<unknown> {
   let text: string;
+  const tooLarge = (size: number): ProvenantError =>
+    new ProvenantError('input', 'INPUT_TOO_LARGE', `${pathOrDash} has ${size} bytes, over the limit of ${limits.cliDocument.maxBytes}`, {
+      context: { hint: 'see docs/limits.md' },
+    });
   try {
+    if (pathOrDash !== '-') {
+      const size = (await stat(pathOrDash)).size;
+      if (size > limits.cliDocument.maxBytes) throw tooLarge(size);
+    }
     text = pathOrDash === '-' ? await io.readStdin() : await readFile(pathOrDash, 'utf8');
   } catch (cause) {
+    if (cause instanceof ProvenantError) throw cause;
     throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read ${pathOrDash}: ${(cause as Error).message}`, {
       cause,
       context: { hint: 'check the path and permissions' },
     });
   }
+  if (text.length > limits.cliDocument.maxBytes) throw tooLarge(text.length);
   // YAML is a superset of JSON; parse JSON strictly first for exact number/string handling (and
   // without loading the YAML parser).
   const json = text.trimStart().startsWith('{') || text.trimStart().startsWith('[');

@@ -1,4 +1,5 @@
 import { ProvenantError } from '../errors.js';
+import { checkConfigMapLimits } from './config-limits.js';
 import { keylessVerifiabilityProblems } from './keyless.js';
 import {
   buildTypes,
@@ -191,6 +192,7 @@ export const defaultLocalStoragePath = '/var/lib/provenant/attestations';
 
 /** Parses `chains-config` data. Throws `CONFIG_INVALID` (kind `config`) listing every problem. */
 export function parseConfig(data: Data): ParsedConfig {
+  checkConfigMapLimits(data);
   const ctx: Ctx = { data, problems: [], used: new Set() };
 
   const tr = {

@@ -1,5 +1,6 @@
 import { ProvenantError } from '../errors.js';
 import type { RunKind } from './run-key.js';
+import { checkRunLimits } from './run-limits.js';
 import type {
   ChildReference,
   Condition,
@@ -308,6 +309,7 @@ export interface ParseRunOptions {
  */
 export function parseRun(input: unknown, options: ParseRunOptions = {}): Run {
   const o = obj(input, '<root>');
+  checkRunLimits(o);
   const kind = kindOf(o, options.kind);
   const apiVersion = optStr(o['apiVersion'], 'apiVersion') ?? 'tekton.dev/v1';
   if (apiVersion !== 'tekton.dev/v1' && apiVersion !== 'tekton.dev/v1beta1') throw malformed('apiVersion', 'must be tekton.dev/v1 or tekton.dev/v1beta1');

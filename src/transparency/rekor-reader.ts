@@ -5,6 +5,7 @@
  * Rekor v2 logs have no search index: discovery by digest needs a v1 log or the registry.
  */
 import { ProvenantError, errorMessage } from '../errors.js';
+import { checkJsonShape, limits, readBodyBounded, violationError } from '../limits.js';
 import { bundleEntryFromRekorV1, checkTlogEntry, evidenceFromRekorV1, tlogKeysOf, type BundleTlogEntryJson, type TlogKey } from './tlog-trust.js';
 import { decodeRekorBody, type RekorEnvelope, type RekorVerifier } from './rekor-entry.js';
 
@@ -84,18 +85,29 @@ export function createRekorReader(options: RekorReaderOptions): RekorReader {
     } catch (cause) {
       throw new ProvenantError('transient', 'TLOG_UNAVAILABLE', `Rekor is unreachable: ${errorMessage(cause)}`, { cause, context: { rekor: baseUrl } });
     }
-    const text = await res.text();
+    // Bounded (docs/limits.md): a hostile or broken log cannot make the reader buffer without end.
+    const { bytes } = await readBodyBounded(res, limits.rekor.maxBytes, {
+      tooLarge: (actual) =>
+        new ProvenantError('input', 'TLOG_RESPONSE_INVALID', `Rekor answered more than ${limits.rekor.maxBytes} bytes`, {
+          context: { rekor: baseUrl, limit: 'bytes', max: limits.rekor.maxBytes, actual },
+        }),
+      failed: (cause) => new ProvenantError('transient', 'TLOG_UNAVAILABLE', `Rekor's answer could not be read: ${errorMessage(cause)}`, { cause, context: { rekor: baseUrl } }),
+    });
+    const text = Buffer.from(bytes).toString('utf8');
     if (res.status === 404) throw new ProvenantError('permanent', 'TLOG_ENTRY_NOT_FOUND', 'no such entry in the log', { context: { rekor: baseUrl, path } });
     if (res.status >= 500 || res.status === 429 || res.status === 408) {
       throw new ProvenantError('transient', 'TLOG_UNAVAILABLE', `Rekor answered HTTP ${res.status}`, { context: { rekor: baseUrl, status: res.status } });
     }
     if (res.status === 501) throw new ProvenantError('permanent', 'TLOG_SEARCH_UNSUPPORTED', 'this log has no search index');
     if (!res.ok) throw new ProvenantError('permanent', 'TLOG_REQUEST_REJECTED', `Rekor refused the request (HTTP ${res.status})`, { context: { rekor: baseUrl, status: res.status, path } });
+    let parsed: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      parsed = JSON.parse(text) as unknown;
     } catch (cause) {
       throw new ProvenantError('permanent', 'TLOG_RESPONSE_INVALID', 'Rekor answered with something that is not JSON', { cause });
     }
+    checkJsonShape(parsed, limits.rekor, violationError('input', 'TLOG_RESPONSE_INVALID', 'Rekor answer'));
+    return parsed;
   }
 
   /** Verifies and decodes every `{<entryId>: LogEntry}` pair of a response. */

@@ -4,6 +4,7 @@
  * that already exists (409, `x-log-index`) is turned back into a verifiable bundle entry.
  */
 import { ProvenantError, errorMessage } from '../errors.js';
+import { readBodyBounded } from '../limits.js';
 import { hashChildren } from './merkle.js';
 
 /** tlog-tiles path element for a tile index: zero-padded 3-digit groups, all but the last prefixed `x`. */
@@ -50,7 +51,12 @@ export function createTileReader(options: TileReaderOptions): TileReader {
       throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', `cannot read ${path}: ${errorMessage(cause)}`, { cause });
     }
     if (!res.ok) throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', `Rekor v2 answered HTTP ${res.status} for ${path}`);
-    return Buffer.from(await res.arrayBuffer());
+    // A full tile is 256 hashes of 32 bytes; anything much larger is not a tile (docs/limits.md).
+    const { bytes } = await readBodyBounded(res, 64 * 1024, {
+      tooLarge: (actual) => new ProvenantError('input', 'TLOG_RESPONSE_INVALID', `${path} has more than 64 KiB (${actual})`),
+      failed: (cause) => new ProvenantError('transient', 'REKOR_UNAVAILABLE', `cannot read ${path}: ${errorMessage(cause)}`, { cause }),
+    });
+    return Buffer.from(bytes);
   }
 
   /** Hashes of tile (level, n) as it is in a tree of `treeSize`. */

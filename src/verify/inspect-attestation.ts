@@ -14,6 +14,8 @@ import {
   signatureAnnotationPrefix as signaturePrefix,
 } from '../tekton/index.js';
 import { builderIdOf } from './policy.js';
+import { ProvenantError } from '../errors.js';
+import { checkBundleLimits } from './bundle-limits.js';
 
 export const bundleV03MediaType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const inTotoPayloadType = 'application/vnd.in-toto+json';
@@ -236,12 +238,31 @@ export function describeCertificate(cert: string): SignerDescription | undefined
 
 function signerOf(bundle: SerializedBundle): SignerDescription {
   const material = bundle.verificationMaterial as Partial<SerializedBundle['verificationMaterial']> & Record<string, unknown>;
-  const certDer =
-    (material['certificate'] as { rawBytes?: string } | undefined)?.rawBytes ??
-    (material['x509CertificateChain'] as { certificates?: { rawBytes?: string }[] } | undefined)?.certificates?.[0]?.rawBytes;
+  const chain = rec(material['x509CertificateChain'])?.['certificates'];
+  const certDer = str(rec(material['certificate'])?.['rawBytes']) ?? str(rec(Array.isArray(chain) ? chain[0] : undefined)?.['rawBytes']);
   if (certDer !== undefined) return describeCertificate(certDer) ?? { type: 'certificate' };
-  const hint = (material['publicKey'] as { hint?: string } | undefined)?.hint || bundle.dsseEnvelope?.signatures[0]?.keyid || '';
+  const hint = str(rec(material['publicKey'])?.['hint']) || str(bundle.dsseEnvelope?.signatures[0]?.keyid) || '';
   return hint === '' ? { type: 'key' } : { type: 'key', keyId: hint };
+}
+
+/**
+ * The parts `describeBundle` reads have the types it expects (a bundle read from a registry or a file
+ * can hold anything): `input` `VERIFY_BUNDLE_INVALID` otherwise, and the limits of `checkBundleLimits`.
+ */
+function assertDescribable(bundle: unknown): void {
+  checkBundleLimits(bundle);
+  const b = rec(bundle);
+  const material = rec(b?.['verificationMaterial']);
+  const envelope = b?.['dsseEnvelope'];
+  const e = rec(envelope);
+  const entries = material?.['tlogEntries'];
+  const ok =
+    material !== undefined &&
+    (envelope === undefined ||
+      (e !== undefined && typeof e['payload'] === 'string' && typeof e['payloadType'] === 'string' && Array.isArray(e['signatures']) && e['signatures'].every((x) => rec(x) !== undefined))) &&
+    (entries === undefined || (Array.isArray(entries) && entries.every((x) => rec(x) !== undefined))) &&
+    ['certificate', 'x509CertificateChain', 'publicKey'].every((k) => material[k] === undefined || rec(material[k]) !== undefined);
+  if (!ok) throw new ProvenantError('input', 'VERIFY_BUNDLE_INVALID', 'not a Sigstore bundle (verificationMaterial or dsseEnvelope malformed)');
 }
 
 /**
@@ -249,6 +270,7 @@ function signerOf(bundle: SerializedBundle): SignerDescription {
  * bundle holds only their digest).
  */
 export function describeBundle(bundle: SerializedBundle, payload?: Uint8Array): AttestationDescription {
+  assertDescribable(bundle);
   const signer = signerOf(bundle);
   const entry = (bundle.verificationMaterial as Partial<SerializedBundle['verificationMaterial']> | undefined)?.tlogEntries?.[0];
   const tlog =

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { ProvenantError, errorMessage } from '../errors.js';
+import { checkJsonShape, limits, readBodyBounded, violationError } from '../limits.js';
 import { credentialsFromDockerConfig, noCredentials, type DockerCredentials } from '../storage/index.js';
 import { createRunStore, loadKubeConfig, type RunKind } from '../tekton/index.js';
 
@@ -100,13 +101,38 @@ interface RekorLogEntry {
 
 /** Rekor v1's log entry JSON as a bundle tlog entry (hex fields become base64). */
 export function tlogEntryFromRekor(entry: RekorLogEntry): TlogEntry {
-  const body = JSON.parse(Buffer.from(entry.body, 'base64').toString('utf8')) as { kind?: string; apiVersion?: string };
+  const invalid = (what: string, cause?: unknown): ProvenantError =>
+    new ProvenantError('permanent', 'REKOR_ENTRY_INVALID', `the Rekor entry ${what}`, cause === undefined ? {} : { cause });
+  checkJsonShape(entry, limits.rekor, violationError('input', 'REKOR_ENTRY_INVALID', 'Rekor entry'));
+  if (typeof entry !== 'object' || entry === null || typeof entry.body !== 'string') throw invalid('has no body');
+  const scalar = (v: unknown): boolean => typeof v === 'number' || typeof v === 'string';
+  if (!scalar(entry.logIndex) || !scalar(entry.integratedTime)) throw invalid('has no log index or integrated time');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(entry.body, 'base64').toString('utf8'));
+  } catch (cause) {
+    throw invalid('body is not base64 JSON', cause);
+  }
+  checkJsonShape(parsed, limits.rekor, violationError('input', 'REKOR_ENTRY_INVALID', 'Rekor entry body'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('body is not a JSON object');
+  const body = parsed as { kind?: unknown; apiVersion?: unknown };
   const proof = entry.verification?.inclusionProof;
+  const verification = entry.verification as unknown;
+  if (verification !== undefined && (typeof verification !== 'object' || verification === null)) throw invalid('verification is malformed');
+  const proofOk =
+    proof === undefined ||
+    (typeof proof === 'object' &&
+      proof !== null &&
+      (proof.hashes === undefined || (Array.isArray(proof.hashes) && proof.hashes.every((h) => typeof h === 'string'))) &&
+      ['rootHash', 'checkpoint'].every((k) => proof[k as 'rootHash'] === undefined || typeof proof[k as 'rootHash'] === 'string') &&
+      ['logIndex', 'treeSize'].every((k) => proof[k as 'logIndex'] === undefined || typeof proof[k as 'logIndex'] === 'number'));
+  const set = entry.verification?.signedEntryTimestamp as unknown;
+  if (!proofOk || typeof entry.logID !== 'string' || (set !== undefined && typeof set !== 'string')) throw invalid('has malformed fields');
   const hex = (h: string): string => Buffer.from(h, 'hex').toString('base64');
   return {
     logIndex: String(entry.logIndex),
     logId: { keyId: hex(entry.logID) },
-    kindVersion: { kind: body.kind ?? '', version: body.apiVersion ?? '' },
+    kindVersion: { kind: typeof body.kind === 'string' ? body.kind : '', version: typeof body.apiVersion === 'string' ? body.apiVersion : '' },
     integratedTime: String(entry.integratedTime),
     inclusionPromise: entry.verification?.signedEntryTimestamp === undefined ? undefined : { signedEntryTimestamp: entry.verification.signedEntryTimestamp },
     inclusionProof:
@@ -137,12 +163,25 @@ export async function fetchRekorEntry(url: string, fetchFn: typeof fetch = fetch
   if (!response.ok) {
     throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', `Rekor answered HTTP ${response.status} for ${url}`, { context: { status: response.status } });
   }
-  const json = (await response.json()) as unknown;
+  const { bytes } = await readBodyBounded(response, limits.rekor.maxBytes, {
+    tooLarge: (actual) =>
+      new ProvenantError('input', 'REKOR_ENTRY_INVALID', `Rekor's answer for ${url} has more than ${limits.rekor.maxBytes} bytes (${actual})`, {
+        context: { limit: 'bytes', max: limits.rekor.maxBytes, actual, hint: 'see docs/limits.md' },
+      }),
+    failed: (cause) => new ProvenantError('transient', 'REKOR_UNAVAILABLE', `cannot read the Rekor entry ${url}: ${errorMessage(cause)}`, { cause }),
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (cause) {
+    throw new ProvenantError('permanent', 'REKOR_ENTRY_INVALID', `Rekor's answer for ${url} is not JSON`, { cause });
+  }
+  checkJsonShape(json, limits.rekor, violationError('input', 'REKOR_ENTRY_INVALID', `Rekor's answer for ${url}`));
   const entries = Array.isArray(json) ? (json as unknown[]) : [json];
   for (const e of entries) {
     if (typeof e !== 'object' || e === null) continue;
-    const first = Object.values(e as Record<string, unknown>)[0] as RekorLogEntry | undefined;
-    if (first !== undefined && typeof first.body === 'string') return tlogEntryFromRekor(first);
+    const first = Object.values(e as Record<string, unknown>)[0] as RekorLogEntry | null | undefined;
+    if (typeof first === 'object' && first !== null && typeof first.body === 'string') return tlogEntryFromRekor(first);
   }
   throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', `Rekor returned no entry for ${url}`);
 }

@@ -19,6 +19,7 @@ import {
 } from '../storage/oci/index.js';
 import { classifyAttestation, dsseBundles, type AttestationOutcome } from './trace-classify.js';
 import type { VerificationPolicy, VerifiedArtifact } from './verify-bundle.js';
+import { TRACE_LINK_LIMIT, mayFollow, type TraceLinkLimits } from './trace-limits.js';
 
 export type TraceVerdict = 'verified' | 'unsigned' | 'invalid-signature' | 'identity-mismatch' | 'not-found' | 'unreachable';
 export type TraceNodeKind = 'image' | 'git' | 'artifact';
@@ -74,6 +75,8 @@ export interface TraceOptions {
   /** A bundle is verified when any policy accepts it (several `--key`s, or a keyless identity). */
   readonly policies: readonly VerificationPolicy[];
   readonly maxDepth?: number;
+  /** Fan-out and graph-size limits (default `limits.trace`, docs/limits.md). */
+  readonly linkLimits?: TraceLinkLimits;
   readonly onProgress?: (p: TraceProgress) => void;
   readonly logger: Logger;
 }
@@ -254,9 +257,14 @@ export async function traceImage(ref: string, options: TraceOptions): Promise<Tr
     done++;
     for (const v of verified) {
       const materials = v.statement === undefined ? [] : statementMaterials(v.statement);
-      for (const m of materials) {
+      for (const [i, m] of materials.entries()) {
         const next = materialTarget(m.uri, m.digest);
         if (next === undefined) continue;
+        if (!mayFollow(i, nodes.size, nodes.has(next.id), options.linkLimits)) {
+          node.truncated = true;
+          node.reason ??= TRACE_LINK_LIMIT;
+          break;
+        }
         if (next.kind === 'image' && !nodes.has(next.id) && depth >= maxDepth) {
           node.truncated = true;
           continue;

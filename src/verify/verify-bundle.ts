@@ -8,6 +8,7 @@ import { dsse } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial, type SignedEntity, type VerificationPolicy as SigstorePolicy } from '@sigstore/verify';
 import { ProvenantError, errorMessage } from '../errors.js';
+import { checkBundleLimits, parseStatementBounded } from './bundle-limits.js';
 
 export type VerificationPolicy =
   | {
@@ -97,6 +98,7 @@ function withKeyHash(entity: SignedEntity, bundle: Bundle, artifact: Buffer | un
 }
 
 function parseBundle(json: unknown): Bundle {
+  checkBundleLimits(json);
   try {
     return bundleFromJSON(json);
   } catch (cause) {
@@ -141,7 +143,12 @@ export function verifyBundle(bundleJson: unknown, policy: VerificationPolicy, op
     throw new ProvenantError('input', 'VERIFY_ARTIFACT_REQUIRED', 'a message-signature bundle needs the signed artifact to verify');
   }
 
-  let entity = toSignedEntity(bundle, options.artifact);
+  let entity: SignedEntity;
+  try {
+    entity = toSignedEntity(bundle, options.artifact);
+  } catch (cause) {
+    throw new ProvenantError('input', 'VERIFY_BUNDLE_INVALID', `unusable Sigstore bundle: ${errorMessage(cause)}`, { cause });
+  }
   let verifier: Verifier;
   let sigstorePolicy: SigstorePolicy | undefined;
   if ('key' in policy) {
@@ -180,11 +187,7 @@ export function verifyBundle(bundleJson: unknown, policy: VerificationPolicy, op
   const payloadType = bundle.content.$case === 'dsseEnvelope' ? bundle.content.dsseEnvelope.payloadType : undefined;
   let statement: Record<string, unknown> | undefined;
   if (payloadType === 'application/vnd.in-toto+json') {
-    try {
-      statement = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
-    } catch (cause) {
-      throw rejected('VERIFY_PAYLOAD_INVALID', 'the signed in-toto payload is not JSON', cause);
-    }
+    statement = parseStatementBounded(payload);
   }
   const rawSubjects = Array.isArray(statement?.['subject']) ? (statement['subject'] as unknown[]) : [];
   const subjects = rawSubjects

@@ -78,6 +78,10 @@ describe('fault: bad-input corpus', () => {
           continue;
         }
         if (c.expect === 'signed') expect(state, c.name).toBe('true');
+        if (c.reason !== undefined) {
+          // Over a limit: failed at the first attempt with that code, never retried.
+          expect([state, a['chains.tekton.dev/reason'], a['chains.tekton.dev/retries']], c.name).toEqual(['failed', c.reason, '1']);
+        }
         if (state === 'failed') {
           expect(a['chains.tekton.dev/reason'], c.name).toMatch(reasonCode);
           const mine = events.filter((e) => (e['involvedObject'] as { name?: string }).name === ref.name);

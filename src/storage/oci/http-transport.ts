@@ -20,6 +20,11 @@ export interface TransportInit {
   readonly method?: string;
   readonly headers?: Record<string, string>;
   readonly body?: Uint8Array | string;
+  /** Deadline for the whole exchange, headers and body (limits.ts: `http.timeoutMs`). */
+  readonly timeoutMs?: number;
+  /** Most body bytes held; past it the exchange is dropped with `tooLarge`'s error. */
+  readonly maxBodyBytes?: number;
+  readonly tooLarge?: (actual: number, max: number) => Error;
 }
 
 export function httpTransport(input: URL | string, init: TransportInit = {}): Promise<Response> {
@@ -28,9 +33,33 @@ export function httpTransport(input: URL | string, init: TransportInit = {}): Pr
   const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
   const method = (init.method ?? 'GET').toUpperCase();
   return new Promise<Response>((resolve, reject) => {
+    const maxBody = init.maxBodyBytes ?? Infinity;
+    const timer =
+      init.timeoutMs === undefined ? undefined : setTimeout(() => req.destroy(new Error(`no complete answer within ${init.timeoutMs} ms`)), init.timeoutMs);
+    const settle = <T>(fn: (v: T) => void) => (v: T) => {
+      if (timer !== undefined) clearTimeout(timer);
+      fn(v);
+    };
+    resolve = settle(resolve);
+    reject = settle(reject);
     const req = lib.request(url, { method, headers: init.headers, agent }, (res) => {
+      const declared = Number(res.headers['content-length'] ?? NaN);
+      if (method !== 'HEAD' && declared > maxBody) {
+        req.destroy();
+        reject(init.tooLarge?.(declared, maxBody) ?? new Error(`answer over ${maxBody} bytes`));
+        return;
+      }
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let received = 0;
+      res.on('data', (c: Buffer) => {
+        received += c.length;
+        if (received > maxBody) {
+          req.destroy();
+          reject(init.tooLarge?.(received, maxBody) ?? new Error(`answer over ${maxBody} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
       res.on('error', reject);
       res.on('end', () => {
         const headers = new Headers();

@@ -21,6 +21,7 @@ import {
   pemToDerBase64,
 } from './layouts.js';
 import { parseRepositoryOverride } from './oci-storage.js';
+import { blobBudget, descriptorsOf } from './bounded-read.js';
 
 export interface StoredEnvelope {
   /** The DSSE envelope as stored (`payloadType`, `payload`, `signatures[{keyid, sig}]`). */
@@ -105,7 +106,7 @@ function splitPem(text: string): string[] {
 }
 
 function layers(doc: Record<string, unknown> | undefined): Descriptor[] {
-  return Array.isArray(doc?.['layers']) ? (doc['layers'] as Descriptor[]) : [];
+  return descriptorsOf<Descriptor>(doc?.['layers']);
 }
 
 function normaliseEnvelope(raw: unknown): SerializedEnvelope | undefined {
@@ -132,17 +133,18 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
     return c;
   };
 
-  async function readBundles(target: RepositoryRef, digest: string): Promise<SerializedBundle[]> {
+  async function readBundles(target: RepositoryRef, digest: string, spend: (size: number) => void): Promise<SerializedBundle[]> {
     const client = clientFor(target.registry);
     const index = (await client.getReferrers(target.repository, digest)) ?? (await client.getManifest(target.repository, digestTag(digest)))?.json;
     const out: SerializedBundle[] = [];
-    const entries = Array.isArray(index?.['manifests']) ? (index['manifests'] as Descriptor[]) : [];
+    const entries = descriptorsOf<Descriptor>(index?.['manifests']);
     for (const entry of entries) {
       if (!(entry.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle')) continue;
       const manifest = await client.getManifest(target.repository, entry.digest);
       const layer = layers(manifest?.json)[0];
       if (layer === undefined) continue;
       const bytes = await client.getBlob(target.repository, layer.digest);
+      spend(bytes.length);
       try {
         out.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as SerializedBundle);
       } catch {
@@ -157,12 +159,14 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
       const image = parseImageDigestRef(imageRef);
       const target = override ?? image;
       const client = clientFor(target.registry);
-      const bundles = await readBundles(target, image.digest);
+      const spend = blobBudget(target);
+      const bundles = await readBundles(target, image.digest, spend);
       const envelopes: StoredEnvelope[] = [];
       const att = await client.getManifest(target.repository, digestTag(image.digest, 'att'));
       for (const layer of layers(att?.json)) {
         if (layer.mediaType !== MEDIA_TYPE_DSSE) continue;
         const bytes = await client.getBlob(target.repository, layer.digest);
+        spend(bytes.length);
         let envelope: SerializedEnvelope | undefined;
         try {
           envelope = normaliseEnvelope(JSON.parse(Buffer.from(bytes).toString('utf8')));
@@ -184,6 +188,7 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
         const annotations = layer.annotations ?? {};
         const signature = annotations[ANNOTATION_SIGNATURE] ?? '';
         const payload = await client.getBlob(target.repository, layer.digest);
+        spend(payload.length);
         const bundle = bundleFromLegacyAnnotations(annotations, {
           messageSignature: {
             // The simple-signing layer is the signed message, so its digest is the message digest.

@@ -17,6 +17,8 @@ import { ProvenantError } from '../../errors.js';
 import type { DockerCredentials, RegistryCredential } from './credentials.js';
 import { apiHost } from './reference.js';
 import { httpTransport } from './http-transport.js';
+import { limits } from '../../limits.js';
+import { checkManifestDocument, readBlobBody, readJsonAnswer, readManifestBody } from './bounded-read.js';
 
 export const MEDIA_TYPE_OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MEDIA_TYPE_OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -51,6 +53,8 @@ export interface RegistryClientDeps {
   readonly actions?: 'pull' | 'pull,push';
   /** Named in auth errors so operators know whose pull secrets to fix. */
   readonly serviceAccount?: string | undefined;
+  /** Deadline of one request, headers and body (default `limits.http.timeoutMs`). */
+  readonly timeoutMs?: number | undefined;
 }
 
 export interface RegistryClient {
@@ -97,6 +101,9 @@ function isLoopback(host: string): boolean {
 interface SendOptions {
   readonly headers?: Record<string, string>;
   readonly body?: Uint8Array;
+  /** Most bytes of the answer's body held in memory (default `limits.blob.maxBytes`), and the code past it. */
+  readonly maxBytes?: number;
+  readonly tooLargeCode?: 'OCI_MANIFEST_INVALID' | 'OCI_BLOB_INVALID';
 }
 
 /** Blob uploads in flight in this process, by `registry/repository@digest` (shared by every client). */
@@ -115,6 +122,13 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   const pendingTokens = new Map<string, Promise<string>>();
   let basic: string | undefined;
   const referrersCache = new Map<string, boolean>();
+  const timeoutMs = deps.timeoutMs ?? limits.http.timeoutMs;
+  const bodyTooLarge =
+    (code = 'OCI_BLOB_INVALID') =>
+    (actual: number, max: number): ProvenantError =>
+      new ProvenantError('input', code, `registry ${deps.registry} sent a body of more than ${max} bytes (${actual} read)`, {
+        context: { registry: deps.registry, limit: 'bytes', max, actual, hint: 'see docs/limits.md' },
+      });
 
   const errorContext = (repository: string, status?: number): Record<string, unknown> => ({
     registry: deps.registry,
@@ -159,7 +173,9 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       if (auth !== undefined && current.origin === origin) headers['Authorization'] = auth;
       if (body === undefined) delete headers['Content-Type'];
       const init = { method: currentMethod, headers, ...(body !== undefined ? { body } : {}) };
-      const res = deps.fetch ? await deps.fetch(current, { ...init, redirect: 'manual' }) : await httpTransport(current, init);
+      const res = deps.fetch
+        ? await deps.fetch(current, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
+        : await httpTransport(current, { ...init, timeoutMs, maxBodyBytes: opts.maxBytes ?? limits.blob.maxBytes, tooLarge: bodyTooLarge(opts.tooLargeCode) });
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const location = res.headers.get('location');
       await res.body?.cancel();
@@ -188,6 +204,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
           headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
           body: form.toString(),
           redirect: 'error',
+          signal: AbortSignal.timeout(timeoutMs),
         });
       } else {
         const u = new URL(realm);
@@ -197,7 +214,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
         if (credential?.username !== undefined) {
           headers['Authorization'] = `Basic ${Buffer.from(`${credential.username}:${credential.password ?? ''}`).toString('base64')}`;
         }
-        res = await doFetch(u, { headers, redirect: 'error' });
+        res = await doFetch(u, { headers, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
       }
     } catch (err) {
       throw networkError(err, repository, 'token request');
@@ -206,7 +223,10 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       await res.body?.cancel();
       throw statusError(res.status, repository, 'token request');
     }
-    const json = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
+    const json = ((await readJsonAnswer(res, { registry: deps.registry, repository }, 'token answer', limits.http.tokenMaxBytes)) ?? {}) as {
+      token?: unknown;
+      access_token?: unknown;
+    };
     const token = typeof json.token === 'string' ? json.token : typeof json.access_token === 'string' ? json.access_token : undefined;
     if (token === undefined) throw statusError(401, repository, 'token request (no token in answer)');
     return token;
@@ -261,6 +281,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       try {
         res = await send(method, url, opts, auth);
       } catch (err) {
+        if (err instanceof ProvenantError) throw err;
         throw networkError(err, repository, what);
       }
       if (res.status === 401 && attempt === 0) {
@@ -278,15 +299,8 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
 
   const v2 = (repository: string, rest: string): string => `${origin}/v2/${repository}/${rest}`;
 
-  async function readManifest(res: Response, reference: string): Promise<FetchedManifest> {
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const digest = sha256Digest(bytes);
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new ProvenantError('permanent', 'OCI_MANIFEST_INVALID', `manifest ${reference} on ${deps.registry} is not JSON`, { cause: err });
-    }
+  async function readManifest(res: Response, repository: string, reference: string): Promise<FetchedManifest> {
+    const { bytes, digest, json } = await readManifestBody(res, { registry: deps.registry, repository, reference });
     const mediaType =
       typeof json['mediaType'] === 'string' ? json['mediaType'] : (res.headers.get('content-type') ?? MEDIA_TYPE_OCI_MANIFEST).split(';')[0]!.trim();
     return { descriptor: { mediaType, digest, size: bytes.length }, bytes, json };
@@ -311,7 +325,11 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     },
 
     async getManifest(repository, reference) {
-      const res = await request('GET', v2(repository, `manifests/${reference}`), repository, 'manifest GET', { headers: { Accept: MANIFEST_ACCEPT } });
+      const res = await request('GET', v2(repository, `manifests/${reference}`), repository, 'manifest GET', {
+        headers: { Accept: MANIFEST_ACCEPT },
+        maxBytes: limits.manifest.maxBytes,
+        tooLargeCode: 'OCI_MANIFEST_INVALID',
+      });
       if (res.status === 404) {
         await res.body?.cancel();
         return undefined;
@@ -320,7 +338,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
         await res.body?.cancel();
         throw statusError(res.status, repository, 'manifest GET');
       }
-      return readManifest(res, reference);
+      return readManifest(res, repository, reference);
     },
 
     async putManifest(repository, reference, bytes, mediaType) {
@@ -373,17 +391,15 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
         }
         throw statusError(res.status, repository, 'blob GET');
       }
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      if (sha256Digest(bytes) !== digest) {
-        throw new ProvenantError('permanent', 'OCI_DIGEST_MISMATCH', `blob ${digest} from ${deps.registry}/${repository} has other content`, {
-          context: errorContext(repository),
-        });
-      }
-      return bytes;
+      return readBlobBody(res, digest, { registry: deps.registry, repository });
     },
 
     async getReferrers(repository, digest) {
-      const res = await request('GET', v2(repository, `referrers/${digest}`), repository, 'referrers GET', { headers: { Accept: MEDIA_TYPE_OCI_INDEX } });
+      const res = await request('GET', v2(repository, `referrers/${digest}`), repository, 'referrers GET', {
+        headers: { Accept: MEDIA_TYPE_OCI_INDEX },
+        maxBytes: limits.manifest.maxBytes,
+        tooLargeCode: 'OCI_MANIFEST_INVALID',
+      });
       const type = res.headers.get('content-type') ?? '';
       if (res.status !== 200 || !type.startsWith(MEDIA_TYPE_OCI_INDEX)) {
         await res.body?.cancel();
@@ -391,7 +407,8 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
         return undefined;
       }
       referrersCache.set(repository, true);
-      return (await res.json()) as Record<string, unknown>;
+      const index = await readJsonAnswer(res, { registry: deps.registry, repository }, `referrers of ${digest}`, limits.manifest.maxBytes);
+      return checkManifestDocument(index, `referrers of ${digest} on ${deps.registry}/${repository}`);
     },
 
     async referrersSupported(repository, digest) {

@@ -19,6 +19,8 @@ export interface BadInputCase {
   readonly expect: Expectation;
   /** A subject name that must not be signed (the bad one). */
   readonly absentSubject?: string;
+  /** For `failed`: the reason code, when one is certain (input over a limit of src/limits.ts: never retried). */
+  readonly reason?: string;
   readonly object: KubeObject;
 }
 
@@ -53,6 +55,9 @@ export function badInputCorpus(prefix: string): BadInputCase[] {
   const cases: BadInputCase[] = [];
   const add = (name: string, expect: Expectation, object: Mutable | KubeObject, absentSubject?: string): void => {
     cases.push({ name, expect, object: object as KubeObject, ...(absentSubject ? { absentSubject } : {}) });
+  };
+  const overLimit = (name: string, object: Mutable): void => {
+    cases.push({ name, expect: 'failed', object: object as unknown as KubeObject, reason: 'RUN_MALFORMED' });
   };
 
   // ---- status ----
@@ -170,11 +175,28 @@ export function badInputCorpus(prefix: string): BadInputCase[] {
   }
   {
     const name = n('nested-200');
-    add(name, 'either', withResults(name, [{ name: 'deep', type: 'object', value: nested(200) }]));
+    overLimit(name, withResults(name, [{ name: 'deep', type: 'object', value: nested(200) }]));
   }
   {
     const name = n('nested-1000');
-    add(name, 'either', withResults(name, [{ name: 'deep', type: 'object', value: nested(1000) }]));
+    overLimit(name, withResults(name, [{ name: 'deep', type: 'object', value: nested(1000) }]));
+  }
+  // ---- over the limits of src/limits.ts (issue 17) ----
+  {
+    const name = n('feature-flags-nested-1000');
+    const o = base(name);
+    o.status['provenance'] = { featureFlags: { enableAPIFields: 'beta', deep: nested(1000) } };
+    overLimit(name, o);
+  }
+  {
+    const name = n('feature-flags-5000-keys');
+    const o = base(name);
+    o.status['provenance'] = { featureFlags: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`flag${i}`, 'true'])) };
+    overLimit(name, o);
+  }
+  {
+    const name = n('results-20000');
+    overLimit(name, withResults(name, Array.from({ length: 20_000 }, (_, i) => ({ name: `r${i}`, type: 'string', value: 'v' }))));
   }
   {
     const name = n('result-value-null');
