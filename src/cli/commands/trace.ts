@@ -4,7 +4,7 @@ import { createLogger } from '../../observability/logger.js';
 import { createOciReader, credentialsFromDockerConfig, type DockerCredentials } from '../../storage/oci/index.js';
 import {
   type VerificationPolicy,
-  createManifestProbe,
+  createManifestReader,
   defaultTraceMaxDepth,
   traceExitCode,
   traceImage,
@@ -27,12 +27,14 @@ and resolved dependencies (SLSA v1) of its verified provenance to their own atte
   --certificate-oidc-issuer URL    keyless: expected OIDC issuer
   --trusted-root FILE              trusted_root.json (Fulcio CA, Rekor and CT keys); needed for keyless
   --max-depth N                    links to follow from the image (default ${defaultTraceMaxDepth})
+  --platform OS/ARCH[/VARIANT]|all image indexes: the platform manifests to trace (default: this host's)
   --docker-config FILE             registry credentials (Docker config.json)
   --insecure                       plain HTTP to registries (loopback registries always use HTTP)
   -o, --output text|json           tree with a verdict per link (default), or the graph as JSON
   --dot FILE                       also write the graph as Graphviz DOT
   --graph FILE                     also write a self-contained HTML page with the graph
-Verdicts: ✔ verified  ✘ invalid signature  ! identity mismatch  ? unsigned  ∅ not found  ⚠ unreachable
+Verdicts: ✔ verified  ✘ invalid signature  ! identity mismatch  ≠ policy violation  ? unsigned  ∅ not found  ⚠ unreachable
+Each image also shows its image-signature verdict (cosign .sig / message-signature bundle) apart from provenance.
 Exit codes: 0 root verified and every signed link verified, 1 otherwise, 2 usage or input error.
 `;
 
@@ -92,6 +94,7 @@ export const traceCommand: CliCommand = {
       output: { type: 'string', short: 'o' },
       dot: { type: 'string' },
       graph: { type: 'string' },
+      platform: { type: 'string' },
     });
     if (values.help) {
       io.stdout(help);
@@ -111,7 +114,8 @@ export const traceCommand: CliCommand = {
 
     const graph: TraceGraph = await traceImage(positionals[0]!, {
       reader: createOciReader({ config: { repository: undefined, insecure }, credentials, logger }),
-      manifestExists: createManifestProbe({ insecure, credentials, logger }),
+      manifests: createManifestReader({ insecure, credentials, logger }),
+      ...(values.platform === undefined ? {} : { platform: values.platform }),
       policies,
       maxDepth,
       logger,
