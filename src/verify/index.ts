@@ -6,3 +6,6 @@ export * from './trace.js';
 export * from './trace-classify.js';
 export * from './trace-render.js';
 export * from './trace-html.js';
+export * from './trace-policy.js';
+export * from './trace-signature.js';
+export * from './trace-identity.js';

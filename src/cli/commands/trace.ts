@@ -1,9 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { ProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { createOciReader, credentialsFromDockerConfig, type DockerCredentials } from '../../storage/oci/index.js';
 import {
   type VerificationPolicy,
+  type TrustPolicy,
+  flagsPolicy,
+  parseTrustPolicy,
   createManifestReader,
   defaultTraceMaxDepth,
   traceExitCode,
@@ -17,7 +21,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant trace IMAGE@sha256:DIGEST
-         (--key PEM_FILE [--key PEM_FILE]... | --certificate-identity SAN --certificate-oidc-issuer URL --trusted-root FILE)
+         (--key PEM_FILE [--key PEM_FILE]... | --certificate-identity SAN --certificate-oidc-issuer URL --trusted-root FILE | --policy FILE)
          [--max-depth N] [--docker-config FILE] [--insecure] [-o text|json] [--dot FILE] [--graph FILE]
 
 Walks the supply chain of an image: verifies its attestations, then follows the materials (SLSA v0.2)
@@ -26,6 +30,9 @@ and resolved dependencies (SLSA v1) of its verified provenance to their own atte
   --certificate-identity SAN       keyless: expected certificate SAN
   --certificate-oidc-issuer URL    keyless: expected OIDC issuer
   --trusted-root FILE              trusted_root.json (Fulcio CA, Rekor and CT keys); needed for keyless
+  --policy FILE                    trust policy (YAML): per image repository / git URL glob, the identities,
+                                   predicate types and builder ids accepted; the flags above become its
+                                   default rule (see docs/trace.md)
   --max-depth N                    links to follow from the image (default ${defaultTraceMaxDepth})
   --platform OS/ARCH[/VARIANT]|all image indexes: the platform manifests to trace (default: this host's)
   --docker-config FILE             registry credentials (Docker config.json)
@@ -62,7 +69,17 @@ function parseDepth(value: string | undefined): number {
   return Number(value);
 }
 
-async function policiesFrom(values: Record<string, unknown>, io: CliIo): Promise<VerificationPolicy[]> {
+async function trustFrom(values: Record<string, unknown>, io: CliIo): Promise<TrustPolicy> {
+  const file = values['policy'] as string | undefined;
+  if (file === undefined) return flagsPolicy(await policiesFrom(values, io, true));
+  const flags = await policiesFrom(values, io, false);
+  const rootFile = values['trusted-root'] as string | undefined;
+  const trustedRoot = rootFile === undefined ? undefined : await readDocument(rootFile, io);
+  const resolved = path.resolve(io.cwd, file);
+  return parseTrustPolicy(await readText(resolved, 'policy file'), { baseDir: path.dirname(resolved), trustedRoot, flags });
+}
+
+async function policiesFrom(values: Record<string, unknown>, io: CliIo, required: boolean): Promise<VerificationPolicy[]> {
   const keys = (values['key'] as string[] | undefined) ?? [];
   const identity = values['certificate-identity'] as string | undefined;
   const issuer = values['certificate-oidc-issuer'] as string | undefined;
@@ -75,7 +92,7 @@ async function policiesFrom(values: Record<string, unknown>, io: CliIo): Promise
     if (trustedRoot === undefined) throw usage('keyless verification needs --trusted-root');
     policies.push({ identity: { san: identity, issuer }, trustedRoot });
   }
-  if (policies.length === 0) throw usage('--key, or --certificate-identity with --certificate-oidc-issuer, is required');
+  if (policies.length === 0 && required) throw usage('--key, --certificate-identity with --certificate-oidc-issuer, or --policy is required');
   return policies;
 }
 
@@ -95,6 +112,7 @@ export const traceCommand: CliCommand = {
       dot: { type: 'string' },
       graph: { type: 'string' },
       platform: { type: 'string' },
+      policy: { type: 'string' },
     });
     if (values.help) {
       io.stdout(help);
@@ -104,7 +122,7 @@ export const traceCommand: CliCommand = {
     const output = values.output ?? 'text';
     if (output !== 'text' && output !== 'json') throw usage(`-o must be text or json, got ${output}`);
     const maxDepth = parseDepth(values['max-depth']);
-    const policies = await policiesFrom(values, io);
+    const trust = await trustFrom(values, io);
     let credentials: DockerCredentials | undefined;
     if (values['docker-config'] !== undefined) {
       credentials = credentialsFromDockerConfig(await readText(values['docker-config'], 'docker config'), values['docker-config']);
@@ -116,7 +134,7 @@ export const traceCommand: CliCommand = {
       reader: createOciReader({ config: { repository: undefined, insecure }, credentials, logger }),
       manifests: createManifestReader({ insecure, credentials, logger }),
       ...(values.platform === undefined ? {} : { platform: values.platform }),
-      policies,
+      trust,
       maxDepth,
       logger,
       onProgress: (p) => io.stderr(`trace: [${p.done + 1}/${p.done + 1 + p.queued}] depth ${p.depth} ${p.ref}\n`),
