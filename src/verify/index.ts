@@ -9,3 +9,5 @@ export * from './trace-html.js';
 export * from './trace-policy.js';
 export * from './trace-signature.js';
 export * from './trace-identity.js';
+export * from './trace-source.js';
+export * from './trace-gitsign.js';

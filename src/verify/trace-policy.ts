@@ -39,6 +39,8 @@ export interface TrustPolicy {
   readonly defaultRule?: TraceRule;
   /** `sha256:<hex>` of the policy file (or of the flags' canonical form): recorded in a VSA. */
   readonly digest: string;
+  /** The trusted root of the file or of `--trusted-root` (names the Rekor log to search). */
+  readonly trustedRoot?: unknown;
 }
 
 /** Fulcio certificate extension names (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md). */
@@ -88,6 +90,13 @@ function gitForms(url: string): string[] {
   return [url, bare, noSuffix];
 }
 
+/** The first transparency log the trusted root names (`tlogs[0].baseUrl`). */
+export function trustedRootRekorUrl(trustedRoot: unknown): string | undefined {
+  const tlogs = isObj(trustedRoot) ? trustedRoot['tlogs'] : undefined;
+  const first = Array.isArray(tlogs) ? (tlogs[0] as unknown) : undefined;
+  return isObj(first) && typeof first['baseUrl'] === 'string' && first['baseUrl'] !== '' ? first['baseUrl'] : undefined;
+}
+
 /** The rule for a link: first rule whose globs match, else the default rule. */
 export function ruleFor(policy: TrustPolicy, kind: 'image' | 'git', ref: string): TraceRule | undefined {
   for (const rule of policy.rules) {
@@ -103,12 +112,13 @@ export function ruleFor(policy: TrustPolicy, kind: 'image' | 'git', ref: string)
 }
 
 /** The policy today's flags mean: one default rule with their keys and keyless identity. */
-export function flagsPolicy(policies: readonly VerificationPolicy[]): TrustPolicy {
+export function flagsPolicy(policies: readonly VerificationPolicy[], trustedRoot?: unknown): TrustPolicy {
   const canonical = JSON.stringify(policies.map((p) => ('key' in p ? { key: p.key } : { san: String(p.identity.san), issuer: p.identity.issuer })));
   return {
     rules: [],
     defaultRule: { name: 'default', images: [], git: [], identities: policies.map((policy) => ({ policy })), sshKeys: [] },
     digest: `sha256:${createHash('sha256').update(canonical).digest('hex')}`,
+    ...(trustedRoot === undefined ? {} : { trustedRoot }),
   };
 }
 
@@ -276,5 +286,10 @@ export async function parseTrustPolicy(
   if (problems.length > 0) {
     throw new ProvenantError('input', 'TRACE_POLICY_INVALID', `invalid trace policy:\n  ${problems.join('\n  ')}`, { context: { problems } });
   }
-  return { rules, ...(defaultRule === undefined ? {} : { defaultRule }), digest: `sha256:${createHash('sha256').update(text).digest('hex')}` };
+  return {
+    rules,
+    ...(defaultRule === undefined ? {} : { defaultRule }),
+    digest: `sha256:${createHash('sha256').update(text).digest('hex')}`,
+    ...(trustedRoot === undefined ? {} : { trustedRoot }),
+  };
 }

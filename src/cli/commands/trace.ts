@@ -7,6 +7,9 @@ import {
   type VerificationPolicy,
   type TrustPolicy,
   flagsPolicy,
+  createCommitChecker,
+  parseSourceMappings,
+  trustedRootRekorUrl,
   parseTrustPolicy,
   createManifestReader,
   defaultTraceMaxDepth,
@@ -33,6 +36,9 @@ and resolved dependencies (SLSA v1) of its verified provenance to their own atte
   --policy FILE                    trust policy (YAML): per image repository / git URL glob, the identities,
                                    predicate types and builder ids accepted; the flags above become its
                                    default rule (see docs/trace.md)
+  --source URL=DIR                 check git commits of URL in the local clone DIR (repeatable); file:// URLs
+                                   are checked in place. Verdicts: signed-commit, unsigned-commit, commit-not-found
+  --rekor-url URL                  Rekor to search (gitsign commit entries); default: the trusted root's log
   --max-depth N                    links to follow from the image (default ${defaultTraceMaxDepth})
   --platform OS/ARCH[/VARIANT]|all image indexes: the platform manifests to trace (default: this host's)
   --docker-config FILE             registry credentials (Docker config.json)
@@ -71,7 +77,10 @@ function parseDepth(value: string | undefined): number {
 
 async function trustFrom(values: Record<string, unknown>, io: CliIo): Promise<TrustPolicy> {
   const file = values['policy'] as string | undefined;
-  if (file === undefined) return flagsPolicy(await policiesFrom(values, io, true));
+  if (file === undefined) {
+    const rootFile = values['trusted-root'] as string | undefined;
+    return flagsPolicy(await policiesFrom(values, io, true), rootFile === undefined ? undefined : await readDocument(rootFile, io));
+  }
   const flags = await policiesFrom(values, io, false);
   const rootFile = values['trusted-root'] as string | undefined;
   const trustedRoot = rootFile === undefined ? undefined : await readDocument(rootFile, io);
@@ -113,6 +122,8 @@ export const traceCommand: CliCommand = {
       graph: { type: 'string' },
       platform: { type: 'string' },
       policy: { type: 'string' },
+      source: { type: 'string', multiple: true },
+      'rekor-url': { type: 'string' },
     });
     if (values.help) {
       io.stdout(help);
@@ -135,6 +146,7 @@ export const traceCommand: CliCommand = {
       manifests: createManifestReader({ insecure, credentials, logger }),
       ...(values.platform === undefined ? {} : { platform: values.platform }),
       trust,
+      checkCommit: createCommitChecker({ sources: parseSourceMappings(values.source ?? [], io.cwd), rekorUrl: values['rekor-url'] ?? trustedRootRekorUrl(trust.trustedRoot) }),
       maxDepth,
       logger,
       onProgress: (p) => io.stderr(`trace: [${p.done + 1}/${p.done + 1 + p.queued}] depth ${p.depth} ${p.ref}\n`),
