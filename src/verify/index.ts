@@ -11,3 +11,4 @@ export * from './trace-signature.js';
 export * from './trace-identity.js';
 export * from './trace-source.js';
 export * from './trace-gitsign.js';
+export * from './trace-workload.js';

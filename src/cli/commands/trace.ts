@@ -16,6 +16,10 @@ import {
   traceExitCode,
   traceImage,
   type TraceGraph,
+  type TraceOptions,
+  loadWorkload,
+  parseWorkloadRef,
+  traceWorkload,
   renderTraceHtml,
   renderTraceDot,
   renderTraceText,
@@ -23,7 +27,7 @@ import {
 import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
-const help = `usage: provenant trace IMAGE@sha256:DIGEST
+const help = `usage: provenant trace IMAGE@sha256:DIGEST | pod/NAME | deployment/NAME | namespace/NAME [-n NAMESPACE]
          (--key PEM_FILE [--key PEM_FILE]... | --certificate-identity SAN --certificate-oidc-issuer URL --trusted-root FILE | --policy FILE)
          [--max-depth N] [--docker-config FILE] [--insecure] [-o text|json] [--dot FILE] [--graph FILE]
 
@@ -41,6 +45,9 @@ and resolved dependencies (SLSA v1) of its verified provenance to their own atte
   --rekor-url URL                  Rekor to search (gitsign commit entries); default: the trusted root's log
   --max-depth N                    links to follow from the image (default ${defaultTraceMaxDepth})
   --platform OS/ARCH[/VARIANT]|all image indexes: the platform manifests to trace (default: this host's)
+  -n, --namespace NS               namespace of pod/… and deployment/… (default: the kubeconfig context's)
+  --kubeconfig FILE                Kubernetes client configuration (default: $KUBECONFIG, ~/.kube/config);
+                                   the user's own credentials: get/list pods, get deployments, replicasets
   --docker-config FILE             registry credentials (Docker config.json)
   --insecure                       plain HTTP to registries (loopback registries always use HTTP)
   -o, --output text|json           tree with a verdict per link (default), or the graph as JSON
@@ -124,12 +131,14 @@ export const traceCommand: CliCommand = {
       policy: { type: 'string' },
       source: { type: 'string', multiple: true },
       'rekor-url': { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      kubeconfig: { type: 'string' },
     });
     if (values.help) {
       io.stdout(help);
       return 0;
     }
-    if (positionals.length !== 1) throw usage('exactly one IMAGE@sha256:DIGEST is required');
+    if (positionals.length !== 1) throw usage('exactly one IMAGE@sha256:DIGEST, pod/NAME, deployment/NAME or namespace/NAME is required');
     const output = values.output ?? 'text';
     if (output !== 'text' && output !== 'json') throw usage(`-o must be text or json, got ${output}`);
     const maxDepth = parseDepth(values['max-depth']);
@@ -141,7 +150,9 @@ export const traceCommand: CliCommand = {
     const insecure = values.insecure ?? false;
     const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'error', name: 'provenant' });
 
-    const graph: TraceGraph = await traceImage(positionals[0]!, {
+    const target = positionals[0]!;
+    const workload = parseWorkloadRef(target);
+    const options: TraceOptions = {
       reader: createOciReader({ config: { repository: undefined, insecure }, credentials, logger }),
       manifests: createManifestReader({ insecure, credentials, logger }),
       ...(values.platform === undefined ? {} : { platform: values.platform }),
@@ -150,7 +161,11 @@ export const traceCommand: CliCommand = {
       maxDepth,
       logger,
       onProgress: (p) => io.stderr(`trace: [${p.done + 1}/${p.done + 1 + p.queued}] depth ${p.depth} ${p.ref}\n`),
-    });
+    };
+    const graph: TraceGraph =
+      workload === undefined
+        ? await traceImage(target, options)
+        : await traceWorkload(await loadWorkload(workload, { namespace: values.namespace, kubeconfig: values.kubeconfig, env: io.env }), options);
     const code = traceExitCode(graph);
     if (values.dot !== undefined) await writeOutput(values.dot, renderTraceDot(graph), 'DOT file');
     if (values.graph !== undefined) await writeOutput(values.graph, renderTraceHtml(graph, { ok: code === 0, generatedAt: new Date().toISOString() }), 'HTML graph');
