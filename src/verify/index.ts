@@ -12,3 +12,4 @@ export * from './trace-identity.js';
 export * from './trace-source.js';
 export * from './trace-gitsign.js';
 export * from './trace-workload.js';
+export * from './trace-local.js';

@@ -18,6 +18,7 @@ import {
   type OciReader,
   type RegistryClient,
   type StoredAttestations,
+  type FetchedManifest,
 } from '../storage/oci/index.js';
 import { classifyAttestation, dsseBundles, type AttestationOutcome } from './trace-classify.js';
 import { flagsPolicy, ruleFor, type TraceRule, type TrustPolicy } from './trace-policy.js';
@@ -124,6 +125,8 @@ export interface EvidenceProvider {
  */
 export interface ManifestSource {
   get(image: ImageDigestRef): Promise<Record<string, unknown> | undefined | null>;
+  /** The manifest's exact bytes (what its digest is computed over), for `export`. */
+  raw?(image: ImageDigestRef): Promise<Uint8Array | undefined>;
 }
 
 /** The verdict on one git commit, from a local clone (see trace-source.ts). */
@@ -183,15 +186,17 @@ export function createManifestReader(deps: {
   readonly fetch?: typeof fetch | undefined;
 }): ManifestSource {
   const clients = new Map<string, RegistryClient>();
+  const fetchManifest = async (image: ImageDigestRef): Promise<FetchedManifest | undefined> => {
+    let client = clients.get(image.registry);
+    if (client === undefined) {
+      client = createRegistryClient({ registry: image.registry, insecure: deps.insecure, credentials: deps.credentials, logger: deps.logger, fetch: deps.fetch, actions: 'pull' });
+      clients.set(image.registry, client);
+    }
+    return client.getManifest(image.repository, image.digest);
+  };
   return {
-    async get(image) {
-      let client = clients.get(image.registry);
-      if (client === undefined) {
-        client = createRegistryClient({ registry: image.registry, insecure: deps.insecure, credentials: deps.credentials, logger: deps.logger, fetch: deps.fetch, actions: 'pull' });
-        clients.set(image.registry, client);
-      }
-      return (await client.getManifest(image.repository, image.digest))?.json;
-    },
+    get: async (image) => (await fetchManifest(image))?.json,
+    raw: async (image) => (await fetchManifest(image))?.bytes,
   };
 }
 

@@ -7,8 +7,9 @@ import { demoCommand } from './demo.js';
 import { inspectCommand } from './inspect.js';
 import { traceCommand } from './trace.js';
 import { controllerCommand } from './controller.js';
+import { exportCommand } from './export.js';
 
-export const commandNames = ['provenance', 'sign', 'verify', 'config', 'demo', 'inspect', 'trace', 'controller'] as const;
+export const commandNames = ['provenance', 'sign', 'verify', 'config', 'demo', 'inspect', 'trace', 'controller', 'export'] as const;
 export type CommandName = (typeof commandNames)[number];
 
 export const commands = {
@@ -20,4 +21,5 @@ export const commands = {
   inspect: inspectCommand,
   trace: traceCommand,
   controller: controllerCommand,
+  export: exportCommand,
 } satisfies Record<CommandName, CliCommand>;

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
-import { createOciReader, credentialsFromDockerConfig, type DockerCredentials } from '../../storage/oci/index.js';
+import { createOciReader, credentialsFromDockerConfig, type DockerCredentials, type OciReader } from '../../storage/oci/index.js';
 import {
   type VerificationPolicy,
   type TrustPolicy,
@@ -17,6 +17,10 @@ import {
   traceImage,
   type TraceGraph,
   type TraceOptions,
+  type EvidenceProvider,
+  type ManifestSource,
+  createLocalEvidence,
+  createLocalManifests,
   loadWorkload,
   parseWorkloadRef,
   traceWorkload,
@@ -48,6 +52,8 @@ and resolved dependencies (SLSA v1) of its verified provenance to their own atte
   -n, --namespace NS               namespace of pod/… and deployment/… (default: the kubeconfig context's)
   --kubeconfig FILE                Kubernetes client configuration (default: $KUBECONFIG, ~/.kube/config);
                                    the user's own credentials: get/list pods, get deployments, replicasets
+  --attestations DIR               offline: read attestations, signatures and manifests from DIR (local storage
+                                   layout or 'provenant export' output) instead of the registry
   --docker-config FILE             registry credentials (Docker config.json)
   --insecure                       plain HTTP to registries (loopback registries always use HTTP)
   -o, --output text|json           tree with a verdict per link (default), or the graph as JSON
@@ -76,7 +82,7 @@ async function writeOutput(file: string, text: string, what: string): Promise<vo
   }
 }
 
-function parseDepth(value: string | undefined): number {
+export function parseDepth(value: string | undefined): number {
   if (value === undefined) return defaultTraceMaxDepth;
   if (!/^\d{1,3}$/.test(value)) throw usage(`--max-depth must be a whole number, got ${value}`);
   return Number(value);
@@ -112,27 +118,85 @@ async function policiesFrom(values: Record<string, unknown>, io: CliIo, required
   return policies;
 }
 
+/** Flags shared by `trace` and `export`. */
+export const traceArgs = {
+  key: { type: 'string', multiple: true },
+  'certificate-identity': { type: 'string' },
+  'certificate-oidc-issuer': { type: 'string' },
+  'trusted-root': { type: 'string' },
+  'max-depth': { type: 'string' },
+  'docker-config': { type: 'string' },
+  insecure: { type: 'boolean' },
+  platform: { type: 'string' },
+  policy: { type: 'string' },
+  source: { type: 'string', multiple: true },
+  'rekor-url': { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  kubeconfig: { type: 'string' },
+  attestations: { type: 'string' },
+} as const;
+
+export interface TraceRun {
+  readonly graph: TraceGraph;
+  readonly trust: TrustPolicy;
+  readonly reader: OciReader;
+  readonly manifests: ManifestSource;
+}
+
+/** Runs the trace the flags describe (used by `trace` and `export`). */
+export async function runTrace(target: string, values: Record<string, unknown>, io: CliIo, command: string): Promise<TraceRun> {
+  const maxDepth = parseDepth(values['max-depth'] as string | undefined);
+  const trust = await trustFrom(values, io);
+  let credentials: DockerCredentials | undefined;
+  const dockerConfig = values['docker-config'] as string | undefined;
+  if (dockerConfig !== undefined) credentials = credentialsFromDockerConfig(await readText(dockerConfig, 'docker config'), dockerConfig);
+  const insecure = (values['insecure'] as boolean | undefined) ?? false;
+  const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'error', name: 'provenant' });
+  const offline = values['attestations'] as string | undefined;
+  const reader = createOciReader({ config: { repository: undefined, insecure }, credentials, logger });
+  let manifests: ManifestSource = createManifestReader({ insecure, credentials, logger });
+  const evidence: EvidenceProvider[] = [];
+  if (offline !== undefined) {
+    // Air-gapped: everything comes from the directory; the registry is not contacted.
+    const dir = path.resolve(io.cwd, offline);
+    evidence.push(await createLocalEvidence(dir));
+    manifests = createLocalManifests(dir);
+  }
+  const platform = values['platform'] as string | undefined;
+  const options: TraceOptions = {
+    ...(offline === undefined ? { reader } : {}),
+    manifests,
+    evidence,
+    ...(platform === undefined ? {} : { platform }),
+    trust,
+    checkCommit: createCommitChecker({
+      sources: parseSourceMappings((values['source'] as string[] | undefined) ?? [], io.cwd),
+      rekorUrl: (values['rekor-url'] as string | undefined) ?? trustedRootRekorUrl(trust.trustedRoot),
+    }),
+    maxDepth,
+    logger,
+    onProgress: (p) => io.stderr(`${command}: [${p.done + 1}/${p.done + 1 + p.queued}] depth ${p.depth} ${p.ref}\n`),
+  };
+  const workload = parseWorkloadRef(target);
+  const graph =
+    workload === undefined
+      ? await traceImage(target, options)
+      : await traceWorkload(
+          await loadWorkload(workload, { namespace: values['namespace'] as string | undefined, kubeconfig: values['kubeconfig'] as string | undefined, env: io.env }),
+          options,
+        );
+  return { graph, trust, reader, manifests };
+}
+
 export const traceCommand: CliCommand = {
   name: 'trace',
   summary: 'walk an image supply chain: attestations, materials and their attestations, as a tree or graph',
   run: async (argv, io) => {
     const { values, positionals } = parseCommandArgs('trace', argv, {
-      key: { type: 'string', multiple: true },
-      'certificate-identity': { type: 'string' },
-      'certificate-oidc-issuer': { type: 'string' },
-      'trusted-root': { type: 'string' },
-      'max-depth': { type: 'string' },
-      'docker-config': { type: 'string' },
-      insecure: { type: 'boolean' },
+      ...traceArgs,
       output: { type: 'string', short: 'o' },
       dot: { type: 'string' },
       graph: { type: 'string' },
-      platform: { type: 'string' },
-      policy: { type: 'string' },
-      source: { type: 'string', multiple: true },
-      'rekor-url': { type: 'string' },
-      namespace: { type: 'string', short: 'n' },
-      kubeconfig: { type: 'string' },
     });
     if (values.help) {
       io.stdout(help);
@@ -141,31 +205,7 @@ export const traceCommand: CliCommand = {
     if (positionals.length !== 1) throw usage('exactly one IMAGE@sha256:DIGEST, pod/NAME, deployment/NAME or namespace/NAME is required');
     const output = values.output ?? 'text';
     if (output !== 'text' && output !== 'json') throw usage(`-o must be text or json, got ${output}`);
-    const maxDepth = parseDepth(values['max-depth']);
-    const trust = await trustFrom(values, io);
-    let credentials: DockerCredentials | undefined;
-    if (values['docker-config'] !== undefined) {
-      credentials = credentialsFromDockerConfig(await readText(values['docker-config'], 'docker config'), values['docker-config']);
-    }
-    const insecure = values.insecure ?? false;
-    const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'error', name: 'provenant' });
-
-    const target = positionals[0]!;
-    const workload = parseWorkloadRef(target);
-    const options: TraceOptions = {
-      reader: createOciReader({ config: { repository: undefined, insecure }, credentials, logger }),
-      manifests: createManifestReader({ insecure, credentials, logger }),
-      ...(values.platform === undefined ? {} : { platform: values.platform }),
-      trust,
-      checkCommit: createCommitChecker({ sources: parseSourceMappings(values.source ?? [], io.cwd), rekorUrl: values['rekor-url'] ?? trustedRootRekorUrl(trust.trustedRoot) }),
-      maxDepth,
-      logger,
-      onProgress: (p) => io.stderr(`trace: [${p.done + 1}/${p.done + 1 + p.queued}] depth ${p.depth} ${p.ref}\n`),
-    };
-    const graph: TraceGraph =
-      workload === undefined
-        ? await traceImage(target, options)
-        : await traceWorkload(await loadWorkload(workload, { namespace: values.namespace, kubeconfig: values.kubeconfig, env: io.env }), options);
+    const { graph } = await runTrace(positionals[0]!, values, io, 'trace');
     const code = traceExitCode(graph);
     if (values.dot !== undefined) await writeOutput(values.dot, renderTraceDot(graph), 'DOT file');
     if (values.graph !== undefined) await writeOutput(values.graph, renderTraceHtml(graph, { ok: code === 0, generatedAt: new Date().toISOString() }), 'HTML graph');
