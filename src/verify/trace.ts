@@ -571,7 +571,7 @@ async function inspectImage(
     return { verified: [], manifest: null };
   }
   const rule = ruleFor(trust, 'image', node.ref);
-  if (rule !== undefined && (options.trust !== undefined || rule.name !== 'default')) node.rule = rule.name;
+  if (rule !== undefined && trust.rules.length > 0) node.rule = rule.name;
   const identities = rule?.identities ?? [];
   const policies = identities.map((i) => i.policy);
   const extensions = identities.map((i) => i.extensions);
