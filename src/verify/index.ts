@@ -13,3 +13,4 @@ export * from './trace-source.js';
 export * from './trace-gitsign.js';
 export * from './trace-workload.js';
 export * from './trace-local.js';
+export * from './vsa.js';

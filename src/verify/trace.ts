@@ -81,6 +81,8 @@ export interface TraceNode {
   source?: EvidenceSource;
   /** Images: the image-signature verdict (cosign `.sig` or message-signature bundle), apart from provenance. */
   signature?: TraceSignature;
+  /** `sha256:<hex>` of each verified attestation's DSSE payload (a VSA's input attestations). */
+  inputs?: string[];
   /** The trust-policy rule applied to the link. */
   rule?: string;
   /** Image indexes: the node is an index whose platform manifests are linked with `platform`. */
@@ -454,12 +456,13 @@ async function drain(walk: Walk, rootId: string, maxDepth: number, trust: TrustP
   while (walk.queue.length > 0) {
     const { target, depth } = walk.queue.shift()!;
     const node = walk.nodes.get(target.id)!;
-    options.onProgress?.({ ref: target.ref, depth, done, queued: walk.queue.length });
-    done++;
     if (target.kind === 'git') {
       await inspectCommit(node, target, trust, options);
       continue;
     }
+    // Progress counts images (one registry round each); commit checks are local and quick.
+    options.onProgress?.({ ref: target.ref, depth, done, queued: walk.queue.filter((q) => q.target.kind !== 'git').length });
+    done++;
     const image = target.image!;
     let found: { verified: VerifiedArtifact[]; manifest: Record<string, unknown> | null };
     try {
@@ -607,6 +610,7 @@ async function inspectImage(
   if (first !== undefined) {
     node.verdict = 'verified';
     node.source = first.source;
+    node.inputs = verified.map((x) => `sha256:${createHash('sha256').update(x.v.payload).digest('hex')}`);
     describe(node, first.v);
   } else if (violation !== undefined) {
     node.verdict = 'policy-violation';

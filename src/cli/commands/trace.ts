@@ -1,5 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { provenantVersion, vsaArgs, vsaHelp, vsaRequest, writeVsa } from '../vsa.js';
 import { ProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { createOciReader, credentialsFromDockerConfig, type DockerCredentials, type OciReader } from '../../storage/oci/index.js';
@@ -17,6 +19,7 @@ import {
   traceImage,
   type TraceGraph,
   type TraceOptions,
+  vsaFromTrace,
   type EvidenceProvider,
   type ManifestSource,
   createLocalEvidence,
@@ -59,7 +62,7 @@ and resolved dependencies (SLSA v1) of its verified provenance to their own atte
   -o, --output text|json           tree with a verdict per link (default), or the graph as JSON
   --dot FILE                       also write the graph as Graphviz DOT
   --graph FILE                     also write a self-contained HTML page with the graph
-Verdicts: ✔ verified  ✘ invalid signature  ! identity mismatch  ≠ policy violation  ? unsigned  ∅ not found  ⚠ unreachable
+${vsaHelp}Verdicts: ✔ verified  ✘ invalid signature  ! identity mismatch  ≠ policy violation  ? unsigned  ∅ not found  ⚠ unreachable
 Each image also shows its image-signature verdict (cosign .sig / message-signature bundle) apart from provenance.
 Exit codes: 0 root verified and every signed link verified, 1 otherwise, 2 usage or input error.
 `;
@@ -197,6 +200,7 @@ export const traceCommand: CliCommand = {
       output: { type: 'string', short: 'o' },
       dot: { type: 'string' },
       graph: { type: 'string' },
+      ...vsaArgs,
     });
     if (values.help) {
       io.stdout(help);
@@ -205,8 +209,14 @@ export const traceCommand: CliCommand = {
     if (positionals.length !== 1) throw usage('exactly one IMAGE@sha256:DIGEST, pod/NAME, deployment/NAME or namespace/NAME is required');
     const output = values.output ?? 'text';
     if (output !== 'text' && output !== 'json') throw usage(`-o must be text or json, got ${output}`);
-    const { graph } = await runTrace(positionals[0]!, values, io, 'trace');
+    const vsa = vsaRequest(values, 'trace');
+    if (vsa !== undefined && parseWorkloadRef(positionals[0]!) !== undefined) throw usage('--vsa-out summarises one image: trace an image, not a workload');
+    const { graph, trust } = await runTrace(positionals[0]!, values, io, 'trace');
     const code = traceExitCode(graph);
+    if (vsa !== undefined) {
+      const policyUri = values.policy === undefined ? 'provenant:trace-flags' : pathToFileURL(path.resolve(io.cwd, values.policy)).href;
+      await writeVsa(io, vsa, vsaFromTrace(graph, code === 0, { uri: policyUri, digest: trust.digest }, { now: new Date(), version: provenantVersion }));
+    }
     if (values.dot !== undefined) await writeOutput(values.dot, renderTraceDot(graph), 'DOT file');
     if (values.graph !== undefined) await writeOutput(values.graph, renderTraceHtml(graph, { ok: code === 0, generatedAt: new Date().toISOString() }), 'HTML graph');
     io.stdout(output === 'json' ? `${JSON.stringify(graph, null, 2)}\n` : renderTraceText(graph));
