@@ -14,3 +14,4 @@ export * from './trace-gitsign.js';
 export * from './trace-workload.js';
 export * from './trace-local.js';
 export * from './vsa.js';
+export * from './trace-rekor.js';

@@ -70,9 +70,11 @@ export function embeddedKey(bundle: SerializedBundle): KeyObject | undefined {
   for (const entry of bundle.verificationMaterial.tlogEntries ?? []) {
     const body = safe(() => JSON.parse(Buffer.from(entry.canonicalizedBody, 'base64').toString('utf8')) as Record<string, unknown>);
     const spec = body?.['spec'] as { signatures?: { verifier?: string }[] } | undefined;
-    // dsse: spec.signatures[].verifier; hashedrekord: spec.signature.publicKey.content (both base64 PEM).
+    // dsse: spec.signatures[].verifier; hashedrekord: spec.signature.publicKey.content; intoto 0.0.2:
+    // spec.content.envelope.signatures[].publicKey (all base64 PEM).
     const hashed = (body?.['spec'] as { signature?: { publicKey?: { content?: string } } } | undefined)?.signature?.publicKey?.content;
-    const verifier = spec?.signatures?.[0]?.verifier ?? hashed;
+    const intoto = (body?.['spec'] as { content?: { envelope?: { signatures?: { publicKey?: string }[] } } } | undefined)?.content?.envelope?.signatures?.[0]?.publicKey;
+    const verifier = spec?.signatures?.[0]?.verifier ?? hashed ?? intoto;
     if (typeof verifier === 'string') {
       const key = keyFromPem(Buffer.from(verifier, 'base64').toString('utf8'));
       if (key !== undefined) return key;

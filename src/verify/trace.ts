@@ -119,6 +119,8 @@ export interface TraceProgress {
 export interface EvidenceProvider {
   readonly source: EvidenceSource;
   read(ref: string, image: ImageDigestRef): Promise<StoredAttestations>;
+  /** Entries found for the digest but dropped because they failed verification (Rekor: SET, proof). */
+  rejected?(digest: string): number;
 }
 
 /**
@@ -621,6 +623,13 @@ async function inspectImage(
     if (reason !== undefined) node.reason = reason;
     const failing = outcomes.find((o) => o.outcome.status !== 'verified');
     if (failing !== undefined) node.source = failing.source;
+    const badLog = (options.evidence ?? []).find((p) => (p.rejected?.(image.digest) ?? 0) > 0);
+    if (verdict === 'unsigned' && badLog !== undefined) {
+      // Only a log entry that does not verify (SET, inclusion proof or body): not evidence, but not silence either.
+      node.verdict = 'invalid-signature';
+      node.reason = 'TLOG_ENTRY_INVALID';
+      node.source = badLog.source;
+    }
   }
   const sig = classifySignatures(signatureCandidates(evidence, image), identities, image.digest);
   node.signature = {

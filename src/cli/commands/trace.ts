@@ -24,6 +24,8 @@ import {
   type ManifestSource,
   createLocalEvidence,
   createLocalManifests,
+  createRekorEvidence,
+  createRekorIndex,
   loadWorkload,
   parseWorkloadRef,
   traceWorkload,
@@ -49,7 +51,8 @@ and resolved dependencies (SLSA v1) of its verified provenance to their own atte
                                    default rule (see docs/trace.md)
   --source URL=DIR                 check git commits of URL in the local clone DIR (repeatable); file:// URLs
                                    are checked in place. Verdicts: signed-commit, unsigned-commit, commit-not-found
-  --rekor-url URL                  Rekor to search (gitsign commit entries); default: the trusted root's log
+  --rekor-url URL                  Rekor v1 to search by image digest (intoto attestations, hashedrekord image
+                                   signatures) and for gitsign commit entries; default: the trusted root's log
   --max-depth N                    links to follow from the image (default ${defaultTraceMaxDepth})
   --platform OS/ARCH[/VARIANT]|all image indexes: the platform manifests to trace (default: this host's)
   -n, --namespace NS               namespace of pod/… and deployment/… (default: the kubeconfig context's)
@@ -165,6 +168,14 @@ export async function runTrace(target: string, values: Record<string, unknown>, 
     evidence.push(await createLocalEvidence(dir));
     manifests = createLocalManifests(dir);
   }
+  const rekorUrl = (values['rekor-url'] as string | undefined) ?? trustedRootRekorUrl(trust.trustedRoot);
+  if (offline === undefined && values['rekor-url'] !== undefined && trust.trustedRoot === undefined) {
+    throw usage('--rekor-url needs --trusted-root (or trustedRoot: in the policy) to verify the log entries');
+  }
+  if (offline === undefined && rekorUrl !== undefined && trust.trustedRoot !== undefined) {
+    // Discovery in the transparency log, by default whenever the trusted root names a log.
+    evidence.push(createRekorEvidence({ index: createRekorIndex(rekorUrl), trustedRoot: trust.trustedRoot }));
+  }
   const platform = values['platform'] as string | undefined;
   const options: TraceOptions = {
     ...(offline === undefined ? { reader } : {}),
@@ -174,7 +185,7 @@ export async function runTrace(target: string, values: Record<string, unknown>, 
     trust,
     checkCommit: createCommitChecker({
       sources: parseSourceMappings((values['source'] as string[] | undefined) ?? [], io.cwd),
-      rekorUrl: (values['rekor-url'] as string | undefined) ?? trustedRootRekorUrl(trust.trustedRoot),
+      rekorUrl,
     }),
     maxDepth,
     logger,
