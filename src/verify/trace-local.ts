@@ -129,7 +129,7 @@ export function createLocalManifests(dir: string): ManifestSource {
  */
 export async function exportEvidence(
   graph: TraceGraph,
-  deps: { readonly reader: OciReader; readonly manifests?: ManifestSource; readonly out: string },
+  deps: { readonly reader: OciReader; readonly evidence?: readonly EvidenceProvider[]; readonly manifests?: ManifestSource; readonly out: string },
 ): Promise<{ bundles: number; manifests: number }> {
   let bundles = 0;
   let manifests = 0;
@@ -139,11 +139,21 @@ export async function exportEvidence(
     const at = node.ref.lastIndexOf('@');
     const digest = node.ref.slice(at + 1);
     const dir = path.join(deps.out, digest.replace(':', '-'));
-    const stored = await deps.reader.readAttestations(node.ref);
+    const registry = await deps.reader.readAttestations(node.ref);
+    const repoRef = node.ref.slice(0, at);
+    const image = { registry: repoRef.slice(0, repoRef.indexOf('/')), repository: repoRef.slice(repoRef.indexOf('/') + 1), digest };
+    // Rekor-found entries travel too: their bundles carry the log entry, verifiable offline.
+    const more = await Promise.all((deps.evidence ?? []).map((p) => p.read(node.ref, image)));
+    const stored: StoredAttestations = {
+      bundles: [...registry.bundles, ...more.flatMap((m) => m.bundles)],
+      envelopes: [...registry.envelopes, ...more.flatMap((m) => m.envelopes)],
+      signatures: [...registry.signatures, ...more.flatMap((m) => m.signatures)],
+    };
     const items: { bundle: SerializedBundle; payload: Uint8Array }[] = [];
     for (const b of dsseBundles(stored)) items.push({ bundle: b, payload: Buffer.from(b.dsseEnvelope?.payload ?? '', 'base64') });
     for (const s of stored.signatures) items.push({ bundle: s.bundle ?? keyOnlyMessageBundle(s.payload, s.signature), payload: s.payload });
     const sigs = new Set(stored.signatures.map((s) => s.signature));
+    const seen = new Set<string>();
     for (const b of stored.bundles) {
       if (b.messageSignature === undefined || sigs.has(b.messageSignature.signature)) continue;
       const payload = payloadForBundle(b, stored.signatures.map((s) => s.payload), { name: node.ref.slice(0, at), digest });
@@ -151,14 +161,15 @@ export async function exportEvidence(
     }
     if (items.length > 0) await mkdir(dir, { recursive: true });
     for (const item of items) {
+      const key = JSON.stringify(item.bundle);
+      if (seen.has(key)) continue;
+      seen.add(key);
       const name = createHash('sha256').update(JSON.stringify(item.bundle)).digest('hex').slice(0, 16);
       await writeFile(path.join(dir, `${name}${BUNDLE_SUFFIX}`), `${JSON.stringify(item.bundle, null, 2)}\n`);
       await writeFile(path.join(dir, `${name}${PAYLOAD_SUFFIX}`), item.payload);
       bundles++;
     }
-    const repo = node.ref.slice(0, at);
-    const slash = repo.indexOf('/');
-    const manifest = await deps.manifests?.raw?.({ registry: repo.slice(0, slash), repository: repo.slice(slash + 1), digest });
+    const manifest = await deps.manifests?.raw?.(image);
     if (manifest !== undefined) {
       await writeFile(path.join(deps.out, 'manifests', `${digest.replace(':', '-')}.json`), manifest);
       manifests++;

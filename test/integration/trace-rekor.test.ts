@@ -106,5 +106,10 @@ describe('discovery in Rekor', () => {
     expect(r.code).toBe(0);
     expect((JSON.parse(r.out) as TraceGraph).nodes[0]).toMatchObject({ verdict: 'verified', source: 'rekor' });
     expect((await runCaptured(['trace', img['app']!.ref, '--key', path.join(dir, 'key.pub'), '--rekor-url', rekor.url], { env: {}, cwd: dir })).code).toBe(2);
+    // Exported with their log entries, Rekor's attestation and signature trace offline too.
+    const common = ['--key', path.join(dir, 'key.pub'), '--trusted-root', path.join(dir, 'trusted_root.json')];
+    expect((await runCaptured(['export', img['app']!.ref, ...common, '--rekor-url', rekor.url, '--out', 'ev'], { env: { PROVENANT_LOG_LEVEL: 'silent' }, cwd: dir })).code).toBe(0);
+    const offline = await runCaptured(['trace', img['app']!.ref, ...common, '--attestations', 'ev', '-o', 'json'], { env: { PROVENANT_LOG_LEVEL: 'silent' }, cwd: dir });
+    expect((JSON.parse(offline.out) as TraceGraph).nodes[0]).toMatchObject({ verdict: 'verified', source: 'local', signature: { verdict: 'verified', source: 'local' } });
   });
 });

@@ -9,7 +9,8 @@ const help = `usage: provenant export IMAGE@sha256:DIGEST | pod/NAME | deploymen
          (trust flags as for 'provenant trace': --key, --certificate-*, --trusted-root, --policy, …)
 
 Traces the image (or workload) like 'provenant trace', then writes every attestation and image signature
-stored for each image of the graph, and each image manifest, to DIR:
+found for each image of the graph (registry, and Rekor entries with their log proof), and each image
+manifest, to DIR:
   DIR/sha256-<hex>/<id>.bundle.json   Sigstore bundle (DSSE attestation or message signature)
   DIR/sha256-<hex>/<id>.payload.json  the signed payload
   DIR/manifests/sha256-<hex>.json     the image manifest, exact bytes
@@ -29,9 +30,9 @@ export const exportCommand: CliCommand = {
     if (positionals.length !== 1) throw usageError('export', 'exactly one IMAGE@sha256:DIGEST or workload is required');
     if (values.out === undefined) throw usageError('export', '--out DIR is required');
     if (values.attestations !== undefined) throw new ProvenantError('input', 'USAGE', 'export reads the registry: --attestations is not allowed');
-    const { graph, reader, manifests } = await runTrace(positionals[0]!, values, io, 'export');
+    const { graph, reader, manifests, evidence } = await runTrace(positionals[0]!, values, io, 'export');
     const out = path.resolve(io.cwd, values.out);
-    const written = await exportEvidence(graph, { reader, manifests, out });
+    const written = await exportEvidence(graph, { reader, evidence, manifests, out });
     io.stderr(renderTraceText(graph));
     io.stdout(`exported ${written.bundles} bundles and ${written.manifests} manifests to ${out}\n`);
     return 0;

@@ -147,6 +147,8 @@ export interface TraceRun {
   readonly trust: TrustPolicy;
   readonly reader: OciReader;
   readonly manifests: ManifestSource;
+  /** Evidence besides the registry (Rekor, or the offline directory). */
+  readonly evidence: readonly EvidenceProvider[];
 }
 
 /** Runs the trace the flags describe (used by `trace` and `export`). */
@@ -199,7 +201,7 @@ export async function runTrace(target: string, values: Record<string, unknown>, 
           await loadWorkload(workload, { namespace: values['namespace'] as string | undefined, kubeconfig: values['kubeconfig'] as string | undefined, env: io.env }),
           options,
         );
-  return { graph, trust, reader, manifests };
+  return { graph, trust, reader, manifests, evidence };
 }
 
 export const traceCommand: CliCommand = {
