@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/observability/logger.js';
 import { createOciReader } from '../../src/storage/oci/index.js';
-import { createManifestReader, renderTraceDot, renderTraceText, traceExitCode, traceImage, type TraceGraph, type TraceNode } from '../../src/verify/index.js';
+import { createManifestReader, renderTraceDot, renderTraceHtml, renderTraceText, traceExitCode, traceImage, type TraceGraph, type TraceNode } from '../../src/verify/index.js';
 import { createTestKey, type PushedImage, type TestKey } from '../support/oci-image.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { signAndAttach, ociMaterial } from '../support/supply-chain.js';
@@ -109,6 +109,9 @@ describe('base images and indexes', () => {
     expect(text).toContain(`base-image: ${img['base']!.ref}`);
     expect(text).toContain('signature ✔');
     expect(renderTraceDot(g)).toContain('label="base-image", style=bold');
+    const html = renderTraceHtml(g, { ok: false, generatedAt: '2026-11-30T00:00:00Z' });
+    expect(html).toContain('class="edge base-image"');
+    expect(html).toContain('data-signature="verified"');
   });
 
   it('traces the platform manifest asked for, or all of them', async () => {
