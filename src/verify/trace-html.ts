@@ -136,7 +136,7 @@ dl{margin:0}dt{font-weight:600;margin-top:6px;color:#445}dd{margin:0;font-family
 svg text{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 svg text.name{font-weight:600;fill:#1c2430}svg text.digest{fill:#556;font-size:11px}svg text.verdict{font-weight:600}
 .node{cursor:pointer}.node:hover rect:first-of-type,.node.selected rect:first-of-type{stroke-width:3}
-.edge{fill:none;stroke:#90a4ae;stroke-width:1.5}.edge.resolvedDependency{stroke-dasharray:5 4}
+.edge{fill:none;stroke:#90a4ae;stroke-width:1.5}.edge.resolvedDependency{stroke-dasharray:5 4}.edge.base-image{stroke:#37474f;stroke-width:2.5}.edge.platform{stroke-dasharray:2 3}
 .hint{color:#667;font-size:12px}
 `;
 
@@ -216,7 +216,7 @@ export function renderTraceHtml(graph: TraceGraph, options: { readonly ok: boole
 </svg>
 </div>
 <aside>
-<section class="panel legend"><h2>Legend</h2><ul>${legendRows}</ul><p class="hint">Solid: material (SLSA v0.2) · dashed: resolved dependency (SLSA v1). Click a box for details.</p></section>
+<section class="panel legend"><h2>Legend</h2><ul>${legendRows}</ul><p class="hint">Solid: material (SLSA v0.2) · dashed: resolved dependency (SLSA v1) · bold: base image · dotted: index platform. “sig ✔” marks a verified image signature. Click a box for details.</p></section>
 <section class="panel"><h2>Details</h2><div id="details"></div></section>
 </aside>
 </main>
