@@ -9,22 +9,8 @@ import path from 'node:path';
 import { ProvenantError, errorMessage } from '../errors.js';
 import { createSilentLogger } from '../observability/index.js';
 import { createKmsSigner, decryptCosignKey, keySignerFromPrivateKey, kmsSchemes, signStatement, type KeySigner } from '../signing/index.js';
-import { buildVsa, type VsaInput } from '../verify/index.js';
-import { usageError } from './args.js';
+import { buildVsa, type VsaInput } from '../verify/vsa.js';
 import type { CliIo } from './io.js';
-
-/** Recorded as the verifier version in a VSA (package.json `version`). */
-export const provenantVersion = '0.1.0';
-
-export const vsaArgs = {
-  'vsa-out': { type: 'string' },
-  'vsa-key': { type: 'string' },
-} as const;
-
-export const vsaHelp = `  --vsa-out FILE                   write a signed SLSA Verification Summary Attestation (Sigstore bundle)
-  --vsa-key KEY                    its signing key: PEM private key, cosign.key ($COSIGN_PASSWORD), or
-                                   awskms:// / gcpkms:// / pkcs11: reference
-`;
 
 export async function vsaSigner(value: string, io: CliIo): Promise<KeySigner> {
   if (Object.keys(kmsSchemes).some((s) => value.startsWith(s))) return createKmsSigner(value, { logger: createSilentLogger(), env: io.env });
@@ -43,15 +29,6 @@ export async function vsaSigner(value: string, io: CliIo): Promise<KeySigner> {
   } catch (cause) {
     throw new ProvenantError('input', 'VSA_KEY_INVALID', `${value} is not a PEM private key, a cosign key or a KMS reference`, { cause });
   }
-}
-
-/** Checks the pair of flags; undefined when no VSA was asked for. */
-export function vsaRequest(values: { readonly 'vsa-out'?: string | undefined; readonly 'vsa-key'?: string | undefined }, command: string): { out: string; key: string } | undefined {
-  const out = values['vsa-out'];
-  const key = values['vsa-key'];
-  if (out === undefined && key === undefined) return undefined;
-  if (out === undefined || key === undefined) throw usageError(command, '--vsa-out and --vsa-key go together');
-  return { out, key };
 }
 
 export async function writeVsa(io: CliIo, request: { out: string; key: string }, input: VsaInput): Promise<void> {

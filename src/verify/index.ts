@@ -15,3 +15,4 @@ export * from './trace-workload.js';
 export * from './trace-local.js';
 export * from './vsa.js';
 export * from './trace-rekor.js';
+export { proveTlogInclusion, withProvenTlogInclusion, type TlogInclusionOptions } from './tlog-inclusion.js';

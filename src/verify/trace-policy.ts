@@ -9,7 +9,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ProvenantError, errorMessage } from '../errors.js';
 import type { VerificationPolicy } from './verify-bundle.js';
 
@@ -252,6 +251,8 @@ export async function parseTrustPolicy(
 ): Promise<TrustPolicy> {
   let doc: unknown;
   try {
+    // yaml loads only when a policy file is read (verify and trace without --policy never need it).
+    const { parse: parseYaml } = await import('yaml');
     doc = parseYaml(text);
   } catch (cause) {
     throw new ProvenantError('input', 'TRACE_POLICY_INVALID', `the policy file is not YAML: ${errorMessage(cause)}`, { cause });

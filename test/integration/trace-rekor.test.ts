@@ -1,8 +1,9 @@
 /**
  * `trace` point 3: discovery in Rekor. The registry holds the images but no attestation or signature;
- * the transparency log holds an `intoto` entry (statement kept, indexed by subject digest) and a
- * `hashedrekord` image signature (found by the digest of the rebuilt simple-signing payload). Each
- * entry is verified (SET, inclusion proof, body) against the trusted root; each verdict says `rekor`.
+ * the transparency log (the Rekor v1 stand-in behind the Sigstore mock) holds an `intoto` entry
+ * (statement kept, indexed by subject digest) and a `hashedrekord` image signature (found by the digest
+ * of the rebuilt simple-signing payload). Each entry is verified (SET, inclusion proof, body) against
+ * the trusted root; each verdict says `rekor`; a tampered inclusion proof is caught.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,14 +17,12 @@ import { createOciReader } from '../../src/storage/oci/index.js';
 import { createManifestReader, createRekorEvidence, createRekorIndex, traceImage, type TraceGraph } from '../../src/verify/index.js';
 import { runCaptured } from '../support/cli.js';
 import { createTestKey, pushTestImage, type PushedImage, type TestKey } from '../support/oci-image.js';
-import { startRekorIntotoAdapter, type RekorIntotoAdapter } from '../support/rekor-intoto.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
 import { provenanceStatement, gitMaterial } from '../support/supply-chain.js';
 
 let registry: RegistryHandle;
 let mock: SigstoreMock;
-let rekor: RekorIntotoAdapter;
 let dir: string;
 const key = createTestKey();
 const stranger = createTestKey();
@@ -44,18 +43,17 @@ async function logIntoto(signer: TestKey, image: PushedImage): Promise<void> {
       },
     },
   };
-  const r = await fetch(`${rekor.url}/api/v1/log/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(proposed) });
+  const r = await fetch(`${mock.rekorUrl}/api/v1/log/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(proposed) });
   if (r.status !== 201) throw new Error(`intoto entry refused: ${r.status} ${await r.text()}`);
 }
 
 async function logSignature(signer: Signer, image: PushedImage): Promise<void> {
-  const witnesses = [new RekorWitness({ rekorBaseURL: rekor.url, fetchOnConflict: true })];
+  const witnesses = [new RekorWitness({ rekorBaseURL: mock.rekorUrl, fetchOnConflict: true })];
   await new MessageSignatureBundleBuilder({ signer, witnesses }).create({ data: Buffer.from(simpleSigningPayload({ name: image.name, digest: image.digest })) });
 }
 
 beforeAll(async () => {
   [registry, mock] = await Promise.all([startRegistry(), startSigstoreMock()]);
-  rekor = await startRekorIntotoAdapter(mock.url);
   dir = await mkdtemp(path.join(tmpdir(), 'provenant-trace-rekor-'));
   img['app'] = await pushTestImage({ host: registry.host, repository: 'rk/app' });
   img['foreign'] = await pushTestImage({ host: registry.host, repository: 'rk/foreign' });
@@ -65,7 +63,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([registry?.stop(), mock?.stop(), rekor?.stop()]);
+  await Promise.all([registry?.stop(), mock?.stop()]);
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
@@ -74,7 +72,7 @@ function trace(image: PushedImage): Promise<TraceGraph> {
   return traceImage(image.ref, {
     reader: createOciReader({ config: { repository: undefined, insecure: true }, logger }),
     manifests: createManifestReader({ insecure: true, logger }),
-    evidence: [createRekorEvidence({ index: createRekorIndex(rekor.url), trustedRoot: mock.trustedRoot })],
+    evidence: [createRekorEvidence({ index: createRekorIndex(mock.rekorUrl), trustedRoot: mock.trustedRoot })],
     policies: [{ key: key.publicKeyPem }],
     logger,
   });
@@ -89,26 +87,26 @@ describe('discovery in Rekor', () => {
 
   it('tells a foreign signer and a log entry that does not verify apart', async () => {
     expect((await trace(img['foreign']!)).nodes[0]).toMatchObject({ verdict: 'identity-mismatch', reason: 'VERIFY_KEY_MISMATCH', source: 'rekor' });
-    rekor.tamperSets(true);
+    mock.rekor.tamperInclusionProofs(true);
     try {
       const g = await trace(img['app']!);
       expect(g.nodes[0]).toMatchObject({ verdict: 'invalid-signature', reason: 'TLOG_ENTRY_INVALID', source: 'rekor', signature: { verdict: 'unsigned' } });
     } finally {
-      rekor.tamperSets(false);
+      mock.rekor.tamperInclusionProofs(false);
     }
   });
 
   it('searches Rekor from the CLI with --rekor-url and the trusted root', async () => {
-    const r = await runCaptured(['trace', img['app']!.ref, '--key', path.join(dir, 'key.pub'), '--trusted-root', path.join(dir, 'trusted_root.json'), '--rekor-url', rekor.url, '-o', 'json'], {
+    const r = await runCaptured(['trace', img['app']!.ref, '--key', path.join(dir, 'key.pub'), '--trusted-root', path.join(dir, 'trusted_root.json'), '--rekor-url', mock.rekorUrl, '-o', 'json'], {
       env: { PROVENANT_LOG_LEVEL: 'silent' },
       cwd: dir,
     });
     expect(r.code).toBe(0);
     expect((JSON.parse(r.out) as TraceGraph).nodes[0]).toMatchObject({ verdict: 'verified', source: 'rekor' });
-    expect((await runCaptured(['trace', img['app']!.ref, '--key', path.join(dir, 'key.pub'), '--rekor-url', rekor.url], { env: {}, cwd: dir })).code).toBe(2);
+    expect((await runCaptured(['trace', img['app']!.ref, '--key', path.join(dir, 'key.pub'), '--rekor-url', mock.rekorUrl], { env: {}, cwd: dir })).code).toBe(2);
     // Exported with their log entries, Rekor's attestation and signature trace offline too.
     const common = ['--key', path.join(dir, 'key.pub'), '--trusted-root', path.join(dir, 'trusted_root.json')];
-    expect((await runCaptured(['export', img['app']!.ref, ...common, '--rekor-url', rekor.url, '--out', 'ev'], { env: { PROVENANT_LOG_LEVEL: 'silent' }, cwd: dir })).code).toBe(0);
+    expect((await runCaptured(['export', img['app']!.ref, ...common, '--rekor-url', mock.rekorUrl, '--out', 'ev'], { env: { PROVENANT_LOG_LEVEL: 'silent' }, cwd: dir })).code).toBe(0);
     const offline = await runCaptured(['trace', img['app']!.ref, ...common, '--attestations', 'ev', '-o', 'json'], { env: { PROVENANT_LOG_LEVEL: 'silent' }, cwd: dir });
     expect((JSON.parse(offline.out) as TraceGraph).nodes[0]).toMatchObject({ verdict: 'verified', source: 'local', signature: { verdict: 'verified', source: 'local' } });
   });

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { provenantVersion, vsaArgs, vsaHelp, vsaRequest, writeVsa } from '../vsa.js';
+import { provenantVersion, vsaArgs, vsaHelp, vsaRequest } from '../vsa-args.js';
 import { ProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { createOciReader, credentialsFromDockerConfig, type DockerCredentials, type OciReader } from '../../storage/oci/index.js';
@@ -228,7 +228,7 @@ export const traceCommand: CliCommand = {
     const code = traceExitCode(graph);
     if (vsa !== undefined) {
       const policyUri = values.policy === undefined ? 'provenant:trace-flags' : pathToFileURL(path.resolve(io.cwd, values.policy)).href;
-      await writeVsa(io, vsa, vsaFromTrace(graph, code === 0, { uri: policyUri, digest: trust.digest }, { now: new Date(), version: provenantVersion }));
+      await (await import('../vsa.js')).writeVsa(io, vsa, vsaFromTrace(graph, code === 0, { uri: policyUri, digest: trust.digest }, { now: new Date(), version: provenantVersion }));
     }
     if (values.dot !== undefined) await writeOutput(values.dot, renderTraceDot(graph), 'DOT file');
     if (values.graph !== undefined) await writeOutput(values.graph, renderTraceHtml(graph, { ok: code === 0, generatedAt: new Date().toISOString() }), 'HTML graph');

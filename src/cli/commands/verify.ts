@@ -17,8 +17,9 @@ import {
   evaluatePolicy,
   type AttestationPolicy,
   sha256Of,
+  withProvenTlogInclusion,
 } from '../../verify/index.js';
-import { provenantVersion, vsaArgs, vsaHelp, vsaRequest, writeVsa } from '../vsa.js';
+import { provenantVersion, vsaArgs, vsaHelp, vsaRequest } from '../vsa-args.js';
 import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
@@ -272,7 +273,9 @@ export const verifyCommand: CliCommand = {
         continue;
       }
       const strict = source.name === values.bundle;
-      const outcomes = source.candidates.map((c) => ({ c, outcome: check(c, trust, source.policy, strict ? artifact : undefined, strict) }));
+      // --require-tlog proves inclusion (fetching the proof from the log when the bundle has only a SET).
+      const candidates = requireTlog && trust.trustedRoot !== undefined ? await withProvenTlogInclusion(source.candidates, trust.trustedRoot) : source.candidates;
+      const outcomes = candidates.map((c) => ({ c, outcome: check(c, trust, source.policy, strict ? artifact : undefined, strict) }));
       for (const { c, outcome } of outcomes) {
         if (outcome.ok && source.name === values.image) verifiedInputs.push({ uri: c.location, digest: sha256Of(outcome.verified.payload) });
         if (outcome.ok) io.stdout(formatVerified(outcome.verified, c.location));
@@ -285,7 +288,7 @@ export const verifyCommand: CliCommand = {
     if (vsa !== undefined && values.image !== undefined) {
       const image = parseImageDigestRef(values.image);
       const canonical = JSON.stringify({ trust: 'key' in trust ? { key: trust.key } : { identity: String(trust.identity.san), issuer: trust.identity.issuer }, policy });
-      await writeVsa(io, vsa, {
+      await (await import('../vsa.js')).writeVsa(io, vsa, {
         resource: { name: `${image.registry}/${image.repository}`, digest: image.digest },
         passed: failures.length === 0,
         inputAttestations: verifiedInputs,
