@@ -14,7 +14,8 @@ import { DSSEBundleBuilder, MessageSignatureBundleBuilder, RekorWitness, type Si
 import { createSilentLogger } from '../../src/observability/logger.js';
 import { simpleSigningPayload } from '../../src/provenance/index.js';
 import { createOciReader } from '../../src/storage/oci/index.js';
-import { createManifestReader, createRekorEvidence, createRekorIndex, traceImage, type TraceGraph } from '../../src/verify/index.js';
+import { createRekorReader } from '../../src/transparency/index.js';
+import { createManifestReader, createRekorEvidence, traceImage, type TraceGraph } from '../../src/verify/index.js';
 import { runCaptured } from '../support/cli.js';
 import { createTestKey, pushTestImage, type PushedImage, type TestKey } from '../support/oci-image.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
@@ -72,7 +73,7 @@ function trace(image: PushedImage): Promise<TraceGraph> {
   return traceImage(image.ref, {
     reader: createOciReader({ config: { repository: undefined, insecure: true }, logger }),
     manifests: createManifestReader({ insecure: true, logger }),
-    evidence: [createRekorEvidence({ index: createRekorIndex(mock.rekorUrl), trustedRoot: mock.trustedRoot })],
+    evidence: [createRekorEvidence({ reader: createRekorReader({ baseUrl: mock.rekorUrl, trustedRoot: mock.trustedRoot }) })],
     policies: [{ key: key.publicKeyPem }],
     logger,
   });

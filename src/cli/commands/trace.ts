@@ -25,7 +25,6 @@ import {
   createLocalEvidence,
   createLocalManifests,
   createRekorEvidence,
-  createRekorIndex,
   loadWorkload,
   parseWorkloadRef,
   traceWorkload,
@@ -176,7 +175,8 @@ export async function runTrace(target: string, values: Record<string, unknown>, 
   }
   if (offline === undefined && rekorUrl !== undefined && trust.trustedRoot !== undefined) {
     // Discovery in the transparency log, by default whenever the trusted root names a log.
-    evidence.push(createRekorEvidence({ index: createRekorIndex(rekorUrl), trustedRoot: trust.trustedRoot }));
+    const { createRekorReader } = await import('../../transparency/index.js');
+    evidence.push(createRekorEvidence({ reader: createRekorReader({ baseUrl: rekorUrl, trustedRoot: trust.trustedRoot }) }));
   }
   const platform = values['platform'] as string | undefined;
   const options: TraceOptions = {
