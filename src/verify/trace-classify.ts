@@ -9,6 +9,7 @@ import type { SerializedBundle, SerializedEnvelope } from '@sigstore/bundle';
 import { dsse } from '@sigstore/core';
 import { isProvenantError } from '../errors.js';
 import type { StoredAttestations } from '../storage/oci/index.js';
+import { certificateExtensionsMatch } from './trace-identity.js';
 import { verifyBundle, type VerificationPolicy, type VerifiedArtifact } from './verify-bundle.js';
 
 export type AttestationOutcome =
@@ -57,7 +58,7 @@ function keyFromPem(pem: string): KeyObject | undefined {
 }
 
 /** The key the bundle says signed it: its certificate, or the verifier recorded in its Rekor entry. */
-function embeddedKey(bundle: SerializedBundle): KeyObject | undefined {
+export function embeddedKey(bundle: SerializedBundle): KeyObject | undefined {
   const vm = bundle.verificationMaterial as Record<string, unknown>;
   const certB64 =
     (vm['certificate'] as { rawBytes?: string } | undefined)?.rawBytes ??
@@ -69,7 +70,11 @@ function embeddedKey(bundle: SerializedBundle): KeyObject | undefined {
   for (const entry of bundle.verificationMaterial.tlogEntries ?? []) {
     const body = safe(() => JSON.parse(Buffer.from(entry.canonicalizedBody, 'base64').toString('utf8')) as Record<string, unknown>);
     const spec = body?.['spec'] as { signatures?: { verifier?: string }[] } | undefined;
-    const verifier = spec?.signatures?.[0]?.verifier;
+    // dsse: spec.signatures[].verifier; hashedrekord: spec.signature.publicKey.content; intoto 0.0.2:
+    // spec.content.envelope.signatures[].publicKey (all base64 PEM).
+    const hashed = (body?.['spec'] as { signature?: { publicKey?: { content?: string } } } | undefined)?.signature?.publicKey?.content;
+    const intoto = (body?.['spec'] as { content?: { envelope?: { signatures?: { publicKey?: string }[] } } } | undefined)?.content?.envelope?.signatures?.[0]?.publicKey;
+    const verifier = spec?.signatures?.[0]?.verifier ?? hashed ?? intoto;
     if (typeof verifier === 'string') {
       const key = keyFromPem(Buffer.from(verifier, 'base64').toString('utf8'));
       if (key !== undefined) return key;
@@ -78,7 +83,7 @@ function embeddedKey(bundle: SerializedBundle): KeyObject | undefined {
   return undefined;
 }
 
-function hashOf(key: KeyObject): string | null {
+export function hashOf(key: KeyObject): string | null {
   if (key.asymmetricKeyType !== 'ec') return null;
   const curve = key.asymmetricKeyDetails?.namedCurve;
   return curve === 'secp384r1' ? 'sha384' : curve === 'secp521r1' ? 'sha512' : 'sha256';
@@ -91,7 +96,7 @@ function dsseSignatureValid(envelope: SerializedEnvelope, key: KeyObject): boole
   return safe(() => cryptoVerify(hashOf(key), pae, key, Buffer.from(sig, 'base64'))) ?? false;
 }
 
-function sameKey(a: KeyObject, b: KeyObject): boolean {
+export function sameKey(a: KeyObject, b: KeyObject): boolean {
   return a.export({ format: 'der', type: 'spki' }).equals(b.export({ format: 'der', type: 'spki' }));
 }
 
@@ -107,7 +112,7 @@ function hintsOf(key: KeyObject): Set<string> {
   return out;
 }
 
-function policyKeys(policies: readonly VerificationPolicy[]): KeyObject[] {
+export function policyKeys(policies: readonly VerificationPolicy[]): KeyObject[] {
   return policies.flatMap((p) => ('key' in p ? [keyFromPem(p.key)].filter((k): k is KeyObject => k !== undefined) : []));
 }
 
@@ -141,12 +146,25 @@ function coversDigest(verified: VerifiedArtifact, hex: string): boolean {
   return verified.subjects.some((s) => s.digest['sha256']?.toLowerCase() === hex);
 }
 
-/** Verifies one attestation about the image with sha256 `hex` against any of `policies`. */
-export function classifyAttestation(bundle: SerializedBundle, policies: readonly VerificationPolicy[], hex: string): AttestationOutcome {
+/**
+ * Verifies one attestation about the image with sha256 `hex` against any of `policies`. `extensions[i]`
+ * (Fulcio certificate extension values) further restricts `policies[i]`.
+ */
+export function classifyAttestation(
+  bundle: SerializedBundle,
+  policies: readonly VerificationPolicy[],
+  hex: string,
+  extensions: readonly (Readonly<Record<string, string | RegExp>> | undefined)[] = [],
+): AttestationOutcome {
   const codes: string[] = [];
-  for (const policy of policies) {
+  for (const [i, policy] of policies.entries()) {
     try {
       const verified = verifyBundle(bundle, policy);
+      const wanted = extensions[i];
+      if (wanted !== undefined && !certificateExtensionsMatch(bundle, wanted)) {
+        codes.push('VERIFY_IDENTITY_MISMATCH');
+        continue;
+      }
       if (verified.statement === undefined) return { status: 'invalid-signature', code: 'VERIFY_PAYLOAD_INVALID' };
       // Signed, but about another artifact: copied next to this image, it proves nothing about it.
       if (!coversDigest(verified, hex)) return { status: 'subject-mismatch', code: 'TRACE_SUBJECT_MISMATCH' };

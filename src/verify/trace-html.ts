@@ -4,7 +4,7 @@
  * script, style, font or image; every string from a statement is escaped, since statements are input.
  */
 import type { TraceGraph, TraceNode } from './trace.js';
-import { kindLabels, nodeStatus, traceSummary, verdictLabels } from './trace-render.js';
+import { kindLabels, nodeStatus, signatureText, traceSummary, verdictLabels } from './trace-render.js';
 
 const NODE_W = 330;
 const NODE_H = 58;
@@ -71,10 +71,13 @@ function nodeLines(n: TraceNode): [string, string] {
   return [n.ref.slice(0, at), digest.length > 23 ? `${digest.slice(0, 23)}…` : digest];
 }
 
+const signatureBadges = { verified: 'sig ✔', unsigned: '', 'invalid-signature': 'sig ✘', 'identity-mismatch': 'sig !' } as const;
+
 function nodeSvg(n: TraceNode, pos: { x: number; y: number }, isRoot: boolean): string {
   const s = nodeStatus(n);
   const [name, digest] = nodeLines(n);
-  const title = `${n.ref}\n${s.symbol} ${s.text}${n.reason !== undefined ? ` (${n.reason})` : ''}`;
+  const sig = signatureText(n);
+  const title = `${n.ref}\n${s.symbol} ${s.text}${n.reason !== undefined ? ` (${n.reason})` : ''}${n.source === undefined ? '' : ` [${n.source}]`}${sig === undefined ? '' : `\n${sig}`}`;
   return [
     `<g class="node${isRoot ? ' root' : ''}" data-id="${esc(n.id)}" data-kind="${n.kind}" data-verdict="${esc(n.verdict ?? n.kind)}" tabindex="0" transform="translate(${pos.x},${pos.y})">`,
     `<title>${esc(title)}</title>`,
@@ -83,6 +86,9 @@ function nodeSvg(n: TraceNode, pos: { x: number; y: number }, isRoot: boolean): 
     `<text class="name" x="14" y="18">${esc(clip(name))}</text>`,
     `<text class="digest" x="14" y="34">${esc(digest)}</text>`,
     `<text class="verdict" x="14" y="50" fill="${s.color}">${esc(`${s.symbol} ${s.text}`)}</text>`,
+    n.signature === undefined || n.signature.verdict === 'unsigned'
+      ? ''
+      : `<text class="signature" data-signature="${n.signature.verdict}" x="${NODE_W - 10}" y="50" text-anchor="end">${esc(signatureBadges[n.signature.verdict])}</text>`,
     '</g>',
   ].join('');
 }
@@ -130,7 +136,7 @@ dl{margin:0}dt{font-weight:600;margin-top:6px;color:#445}dd{margin:0;font-family
 svg text{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 svg text.name{font-weight:600;fill:#1c2430}svg text.digest{fill:#556;font-size:11px}svg text.verdict{font-weight:600}
 .node{cursor:pointer}.node:hover rect:first-of-type,.node.selected rect:first-of-type{stroke-width:3}
-.edge{fill:none;stroke:#90a4ae;stroke-width:1.5}.edge.resolvedDependency{stroke-dasharray:5 4}
+.edge{fill:none;stroke:#90a4ae;stroke-width:1.5}.edge.resolvedDependency{stroke-dasharray:5 4}.edge.base-image{stroke:#37474f;stroke-width:2.5}.edge.platform{stroke-dasharray:2 3}
 .hint{color:#667;font-size:12px}
 `;
 
@@ -139,7 +145,7 @@ const script = `
   var data = JSON.parse(document.getElementById('trace-data').textContent);
   var byId = {}; data.nodes.forEach(function(n){ byId[n.id] = n; });
   var panel = document.getElementById('details');
-  var fields = [['ref','Reference'],['kind','Kind'],['verdict','Verdict'],['reason','Reason'],['signer','Signer'],['builder','Builder'],['buildType','Build type'],['predicateType','Predicate type'],['attestations','Attestations found'],['depth','Depth'],['truncated','Materials beyond depth limit']];
+  var fields = [['ref','Reference'],['kind','Kind'],['verdict','Verdict'],['reason','Reason'],['signer','Signer'],['builder','Builder'],['buildType','Build type'],['predicateType','Predicate type'],['attestations','Attestations found'],['source','Evidence from'],['rule','Policy rule'],['platform','Platform'],['signatureText','Image signature'],['depth','Depth'],['truncated','Materials beyond depth limit']];
   function show(id){
     var n = byId[id]; if(!n) return;
     document.querySelectorAll('.node.selected').forEach(function(e){ e.classList.remove('selected'); });
@@ -154,7 +160,7 @@ const script = `
     var links = data.edges.filter(function(e){ return e.from === id; });
     if (links.length) {
       var dt = document.createElement('dt'); dt.textContent = 'Links'; dl.appendChild(dt);
-      links.forEach(function(e){ var dd = document.createElement('dd'); dd.textContent = e.relation + ' → ' + (byId[e.to] ? byId[e.to].ref : e.to); dl.appendChild(dd); });
+      links.forEach(function(e){ var dd = document.createElement('dd'); dd.textContent = e.relation + (e.label ? ' ' + e.label : '') + ' → ' + (byId[e.to] ? byId[e.to].ref : e.to); dl.appendChild(dd); });
     }
     panel.replaceChildren(dl);
   }
@@ -184,7 +190,7 @@ export function renderTraceHtml(graph: TraceGraph, options: { readonly ok: boole
     .join('');
   const root = graph.nodes.find((n) => n.id === graph.root);
   // `<` is escaped so no statement text can close the script element.
-  const json = JSON.stringify(graph).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const json = JSON.stringify({ ...graph, nodes: graph.nodes.map((n) => ({ ...n, signatureText: signatureText(n) })) }).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -210,7 +216,7 @@ export function renderTraceHtml(graph: TraceGraph, options: { readonly ok: boole
 </svg>
 </div>
 <aside>
-<section class="panel legend"><h2>Legend</h2><ul>${legendRows}</ul><p class="hint">Solid: material (SLSA v0.2) · dashed: resolved dependency (SLSA v1). Click a box for details.</p></section>
+<section class="panel legend"><h2>Legend</h2><ul>${legendRows}</ul><p class="hint">Solid: material (SLSA v0.2) · dashed: resolved dependency (SLSA v1) · bold: base image · dotted: index platform. “sig ✔” marks a verified image signature. Click a box for details.</p></section>
 <section class="panel"><h2>Details</h2><div id="details"></div></section>
 </aside>
 </main>

@@ -1,5 +1,5 @@
 /** Text tree and Graphviz DOT renderings of a trace graph. */
-import type { TraceEdge, TraceGraph, TraceNode, TraceVerdict } from './trace.js';
+import type { SignatureVerdict, TraceEdge, TraceGraph, TraceNode, TraceVerdict } from './trace.js';
 
 export const verdictLabels: Readonly<Record<TraceVerdict, { readonly symbol: string; readonly text: string; readonly color: string }>> = {
   verified: { symbol: '✔', text: 'verified', color: '#2e7d32' },
@@ -8,15 +8,29 @@ export const verdictLabels: Readonly<Record<TraceVerdict, { readonly symbol: str
   unsigned: { symbol: '?', text: 'unsigned', color: '#757575' },
   'not-found': { symbol: '∅', text: 'not found', color: '#5d4037' },
   unreachable: { symbol: '⚠', text: 'unreachable', color: '#6a1b9a' },
+  'policy-violation': { symbol: '≠', text: 'policy violation', color: '#ad1457' },
+  'signed-commit': { symbol: '✔', text: 'signed commit', color: '#2e7d32' },
+  'unsigned-commit': { symbol: '?', text: 'unsigned commit', color: '#757575' },
+  'commit-not-found': { symbol: '∅', text: 'commit not found', color: '#5d4037' },
+};
+
+/** Image-signature verdicts, shown next to the provenance verdict. */
+export const signatureLabels: Readonly<Record<SignatureVerdict, string>> = {
+  verified: 'signature ✔',
+  unsigned: 'no signature',
+  'invalid-signature': 'signature ✘',
+  'identity-mismatch': 'signature !',
 };
 
 export const kindLabels = {
   git: { symbol: '⎇', text: 'source', color: '#1565c0' },
   artifact: { symbol: '•', text: 'artifact', color: '#455a64' },
+  workload: { symbol: '☸', text: 'workload', color: '#00695c' },
 } as const;
 
 /** `✔ verified`, `⎇ source`, … for one node. */
 export function nodeStatus(node: TraceNode): { symbol: string; text: string; color: string } {
+  if (node.kind === 'git' && node.verdict !== undefined) return verdictLabels[node.verdict];
   if (node.kind !== 'image') return kindLabels[node.kind];
   return verdictLabels[node.verdict ?? 'unsigned'];
 }
@@ -31,11 +45,28 @@ function childrenOf(graph: TraceGraph): Map<string, TraceEdge[]> {
   return out;
 }
 
+/** `signature ✔ by … [registry]` for an image node that was inspected. */
+export function signatureText(node: TraceNode): string | undefined {
+  const sig = node.signature;
+  if (sig === undefined) return undefined;
+  let text = signatureLabels[sig.verdict];
+  if (sig.reason !== undefined) text += ` (${sig.reason})`;
+  if (sig.verdict === 'verified' && sig.signer !== undefined && sig.signer !== node.signer) text += ` by ${sig.signer}`;
+  if (sig.source !== undefined && sig.verdict !== 'unsigned') text += ` [${sig.source}]`;
+  return text;
+}
+
 function statusText(node: TraceNode): string {
   const s = nodeStatus(node);
   let text = `${s.symbol} ${s.text}`;
-  if (node.reason !== undefined && node.verdict !== 'verified' && node.verdict !== 'unsigned') text += ` (${node.reason})`;
-  if (node.verdict === 'verified' && node.signer !== undefined) text += ` by ${node.signer}`;
+  const quiet = node.verdict === 'verified' || node.verdict === 'unsigned' || node.verdict === 'signed-commit' || node.verdict === 'unsigned-commit';
+  if (node.reason !== undefined && !quiet) text += ` (${node.reason})`;
+  if ((node.verdict === 'verified' || node.verdict === 'signed-commit') && node.signer !== undefined) text += ` by ${node.signer}`;
+  if (node.source !== undefined && node.verdict !== 'unsigned' && node.kind === 'image') text += ` [${node.source}]`;
+  if (node.rule !== undefined) text += ` {rule ${node.rule}}`;
+  if (node.platform !== undefined) text += ` (${node.platform})`;
+  const sig = signatureText(node);
+  if (sig !== undefined) text += `; ${sig}`;
   return text;
 }
 
@@ -43,7 +74,7 @@ function statusText(node: TraceNode): string {
 export function traceSummary(graph: TraceGraph): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const n of graph.nodes) {
-    const key = n.kind === 'image' ? (n.verdict ?? 'unsigned') : n.kind;
+    const key = n.kind === 'image' ? (n.verdict ?? 'unsigned') : n.kind === 'git' && n.verdict !== undefined ? n.verdict : n.kind;
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return counts;
@@ -67,7 +98,7 @@ export function renderTraceText(graph: TraceGraph): string {
     lines.push(`${head}${statusText(node)}${node.truncated === true ? ' … (depth limit)' : ''}`);
     const kids = children.get(id) ?? [];
     const childPrefix = prefix + (connector === '' ? '' : connector === '└─ ' ? '   ' : '│  ');
-    kids.forEach((e, i) => walk(e.to, childPrefix, i === kids.length - 1 ? '└─ ' : '├─ ', e.relation));
+    kids.forEach((e, i) => walk(e.to, childPrefix, i === kids.length - 1 ? '└─ ' : '├─ ', e.label === undefined ? e.relation : `${e.relation} ${e.label}`));
   };
   walk(graph.root, '', '', '');
   const counts = traceSummary(graph);
@@ -90,14 +121,16 @@ export function renderTraceDot(graph: TraceGraph): string {
   ];
   for (const n of graph.nodes) {
     const s = nodeStatus(n);
-    const label = `${n.ref}\n${s.symbol} ${s.text}${n.reason !== undefined && n.verdict !== 'verified' ? ` (${n.reason})` : ''}`;
+    const sig = signatureText(n);
+    const label = `${n.ref}\n${s.symbol} ${s.text}${n.reason !== undefined && n.verdict !== 'verified' ? ` (${n.reason})` : ''}${n.source === undefined ? '' : ` [${n.source}]`}${sig === undefined ? '' : `\n${sig}`}`;
     const attrs = [`label=${dotString(label)}`, `fillcolor=${dotString(`${s.color}33`)}`, `color=${dotString(s.color)}`];
     if (n.id === graph.root) attrs.push('penwidth=2');
     if (n.kind !== 'image') attrs.push('shape=note');
     lines.push(`  ${dotString(n.id)} [${attrs.join(', ')}];`);
   }
   for (const e of graph.edges) {
-    lines.push(`  ${dotString(e.from)} -> ${dotString(e.to)} [label=${dotString(e.relation)}${e.relation === 'resolvedDependency' ? ', style=dashed' : ''}];`);
+    const style = e.relation === 'resolvedDependency' ? ', style=dashed' : e.relation === 'base-image' ? ', style=bold' : e.relation === 'platform' ? ', style=dotted' : '';
+    lines.push(`  ${dotString(e.from)} -> ${dotString(e.to)} [label=${dotString(e.label === undefined ? e.relation : `${e.relation} ${e.label}`)}${style}];`);
   }
   lines.push('}');
   return `${lines.join('\n')}\n`;

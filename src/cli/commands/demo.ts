@@ -21,6 +21,7 @@ import { loadKubeConfig, signedAnnotation, reasonAnnotation, type RunKey } from 
 import { createFakeKubeServer, type KubeObject } from '../../testing/fake-kube-server.js';
 import { verifyBundle } from '../../verify/index.js';
 import { parseCommandArgs, usageError } from '../args.js';
+import { seedDemoChain, traceDemoChain } from './demo-trace.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 const help = `usage: provenant demo [--out DIR] [--examples DIR] [--timeout SECONDS] [--verbose]
@@ -95,6 +96,8 @@ async function runDemo(argv: readonly string[], io: CliIo): Promise<number> {
   const timeoutMs = Number(values.timeout ?? '60') * 1000;
 
   const runs = await loadExamples(values.examples ? path.resolve(io.cwd, values.examples) : path.join(packageRoot(), 'examples'));
+  const chain = await seedDemoChain(outDir, localRoot);
+  runs.push(...chain.runs);
   const server = await createFakeKubeServer();
   const signer = createEphemeralSigner();
   await writeFile(path.join(outDir, 'key.pub'), signer.publicKeyPem);
@@ -169,7 +172,8 @@ async function runDemo(argv: readonly string[], io: CliIo): Promise<number> {
     const good = rows.filter((r) => r.ok).length;
     io.stdout(`\n${good}/${rows.length} runs signed and verified in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
     io.stdout(values.out ? ` Public key: ${path.join(outDir, 'key.pub')}; bundles: ${localRoot}/**/*.bundle.json\n` : '\n');
-    return good === rows.length ? 0 : 1;
+    const traced = await traceDemoChain(io, chain, { localRoot, outDir, publicKeyPem: signer.publicKeyPem, keep: values.out !== undefined });
+    return good === rows.length && traced ? 0 : 1;
   } finally {
     await controller?.stop({ timeoutMs: 5000 }).catch(() => undefined);
     await server.stop();

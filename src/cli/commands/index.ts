@@ -1,6 +1,6 @@
 import type { CliCommand } from '../io.js';
 
-export const commandNames = ['provenance', 'sign', 'verify', 'config', 'demo', 'inspect', 'trace', 'controller', 'rekor'] as const;
+export const commandNames = ['provenance', 'sign', 'verify', 'config', 'demo', 'inspect', 'trace', 'controller', 'rekor', 'export'] as const;
 export type CommandName = (typeof commandNames)[number];
 
 /**
@@ -50,5 +50,9 @@ export const commands = {
   rekor: {
     summary: 'search a Rekor log by artifact digest, or get one entry, verified against the trusted root',
     load: async () => (await import('./rekor.js')).rekorCommand,
+  },
+  export: {
+    summary: 'write every attestation, signature and manifest of a trace graph to a directory (for offline trace)',
+    load: async () => (await import('./export.js')).exportCommand,
   },
 } as const satisfies Record<CommandName, LazyCommand>;

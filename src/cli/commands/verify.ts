@@ -16,8 +16,10 @@ import {
   builderIdOf,
   evaluatePolicy,
   type AttestationPolicy,
+  sha256Of,
   withProvenTlogInclusion,
 } from '../../verify/index.js';
+import { provenantVersion, vsaArgs, vsaHelp, vsaRequest } from '../vsa-args.js';
 import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
@@ -49,7 +51,8 @@ Policy:
   --builder-id ID                  expected predicate.builder.id (SLSA v0.2) / predicate.runDetails.builder.id (v1)
   --predicate-type URI             required predicate type
   --artifact FILE                  the signed bytes, for message-signature bundles (--bundle only)
-Exit codes: 0 verified, 1 rejected (reason on stderr), 2 usage or input error.
+Verification summary (with --image):
+${vsaHelp}Exit codes: 0 verified, 1 rejected (reason on stderr), 2 usage or input error.
 `;
 
 const usage = (message: string): ProvenantError => usageError('verify', message);
@@ -209,6 +212,7 @@ export const verifyCommand: CliCommand = {
       'builder-id': { type: 'string' },
       'predicate-type': { type: 'string' },
       artifact: { type: 'string' },
+      ...vsaArgs,
     });
     if (values.help) {
       io.stdout(help);
@@ -220,6 +224,8 @@ export const verifyCommand: CliCommand = {
       throw usage('a source is required: --bundle, --taskrun, --pipelinerun or --image');
     }
     if (values.artifact !== undefined && values.bundle === undefined) throw usage('--artifact goes with --bundle');
+    const vsa = vsaRequest(values, 'verify');
+    if (vsa !== undefined && values.image === undefined) throw usage('--vsa-out summarises an image: use it with --image');
 
     const identity = values['certificate-identity'];
     const issuer = values['certificate-oidc-issuer'];
@@ -259,6 +265,7 @@ export const verifyCommand: CliCommand = {
     if (values.image !== undefined) sources.push(await imageSource(values.image, values, io, policy));
 
     const failures: string[] = [];
+    const verifiedInputs: { uri: string; digest: string }[] = [];
     for (const source of sources) {
       for (const note of source.notes) io.stderr(`provenant verify: note: ${note}\n`);
       if (source.candidates.length === 0) {
@@ -270,12 +277,26 @@ export const verifyCommand: CliCommand = {
       const candidates = requireTlog && trust.trustedRoot !== undefined ? await withProvenTlogInclusion(source.candidates, trust.trustedRoot) : source.candidates;
       const outcomes = candidates.map((c) => ({ c, outcome: check(c, trust, source.policy, strict ? artifact : undefined, strict) }));
       for (const { c, outcome } of outcomes) {
+        if (outcome.ok && source.name === values.image) verifiedInputs.push({ uri: c.location, digest: sha256Of(outcome.verified.payload) });
         if (outcome.ok) io.stdout(formatVerified(outcome.verified, c.location));
         else io.stderr(`provenant verify: rejected ${c.location}: ${outcome.code}: ${outcome.message}\n`);
       }
       const passed = outcomes.filter((o) => o.outcome.ok).length;
       if (source.rule === 'all' && passed < outcomes.length) failures.push(`VERIFY_REJECTED: ${outcomes.length - passed} of ${outcomes.length} attestation(s) of ${source.name} rejected`);
       if (source.rule === 'any' && passed === 0) failures.push(`VERIFY_REJECTED: none of the ${outcomes.length} attestation(s) of ${source.name} passed`);
+    }
+    if (vsa !== undefined && values.image !== undefined) {
+      const image = parseImageDigestRef(values.image);
+      const canonical = JSON.stringify({ trust: 'key' in trust ? { key: trust.key } : { identity: String(trust.identity.san), issuer: trust.identity.issuer }, policy });
+      await (await import('../vsa.js')).writeVsa(io, vsa, {
+        resource: { name: `${image.registry}/${image.repository}`, digest: image.digest },
+        passed: failures.length === 0,
+        inputAttestations: verifiedInputs,
+        policy: { uri: 'provenant:verify-flags', digest: sha256Of(canonical) },
+        verifiedLevels: failures.length === 0 ? ['SLSA_BUILD_LEVEL_2'] : [],
+        timeVerified: new Date(),
+        verifierVersion: provenantVersion,
+      });
     }
     if (failures.length > 0) {
       for (const f of failures) io.stderr(`provenant verify: ${f}\n`);
