@@ -4,6 +4,7 @@ import {
   buildTypes,
   defaultIdentityTokenFile,
   defaultSecretPath,
+  defaultServiceAccountTokenPath,
   formatNames,
   implementedStorageNames,
   ociEncodingNames,
@@ -13,6 +14,7 @@ import {
   type Config,
   type ConfigProblem,
   type FormatName,
+  type KmsAuthConfig,
   type OciEncoding,
   type ParsedConfig,
   type SignerName,
@@ -133,7 +135,10 @@ function transparencyMode(ctx: Ctx): TransparencyMode {
   return 'false';
 }
 
-const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'pkcs11:'], unsupported: ['azurekms://', 'hashivault://'] } as const;
+const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'hashivault://', 'pkcs11:'], unsupported: ['azurekms://'] } as const;
+
+// sigstore/sigstore kms/hashivault: the key name only (no slashes), the transit mount comes from the environment.
+const hashivaultRefPattern = /^hashivault:\/\/\w(?:[\w.-]*\w)?$/;
 
 function kmsref(ctx: Ctx, needed: boolean): string | undefined {
   const key = 'signers.kms.kmsref';
@@ -142,26 +147,47 @@ function kmsref(ctx: Ctx, needed: boolean): string | undefined {
     if (needed) problem(ctx, key, 'is required when an artifact signer is "kms"');
     return undefined;
   }
+  if (v.startsWith('hashivault://') && !hashivaultRefPattern.test(v)) {
+    problem(ctx, key, 'must be hashivault://<transit key name> (letters, digits, "_", "-", ".")');
+    return undefined;
+  }
   if (kmsSchemes.supported.some((s) => v.startsWith(s))) return v;
   if (kmsSchemes.unsupported.some((s) => v.startsWith(s))) {
-    problem(ctx, key, `KMS scheme "${v.split(':')[0]}" exists in Tekton Chains but provenant does not implement it; use awskms://, gcpkms:// or pkcs11:`);
+    problem(ctx, key, `KMS scheme "${v.split(':')[0]}" exists in Tekton Chains but provenant does not implement it; use awskms://, gcpkms://, hashivault:// or pkcs11:`);
   } else {
-    problem(ctx, key, 'must start with awskms://, gcpkms:// or pkcs11:');
+    problem(ctx, key, 'must start with awskms://, gcpkms://, hashivault:// or pkcs11:');
   }
   return undefined;
+}
+
+function kmsAuth(ctx: Ctx): KmsAuthConfig {
+  const address = optionalUrl(ctx, 'signers.kms.auth.address');
+  const oidcPath = optional(ctx, 'signers.kms.auth.oidc.path');
+  const oidcRole = optional(ctx, 'signers.kms.auth.oidc.role');
+  const sock = optional(ctx, 'signers.kms.auth.spire.sock');
+  const audience = optional(ctx, 'signers.kms.auth.spire.audience');
+  if (oidcPath !== undefined && oidcRole === undefined) {
+    problem(ctx, 'signers.kms.auth.oidc.role', 'is required with signers.kms.auth.oidc.path (Vault login needs a role)');
+  }
+  if (sock !== undefined && !/^(unix:\/\/\/|unix:\/|\/)/.test(sock)) {
+    problem(ctx, 'signers.kms.auth.spire.sock', 'must be unix:///<path to the SPIRE agent socket>');
+  }
+  if (sock !== undefined && audience === undefined) {
+    problem(ctx, 'signers.kms.auth.spire.audience', 'is required with signers.kms.auth.spire.sock (the JWT-SVID audience Vault expects)');
+  }
+  return {
+    address,
+    token: optional(ctx, 'signers.kms.auth.token'),
+    tokenPath: optional(ctx, 'signers.kms.auth.token-path'),
+    oidc: { path: oidcPath, role: oidcRole, tokenPath: str(ctx, 'signers.kms.auth.oidc.token-path', defaultServiceAccountTokenPath) },
+    spire: { sock, audience },
+  };
 }
 
 /** Keys of Tekton Chains' chains-config that provenant accepts but does not act on. */
 const chainsKeysNotActedOn = [
   'signers.x509.fulcio.provider',
   'signers.x509.tuf.mirror.url',
-  'signers.kms.auth.address',
-  'signers.kms.auth.token',
-  'signers.kms.auth.token-path',
-  'signers.kms.auth.oidc.path',
-  'signers.kms.auth.oidc.role',
-  'signers.kms.auth.spire.sock',
-  'signers.kms.auth.spire.audience',
   'storage.gcs.bucket',
   'storage.docdb.url',
   'storage.docdb.mongo-server-url',
@@ -210,7 +236,7 @@ export function parseConfig(data: Data): ParsedConfig {
       local: { path: str(ctx, 'storage.local.path', defaultLocalStoragePath) },
     },
     signers: {
-      kms: { kmsref: kmsref(ctx, kmsNeeded) },
+      kms: { kmsref: kmsref(ctx, kmsNeeded), auth: kmsAuth(ctx) },
       x509: {
         fulcio: {
           enabled: bool(ctx, 'signers.x509.fulcio.enabled', false),

@@ -57,8 +57,10 @@ export interface Config {
   };
   readonly signers: {
     readonly kms: {
-      /** `signers.kms.kmsref`: awskms://, gcpkms://, pkcs11: (provenant), azurekms://, hashivault:// (not implemented). */
+      /** `signers.kms.kmsref`: awskms://, gcpkms://, hashivault://, pkcs11: (provenant), azurekms:// (not implemented). */
       readonly kmsref: string | undefined;
+      /** `signers.kms.auth.*`: how the KMS client authenticates (Vault today), as Chains reads them. */
+      readonly auth: KmsAuthConfig;
     };
     readonly x509: {
       readonly fulcio: {
@@ -87,6 +89,29 @@ export interface Config {
   readonly buildDefinition: { readonly buildType: BuildType };
   readonly filter: { readonly managedBy: readonly string[] };
 }
+
+/** `signers.kms.auth.*` (Tekton Chains' names). Secrets here (`token`) are never logged. */
+export interface KmsAuthConfig {
+  /** `signers.kms.auth.address` (VAULT_ADDR). */
+  readonly address: string | undefined;
+  /** `signers.kms.auth.token` (VAULT_TOKEN); `token-path` wins when both are set. */
+  readonly token: string | undefined;
+  readonly tokenPath: string | undefined;
+  readonly oidc: {
+    /** Vault auth mount (`jwt`, `kubernetes` …); login happens only with both path and role. */
+    readonly path: string | undefined;
+    readonly role: string | undefined;
+    /** JWT file for the login; default the ServiceAccount token. */
+    readonly tokenPath: string;
+  };
+  readonly spire: {
+    /** Workload API socket (`unix:///…`): a JWT-SVID becomes the login JWT. */
+    readonly sock: string | undefined;
+    readonly audience: string | undefined;
+  };
+}
+
+export const defaultServiceAccountTokenPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /** A problem with one ConfigMap key; all problems are reported together. */
 export interface ConfigProblem {

@@ -28,12 +28,13 @@ type KmsFactory = (ref: string, deps: SignerDeps) => Promise<KeySigner>;
 export const kmsSchemes = {
   'awskms://': async (ref, deps) => (await import('./aws-kms-signer.js')).createAwsKmsSigner(ref, deps),
   'gcpkms://': async (ref, deps) => (await import('./gcp-kms-signer.js')).createGcpKmsSigner(ref, deps),
+  'hashivault://': async (ref, deps) => (await import('./hashivault-signer.js')).createHashivaultSigner(ref, deps),
   'pkcs11:': async (ref, deps) => (await import('./pkcs11-signer.js')).createPkcs11Signer(ref, deps),
 } as const satisfies Record<string, KmsFactory>;
 export type KmsScheme = keyof typeof kmsSchemes;
 
 /** Schemes Tekton Chains accepts that provenant does not implement: reported, not ignored. */
-const unimplementedKmsSchemes = ['azurekms://', 'hashivault://'] as const;
+const unimplementedKmsSchemes = ['azurekms://'] as const;
 
 export async function createKmsSigner(kmsref: string | undefined, deps: SignerDeps): Promise<KeySigner> {
   if (kmsref === undefined || kmsref === '') {
@@ -71,7 +72,7 @@ export async function createX509Signer(config: Config, deps: RegistryDeps): Prom
 
 export const signerFactories = {
   x509: createX509Signer,
-  kms: async (config, deps) => createKmsSigner(config.signers.kms.kmsref, deps),
+  kms: async (config, deps) => createKmsSigner(config.signers.kms.kmsref, { ...deps, kmsAuth: config.signers.kms.auth }),
 } as const satisfies Record<Exclude<SignerName, 'none'>, (config: Config, deps: RegistryDeps) => Promise<ProvenantSigner>>;
 
 /** One signer by name (`x509` or `kms`). */
