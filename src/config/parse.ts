@@ -6,6 +6,7 @@ import {
   defaultSecretPath,
   defaultServiceAccountTokenPath,
   formatNames,
+  fulcioProviderNames,
   implementedStorageNames,
   ociEncodingNames,
   signerNames,
@@ -14,6 +15,7 @@ import {
   type Config,
   type ConfigProblem,
   type FormatName,
+  type FulcioProviderName,
   type KmsAuthConfig,
   type OciEncoding,
   type ParsedConfig,
@@ -160,6 +162,16 @@ function kmsref(ctx: Ctx, needed: boolean): string | undefined {
   return undefined;
 }
 
+function fulcioProvider(ctx: Ctx): FulcioProviderName | undefined {
+  const v = optional(ctx, 'signers.x509.fulcio.provider');
+  if (v === undefined) return undefined;
+  // Chains' own name for the token-file provider.
+  if (v === 'filesystem-custom-path') return 'filesystem';
+  if ((fulcioProviderNames as readonly string[]).includes(v)) return v as FulcioProviderName;
+  problem(ctx, 'signers.x509.fulcio.provider', `must be one of ${fulcioProviderNames.map((n) => `"${n}"`).join(', ')}`);
+  return undefined;
+}
+
 function kmsAuth(ctx: Ctx): KmsAuthConfig {
   const address = optionalUrl(ctx, 'signers.kms.auth.address');
   const oidcPath = optional(ctx, 'signers.kms.auth.oidc.path');
@@ -186,7 +198,6 @@ function kmsAuth(ctx: Ctx): KmsAuthConfig {
 
 /** Keys of Tekton Chains' chains-config that provenant accepts but does not act on. */
 const chainsKeysNotActedOn = [
-  'signers.x509.fulcio.provider',
   'signers.x509.tuf.mirror.url',
   'storage.gcs.bucket',
   'storage.docdb.url',
@@ -242,7 +253,7 @@ export function parseConfig(data: Data): ParsedConfig {
           enabled: bool(ctx, 'signers.x509.fulcio.enabled', false),
           address: url(ctx, 'signers.x509.fulcio.address', 'https://fulcio.sigstore.dev'),
           issuer: url(ctx, 'signers.x509.fulcio.issuer', 'https://oauth2.sigstore.dev/auth'),
-          provider: optional(ctx, 'signers.x509.fulcio.provider'),
+          provider: fulcioProvider(ctx),
         },
         tsa: { url: optionalUrl(ctx, 'signers.x509.tsa.url') },
         identityTokenFile: str(ctx, 'signers.x509.identity.token.file', defaultIdentityTokenFile),

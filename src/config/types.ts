@@ -13,6 +13,10 @@ export type StorageName = (typeof storageNames)[number];
 export const implementedStorageNames = ['tekton', 'oci', 'local'] as const;
 export type ImplementedStorageName = (typeof implementedStorageNames)[number];
 
+/** `signers.x509.fulcio.provider` values (cosign's provider names Chains accepts). */
+export const fulcioProviderNames = ['filesystem', 'github', 'google', 'spiffe'] as const;
+export type FulcioProviderName = (typeof fulcioProviderNames)[number];
+
 export const signerNames = ['x509', 'kms', 'none'] as const;
 export type SignerName = (typeof signerNames)[number];
 
@@ -67,7 +71,8 @@ export interface Config {
         readonly enabled: boolean;
         readonly address: string;
         readonly issuer: string;
-        readonly provider: string | undefined;
+        /** Where the OIDC token comes from; undefined = `filesystem` (the token file). */
+        readonly provider: FulcioProviderName | undefined;
       };
       /**
        * `signers.x509.tsa.url` (provenant): an RFC 3161 timestamp authority. Every signature then carries a

@@ -19,6 +19,8 @@ export interface FulcioSignerOptions {
   readonly fulcioUrl: string;
   /** OIDC token file (`signers.x509.identity.token.file`). */
   readonly tokenFile: string;
+  /** Where tokens come from (`signers.x509.fulcio.provider`); default: read `tokenFile`. Called once per certificate. */
+  readonly tokenProvider?: { readonly name: string; getToken(): Promise<string> };
   readonly logger: Logger;
   readonly fetch?: typeof fetch;
   /** Clock; tests move it to exercise reuse and refresh. */
@@ -98,8 +100,9 @@ export function createFulcioSigner(options: FulcioSignerOptions): FulcioCertific
   }
 
   async function requestCertificate(): Promise<IssuedCertificate> {
-    const token = await readToken();
-    const subject = tokenSubject(token, tokenFile);
+    const provider = options.tokenProvider;
+    const token = provider === undefined ? await readToken() : await provider.getToken();
+    const subject = tokenSubject(token, provider === undefined || provider.name === 'filesystem' ? tokenFile : `provider ${provider.name}`);
     const challenge = await keyHolder.sign(Buffer.from(subject));
     const body = JSON.stringify({
       credentials: { oidcIdentityToken: token },

@@ -64,6 +64,7 @@ export async function createX509Signer(config: Config, deps: RegistryDeps): Prom
     keyHolder: createEphemeralSigner(),
     fulcioUrl: x509.fulcio.address,
     tokenFile: x509.identityTokenFile,
+    tokenProvider: (await import('./identity-token.js')).createIdentityTokenProvider(x509.fulcio.provider, { tokenFile: x509.identityTokenFile, ...deps }),
     logger: deps.logger,
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
     ...(deps.now === undefined ? {} : { now: deps.now }),
