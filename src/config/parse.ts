@@ -198,7 +198,6 @@ function kmsAuth(ctx: Ctx): KmsAuthConfig {
 
 /** Keys of Tekton Chains' chains-config that provenant accepts but does not act on. */
 const chainsKeysNotActedOn = [
-  'signers.x509.tuf.mirror.url',
   'storage.gcs.bucket',
   'storage.docdb.url',
   'storage.docdb.mongo-server-url',

@@ -60,12 +60,14 @@ export async function createKmsSigner(kmsref: string | undefined, deps: SignerDe
 export async function createX509Signer(config: Config, deps: RegistryDeps): Promise<ProvenantSigner> {
   const x509 = config.signers.x509;
   if (!x509.fulcio.enabled) return createSecretKeySigner(config.signers.secretPath, deps);
+  const trustedCaCertificates = await (await import('./tuf-trust.js')).fulcioCasFromMirror(x509.tufMirrorUrl, deps);
   return createFulcioSigner({
     keyHolder: createEphemeralSigner(),
     fulcioUrl: x509.fulcio.address,
     tokenFile: x509.identityTokenFile,
     tokenProvider: (await import('./identity-token.js')).createIdentityTokenProvider(x509.fulcio.provider, { tokenFile: x509.identityTokenFile, ...deps }),
     logger: deps.logger,
+    ...(trustedCaCertificates === undefined ? {} : { trustedCaCertificates }),
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });
