@@ -137,7 +137,9 @@ function transparencyMode(ctx: Ctx): TransparencyMode {
   return 'false';
 }
 
-const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'hashivault://', 'pkcs11:'], unsupported: ['azurekms://'] } as const;
+const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'azurekms://', 'hashivault://', 'pkcs11:'], unsupported: [] as string[] } as const;
+// sigstore/sigstore kms/azure: azurekms://<vault host>/<key>[/<version>]
+const azureRefPattern = /^azurekms:\/\/[^/]+\/[^/]+(?:\/[a-z0-9]*)?$/;
 
 // sigstore/sigstore kms/hashivault: the key name only (no slashes), the transit mount comes from the environment.
 const hashivaultRefPattern = /^hashivault:\/\/\w(?:[\w.-]*\w)?$/;
@@ -153,11 +155,15 @@ function kmsref(ctx: Ctx, needed: boolean): string | undefined {
     problem(ctx, key, 'must be hashivault://<transit key name> (letters, digits, "_", "-", ".")');
     return undefined;
   }
+  if (v.startsWith('azurekms://') && !azureRefPattern.test(v)) {
+    problem(ctx, key, 'must be azurekms://<vault>.vault.azure.net/<key>[/<version>]');
+    return undefined;
+  }
   if (kmsSchemes.supported.some((s) => v.startsWith(s))) return v;
   if (kmsSchemes.unsupported.some((s) => v.startsWith(s))) {
-    problem(ctx, key, `KMS scheme "${v.split(':')[0]}" exists in Tekton Chains but provenant does not implement it; use awskms://, gcpkms://, hashivault:// or pkcs11:`);
+    problem(ctx, key, `KMS scheme "${v.split(':')[0]}" exists in Tekton Chains but provenant does not implement it; use awskms://, gcpkms://, azurekms://, hashivault:// or pkcs11:`);
   } else {
-    problem(ctx, key, 'must start with awskms://, gcpkms://, hashivault:// or pkcs11:');
+    problem(ctx, key, 'must start with awskms://, gcpkms://, azurekms://, hashivault:// or pkcs11:');
   }
   return undefined;
 }

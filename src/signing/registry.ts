@@ -26,6 +26,7 @@ type KmsFactory = (ref: string, deps: SignerDeps) => Promise<KeySigner>;
 
 // Loaded lazily: each pulls in a large SDK (or a native module) that most installs never use.
 export const kmsSchemes = {
+  'azurekms://': async (ref, deps) => (await import('./azure-kms-signer.js')).createAzureKmsSigner(ref, deps),
   'awskms://': async (ref, deps) => (await import('./aws-kms-signer.js')).createAwsKmsSigner(ref, deps),
   'gcpkms://': async (ref, deps) => (await import('./gcp-kms-signer.js')).createGcpKmsSigner(ref, deps),
   'hashivault://': async (ref, deps) => (await import('./hashivault-signer.js')).createHashivaultSigner(ref, deps),
@@ -34,7 +35,7 @@ export const kmsSchemes = {
 export type KmsScheme = keyof typeof kmsSchemes;
 
 /** Schemes Tekton Chains accepts that provenant does not implement: reported, not ignored. */
-const unimplementedKmsSchemes = ['azurekms://'] as const;
+const unimplementedKmsSchemes = [] as const;
 
 export async function createKmsSigner(kmsref: string | undefined, deps: SignerDeps): Promise<KeySigner> {
   if (kmsref === undefined || kmsref === '') {
