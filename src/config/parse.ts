@@ -168,6 +168,19 @@ function kmsref(ctx: Ctx, needed: boolean): string | undefined {
   return undefined;
 }
 
+/** A key a configured backend needs: missing is a problem at load, not on every run. */
+function required(ctx: Ctx, key: string, needed: boolean, backend: string): string | undefined {
+  const v = optional(ctx, key);
+  if (v === undefined && needed) problem(ctx, key, `is required when the "${backend}" storage backend is configured`);
+  return v;
+}
+
+function requiredUrl(ctx: Ctx, key: string, needed: boolean, backend: string): string | undefined {
+  const v = optionalUrl(ctx, key);
+  if (v === undefined && needed && ctx.data[key] === undefined) problem(ctx, key, `is required when the "${backend}" storage backend is configured`);
+  return v;
+}
+
 function fulcioProvider(ctx: Ctx): FulcioProviderName | undefined {
   const v = optional(ctx, 'signers.x509.fulcio.provider');
   if (v === undefined) return undefined;
@@ -204,7 +217,6 @@ function kmsAuth(ctx: Ctx): KmsAuthConfig {
 
 /** Keys of Tekton Chains' chains-config that provenant accepts but does not act on. */
 const chainsKeysNotActedOn = [
-  'storage.gcs.bucket',
   'storage.docdb.url',
   'storage.docdb.mongo-server-url',
   'storage.docdb.mongo-server-url-dir',
@@ -214,7 +226,6 @@ const chainsKeysNotActedOn = [
   'storage.grafeas.notehint',
   'storage.kafka.bootstrap.servers',
   'storage.kafka.topic',
-  'storage.archivista.url',
 ] as const;
 
 export const defaultLocalStoragePath = '/var/lib/provenant/attestations';
@@ -240,6 +251,7 @@ export function parseConfig(data: Data): ParsedConfig {
     signer: oneOf<SignerName>(ctx, 'artifacts.oci.signer', signerNames, 'x509'),
   };
   const kmsNeeded = [tr.signer, pr.signer, oci.signer].includes('kms');
+  const usesStorage = (name: StorageName): boolean => [tr.storage, pr.storage, oci.storage].some((list) => list.includes(name));
 
   const config: Config = {
     artifacts: { taskrun: tr, pipelinerun: pr, oci },
@@ -250,6 +262,8 @@ export function parseConfig(data: Data): ParsedConfig {
         encoding: oneOf<OciEncoding>(ctx, 'storage.oci.encoding-format', ociEncodingNames, 'dsse'),
       },
       local: { path: str(ctx, 'storage.local.path', defaultLocalStoragePath) },
+      gcs: { bucket: required(ctx, 'storage.gcs.bucket', usesStorage('gcs'), 'gcs') },
+      archivista: { url: requiredUrl(ctx, 'storage.archivista.url', usesStorage('archivista'), 'archivista') },
     },
     signers: {
       kms: { kmsref: kmsref(ctx, kmsNeeded), auth: kmsAuth(ctx) },

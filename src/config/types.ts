@@ -10,7 +10,7 @@ export type FormatName = (typeof formatNames)[number];
 export const storageNames = ['tekton', 'oci', 'local', 'gcs', 'docdb', 'grafeas', 'kafka', 'archivista'] as const;
 export type StorageName = (typeof storageNames)[number];
 /** The backends provenant implements; the others are accepted by config validation only to report them clearly. */
-export const implementedStorageNames = ['tekton', 'oci', 'local'] as const;
+export const implementedStorageNames = ['tekton', 'oci', 'local', 'gcs', 'archivista'] as const;
 export type ImplementedStorageName = (typeof implementedStorageNames)[number];
 
 /** `signers.x509.fulcio.provider` values (cosign's provider names Chains accepts). */
@@ -58,6 +58,10 @@ export interface Config {
       /** `storage.local.path` (provenant): root directory of the `local` backend. */
       readonly path: string;
     };
+    /** `storage.gcs.bucket`: required when a `gcs` backend is configured. */
+    readonly gcs: { readonly bucket: string | undefined };
+    /** `storage.archivista.url`: required when an `archivista` backend is configured. */
+    readonly archivista: { readonly url: string | undefined };
   };
   readonly signers: {
     readonly kms: {

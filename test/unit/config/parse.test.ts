@@ -122,13 +122,13 @@ describe('parseConfig values', () => {
   });
 
   it('rejects Chains storage backends provenant does not implement, and kafka for pipelineruns', () => {
-    expect(problemsOf({ 'artifacts.taskrun.storage': 'gcs' }).map((p) => p.key)).toEqual(['artifacts.taskrun.storage']);
+    expect(problemsOf({ 'artifacts.taskrun.storage': 'grafeas' }).map((p) => p.key)).toEqual(['artifacts.taskrun.storage']);
     expect(problemsOf({ 'artifacts.pipelinerun.storage': 'kafka' }).map((p) => p.key)).toEqual(['artifacts.pipelinerun.storage']);
   });
 
   it('warns about unknown keys and Chains keys it does not act on', () => {
-    const { warnings } = parseConfig({ 'no.such.key': 'x', 'storage.gcs.bucket': 'b' });
-    expect(warnings.map((w) => w.key).sort()).toEqual(['no.such.key', 'storage.gcs.bucket']);
+    const { warnings } = parseConfig({ 'no.such.key': 'x', 'storage.grafeas.projectid': 'b' });
+    expect(warnings.map((w) => w.key).sort()).toEqual(['no.such.key', 'storage.grafeas.projectid']);
   });
 
   it('keeps secret-looking values out of the error message', () => {
