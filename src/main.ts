@@ -22,7 +22,7 @@ import {
 import { createSignersFromConfig, type SignerSet } from './signing/index.js';
 import { createStorageBackends, type StorageBackend, type StorageDeps } from './storage/index.js';
 import { createRunStore, type RunKey, type RunStore } from './tekton/index.js';
-import { createRekorWitness, createTsaWitness, type TsaTimestamper } from './transparency/index.js';
+import { createTransparencyWitness, createTsaWitness, type TsaTimestamper } from './transparency/index.js';
 import { createRunWatcher, type RunWatcher } from './watch/index.js';
 
 export interface WiringDeps {
@@ -99,7 +99,7 @@ export async function createWiring(config: Config, deps: WiringDeps): Promise<Cl
       return backend;
     });
   const rekor =
-    config.transparency.mode === 'false' ? undefined : (deps.rekorWitness ?? createRekorWitness({ url: config.transparency.url, logger }));
+    config.transparency.mode === 'false' ? undefined : (deps.rekorWitness ?? createTransparencyWitness({ transparency: config.transparency, logger }));
   return {
     config,
     rekor,

@@ -11,6 +11,8 @@ import {
   ociEncodingNames,
   signerNames,
   storageNames,
+  transparencyEntryTypes,
+  transparencyVersions,
   type BuildType,
   type Config,
   type ConfigProblem,
@@ -21,7 +23,9 @@ import {
   type ParsedConfig,
   type SignerName,
   type StorageName,
+  type TransparencyEntryType,
   type TransparencyMode,
+  type TransparencyVersion,
 } from './types.js';
 
 /**
@@ -135,6 +139,14 @@ function transparencyMode(ctx: Ctx): TransparencyMode {
   if (falseWords.has(v)) return 'false';
   problem(ctx, key, 'must be "true", "false" or "manual"');
   return 'false';
+}
+
+function transparency(ctx: Ctx): Config['transparency'] {
+  const entryType = oneOf<TransparencyEntryType>(ctx, 'transparency.entry-type', transparencyEntryTypes, 'dsse');
+  const version = oneOf<TransparencyVersion>(ctx, 'transparency.version', transparencyVersions, 'v1');
+  // rekor-tiles accepts only dsse and hashedrekord entries.
+  if (version === 'v2' && entryType === 'intoto') problem(ctx, 'transparency.entry-type', 'Rekor v2 has no intoto entries: use "dsse" with transparency.version v2');
+  return { mode: transparencyMode(ctx), url: url(ctx, 'transparency.url', 'https://rekor.sigstore.dev'), entryType, version };
 }
 
 const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'azurekms://', 'hashivault://', 'pkcs11:'], unsupported: [] as string[] } as const;
@@ -280,7 +292,7 @@ export function parseConfig(data: Data): ParsedConfig {
       },
       secretPath: str(ctx, 'signers.secret.path', defaultSecretPath),
     },
-    transparency: { mode: transparencyMode(ctx), url: url(ctx, 'transparency.url', 'https://rekor.sigstore.dev') },
+    transparency: transparency(ctx),
     builder: { id: str(ctx, 'builder.id', 'https://tekton.dev/chains/v2') },
     buildDefinition: { buildType: oneOf<BuildType>(ctx, 'builddefinition.buildtype', buildTypes, 'https://tekton.dev/chains/v2/slsa') },
     filter: {

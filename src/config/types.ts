@@ -28,6 +28,14 @@ export type BuildType = (typeof buildTypes)[number];
 
 export type TransparencyMode = 'true' | 'manual' | 'false';
 
+/** `transparency.entry-type` (provenant): the Rekor type for DSSE envelopes; image signatures are always hashedrekord. */
+export const transparencyEntryTypes = ['dsse', 'intoto'] as const;
+export type TransparencyEntryType = (typeof transparencyEntryTypes)[number];
+
+/** `transparency.version` (provenant): Rekor v1 (REST, search index) or v2 (rekor-tiles). */
+export const transparencyVersions = ['v1', 'v2'] as const;
+export type TransparencyVersion = (typeof transparencyVersions)[number];
+
 export interface ArtifactConfig {
   readonly format: FormatName;
   /** Empty = storage disabled for this artifact kind. Order preserved, duplicates removed. */
@@ -93,6 +101,9 @@ export interface Config {
   readonly transparency: {
     readonly mode: TransparencyMode;
     readonly url: string;
+    /** `dsse` (default, what Chains' successors and cosign write) or `intoto` 0.0.2 (Rekor keeps the envelope). */
+    readonly entryType: TransparencyEntryType;
+    readonly version: TransparencyVersion;
   };
   readonly builder: { readonly id: string };
   readonly buildDefinition: { readonly buildType: BuildType };

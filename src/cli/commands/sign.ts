@@ -16,7 +16,7 @@ import {
   type RunKey,
 } from '../../tekton/index.js';
 import {
-  createRekorWitness,
+  createTransparencyWitness,
   createTransparentBundler,
   createTsaWitness,
   resolveTransparency,
@@ -150,7 +150,7 @@ export const signCommand: CliCommand = {
     const logger = stderrLogger(io, 'warn');
     const targets = resolveTransparency(config, run.annotations ?? {});
     const tsa = targets.tsaUrl === undefined ? undefined : createTsaWitness({ url: targets.tsaUrl, logger });
-    const witnesses: Witness[] = [...(targets.rekorUrl === undefined ? [] : [createRekorWitness({ url: targets.rekorUrl, logger })]), ...(tsa ? [tsa] : [])];
+    const witnesses: Witness[] = [...(targets.rekorUrl === undefined ? [] : [createTransparencyWitness({ transparency: { ...config.transparency, url: targets.rekorUrl }, logger })]), ...(tsa ? [tsa] : [])];
     const signers = signerPool(config, logger, io.env);
     try {
       let provenance: SerializedBundle;

@@ -132,7 +132,8 @@ export function cosignRekorBundle(bundle: SerializedBundle): string | undefined 
     Payload: {
       body: entry.canonicalizedBody,
       integratedTime: Number(entry.integratedTime),
-      logIndex: Number(entry.logIndex),
+      // Protobuf JSON omits a zero log index (the first entry of a log).
+      logIndex: Number((entry as { logIndex?: string }).logIndex ?? 0),
       logID: Buffer.from(entry.logId.keyId, 'base64').toString('hex'),
     },
   });
