@@ -105,3 +105,25 @@ describe('config', () => {
     expect(problems.map((p) => p.key).sort()).toEqual(['storage.archivista.url', 'storage.gcs.bucket']);
   });
 });
+
+describe('inspect readers (--gcs-bucket, --archivista-url)', () => {
+  it('decode what gcs and archivista stored for the run', async () => {
+    const { remoteStoreAttestations } = await import('../../src/cli/commands/inspect-remote.js');
+    const { logger } = createCapturingLogger();
+    await createGcsStorage({ bucket: 'chains-attestations', logger, gcsOptions: gcsOptions() }).store(provenance);
+    const envelope = Buffer.from(annotationsForStorage(provenance)[`chains.tekton.dev/signature-taskrun-${run.uid}`] ?? '', 'base64');
+    const gitoid = gitoidSha256(envelope);
+    const notes: string[] = [];
+    const found = await remoteStoreAttestations(
+      { ...run, annotations: { [`chains.tekton.dev/archivista-gitoid-taskrun-${run.uid}`]: gitoid } },
+      { gcsBucket: 'chains-attestations', archivistaUrl: archivista.url, gcsOptions: gcsOptions() },
+      notes,
+    );
+    expect(notes).toEqual([]);
+    expect(found.map((f) => [f.source, f.type, f.shortKey])).toEqual([
+      ['gcs', 'provenance', `taskrun-${run.uid}`],
+      ['archivista', 'provenance', `taskrun-${run.uid}`],
+    ]);
+    expect(found[0]?.subjects).toEqual([{ name: 'x', digest: { sha256: 'a'.repeat(64) } }]);
+  });
+});
