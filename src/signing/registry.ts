@@ -34,26 +34,17 @@ export const kmsSchemes = {
 } as const satisfies Record<string, KmsFactory>;
 export type KmsScheme = keyof typeof kmsSchemes;
 
-/** Schemes Tekton Chains accepts that provenant does not implement: reported, not ignored. */
-const unimplementedKmsSchemes = [] as const;
-
 export async function createKmsSigner(kmsref: string | undefined, deps: SignerDeps): Promise<KeySigner> {
   if (kmsref === undefined || kmsref === '') {
     throw new ProvenantError('config', 'SIGNING_KMS_REF_MISSING', 'signer "kms" is selected but signers.kms.kmsref is not set', {
-      context: { key: 'signers.kms.kmsref', hint: 'set signers.kms.kmsref to an awskms://, gcpkms:// or pkcs11: reference' },
+      context: { key: 'signers.kms.kmsref', hint: `set signers.kms.kmsref to an ${Object.keys(kmsSchemes).join(', ')} reference` },
     });
   }
   const scheme = (Object.keys(kmsSchemes) as KmsScheme[]).find((s) => kmsref.startsWith(s));
   if (scheme === undefined) {
-    const known = unimplementedKmsSchemes.find((s) => kmsref.startsWith(s));
-    throw new ProvenantError(
-      'config',
-      'SIGNING_KMS_SCHEME_UNSUPPORTED',
-      known === undefined
-        ? 'signers.kms.kmsref has an unknown scheme'
-        : `signers.kms.kmsref uses ${known}, which provenant does not implement`,
-      { context: { key: 'signers.kms.kmsref', scheme: known ?? kmsref.split(':')[0], hint: 'use awskms://, gcpkms:// or pkcs11:' } },
-    );
+    throw new ProvenantError('config', 'SIGNING_KMS_SCHEME_UNSUPPORTED', 'signers.kms.kmsref has an unknown scheme', {
+      context: { key: 'signers.kms.kmsref', scheme: kmsref.split(':')[0], hint: `use ${Object.keys(kmsSchemes).join(', ')}` },
+    });
   }
   return kmsSchemes[scheme](kmsref, deps);
 }
