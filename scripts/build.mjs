@@ -22,6 +22,9 @@ const externalPackages = [
   '@aws-sdk/*',
   '@smithy/*',
   '@google-cloud/*',
+  '@azure/*', // Key Vault and identity SDKs: only the controller's azurekms:// signer loads them
+  '@sigstore/tuf', // reads its seeds and package.json relative to itself; tuf-js with it
+  'tuf-js',
   'google-gax', // protobufjs reads .proto/.json files relative to itself
   '@grpc/*',
   'protobufjs',

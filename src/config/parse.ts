@@ -5,7 +5,9 @@ import {
   buildTypes,
   defaultIdentityTokenFile,
   defaultSecretPath,
+  defaultServiceAccountTokenPath,
   formatNames,
+  fulcioProviderNames,
   implementedStorageNames,
   ociEncodingNames,
   signerNames,
@@ -16,6 +18,8 @@ import {
   type Config,
   type ConfigProblem,
   type FormatName,
+  type FulcioProviderName,
+  type KmsAuthConfig,
   type OciEncoding,
   type ParsedConfig,
   type SignerName,
@@ -146,7 +150,12 @@ function transparency(ctx: Ctx): Config['transparency'] {
   return { mode: transparencyMode(ctx), url: url(ctx, 'transparency.url', 'https://rekor.sigstore.dev'), entryType, version };
 }
 
-const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'pkcs11:'], unsupported: ['azurekms://', 'hashivault://'] } as const;
+const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'azurekms://', 'hashivault://', 'pkcs11:'], unsupported: [] as string[] } as const;
+// sigstore/sigstore kms/azure: azurekms://<vault host>/<key>[/<version>]
+const azureRefPattern = /^azurekms:\/\/[^/]+\/[^/]+(?:\/[a-z0-9]*)?$/;
+
+// sigstore/sigstore kms/hashivault: the key name only (no slashes), the transit mount comes from the environment.
+const hashivaultRefPattern = /^hashivault:\/\/\w(?:[\w.-]*\w)?$/;
 
 function kmsref(ctx: Ctx, needed: boolean): string | undefined {
   const key = 'signers.kms.kmsref';
@@ -155,27 +164,72 @@ function kmsref(ctx: Ctx, needed: boolean): string | undefined {
     if (needed) problem(ctx, key, 'is required when an artifact signer is "kms"');
     return undefined;
   }
+  if (v.startsWith('hashivault://') && !hashivaultRefPattern.test(v)) {
+    problem(ctx, key, 'must be hashivault://<transit key name> (letters, digits, "_", "-", ".")');
+    return undefined;
+  }
+  if (v.startsWith('azurekms://') && !azureRefPattern.test(v)) {
+    problem(ctx, key, 'must be azurekms://<vault>.vault.azure.net/<key>[/<version>]');
+    return undefined;
+  }
   if (kmsSchemes.supported.some((s) => v.startsWith(s))) return v;
   if (kmsSchemes.unsupported.some((s) => v.startsWith(s))) {
-    problem(ctx, key, `KMS scheme "${v.split(':')[0]}" exists in Tekton Chains but provenant does not implement it; use awskms://, gcpkms:// or pkcs11:`);
+    problem(ctx, key, `KMS scheme "${v.split(':')[0]}" exists in Tekton Chains but provenant does not implement it; use awskms://, gcpkms://, azurekms://, hashivault:// or pkcs11:`);
   } else {
-    problem(ctx, key, 'must start with awskms://, gcpkms:// or pkcs11:');
+    problem(ctx, key, 'must start with awskms://, gcpkms://, azurekms://, hashivault:// or pkcs11:');
   }
   return undefined;
 }
 
+/** A key a configured backend needs: missing is a problem at load, not on every run. */
+function required(ctx: Ctx, key: string, needed: boolean, backend: string): string | undefined {
+  const v = optional(ctx, key);
+  if (v === undefined && needed) problem(ctx, key, `is required when the "${backend}" storage backend is configured`);
+  return v;
+}
+
+function requiredUrl(ctx: Ctx, key: string, needed: boolean, backend: string): string | undefined {
+  const v = optionalUrl(ctx, key);
+  if (v === undefined && needed && ctx.data[key] === undefined) problem(ctx, key, `is required when the "${backend}" storage backend is configured`);
+  return v;
+}
+
+function fulcioProvider(ctx: Ctx): FulcioProviderName | undefined {
+  const v = optional(ctx, 'signers.x509.fulcio.provider');
+  if (v === undefined) return undefined;
+  // Chains' own name for the token-file provider.
+  if (v === 'filesystem-custom-path') return 'filesystem';
+  if ((fulcioProviderNames as readonly string[]).includes(v)) return v as FulcioProviderName;
+  problem(ctx, 'signers.x509.fulcio.provider', `must be one of ${fulcioProviderNames.map((n) => `"${n}"`).join(', ')}`);
+  return undefined;
+}
+
+function kmsAuth(ctx: Ctx): KmsAuthConfig {
+  const address = optionalUrl(ctx, 'signers.kms.auth.address');
+  const oidcPath = optional(ctx, 'signers.kms.auth.oidc.path');
+  const oidcRole = optional(ctx, 'signers.kms.auth.oidc.role');
+  const sock = optional(ctx, 'signers.kms.auth.spire.sock');
+  const audience = optional(ctx, 'signers.kms.auth.spire.audience');
+  if (oidcPath !== undefined && oidcRole === undefined) {
+    problem(ctx, 'signers.kms.auth.oidc.role', 'is required with signers.kms.auth.oidc.path (Vault login needs a role)');
+  }
+  if (sock !== undefined && !/^(unix:\/\/\/|unix:\/|\/)/.test(sock)) {
+    problem(ctx, 'signers.kms.auth.spire.sock', 'must be unix:///<path to the SPIRE agent socket>');
+  }
+  if (sock !== undefined && audience === undefined) {
+    problem(ctx, 'signers.kms.auth.spire.audience', 'is required with signers.kms.auth.spire.sock (the JWT-SVID audience Vault expects)');
+  }
+  return {
+    address,
+    token: optional(ctx, 'signers.kms.auth.token'),
+    tokenPath: optional(ctx, 'signers.kms.auth.token-path'),
+    oidc: { path: oidcPath, role: oidcRole, tokenPath: str(ctx, 'signers.kms.auth.oidc.token-path', defaultServiceAccountTokenPath) },
+    spire: { sock, audience },
+  };
+}
+
 /** Keys of Tekton Chains' chains-config that provenant accepts but does not act on. */
 const chainsKeysNotActedOn = [
-  'signers.x509.fulcio.provider',
-  'signers.x509.tuf.mirror.url',
-  'signers.kms.auth.address',
-  'signers.kms.auth.token',
-  'signers.kms.auth.token-path',
-  'signers.kms.auth.oidc.path',
-  'signers.kms.auth.oidc.role',
-  'signers.kms.auth.spire.sock',
-  'signers.kms.auth.spire.audience',
-  'storage.gcs.bucket',
   'storage.docdb.url',
   'storage.docdb.mongo-server-url',
   'storage.docdb.mongo-server-url-dir',
@@ -185,7 +239,6 @@ const chainsKeysNotActedOn = [
   'storage.grafeas.notehint',
   'storage.kafka.bootstrap.servers',
   'storage.kafka.topic',
-  'storage.archivista.url',
 ] as const;
 
 export const defaultLocalStoragePath = '/var/lib/provenant/attestations';
@@ -212,6 +265,7 @@ export function parseConfig(data: Data): ParsedConfig {
     signer: oneOf<SignerName>(ctx, 'artifacts.oci.signer', signerNames, 'x509'),
   };
   const kmsNeeded = [tr.signer, pr.signer, oci.signer].includes('kms');
+  const usesStorage = (name: StorageName): boolean => [tr.storage, pr.storage, oci.storage].some((list) => list.includes(name));
 
   const config: Config = {
     artifacts: { taskrun: tr, pipelinerun: pr, oci },
@@ -222,15 +276,17 @@ export function parseConfig(data: Data): ParsedConfig {
         encoding: oneOf<OciEncoding>(ctx, 'storage.oci.encoding-format', ociEncodingNames, 'dsse'),
       },
       local: { path: str(ctx, 'storage.local.path', defaultLocalStoragePath) },
+      gcs: { bucket: required(ctx, 'storage.gcs.bucket', usesStorage('gcs'), 'gcs') },
+      archivista: { url: requiredUrl(ctx, 'storage.archivista.url', usesStorage('archivista'), 'archivista') },
     },
     signers: {
-      kms: { kmsref: kmsref(ctx, kmsNeeded) },
+      kms: { kmsref: kmsref(ctx, kmsNeeded), auth: kmsAuth(ctx) },
       x509: {
         fulcio: {
           enabled: bool(ctx, 'signers.x509.fulcio.enabled', false),
           address: url(ctx, 'signers.x509.fulcio.address', 'https://fulcio.sigstore.dev'),
           issuer: url(ctx, 'signers.x509.fulcio.issuer', 'https://oauth2.sigstore.dev/auth'),
-          provider: optional(ctx, 'signers.x509.fulcio.provider'),
+          provider: fulcioProvider(ctx),
         },
         tsa: { url: optionalUrl(ctx, 'signers.x509.tsa.url') },
         identityTokenFile: str(ctx, 'signers.x509.identity.token.file', defaultIdentityTokenFile),

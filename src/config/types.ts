@@ -10,8 +10,12 @@ export type FormatName = (typeof formatNames)[number];
 export const storageNames = ['tekton', 'oci', 'local', 'gcs', 'docdb', 'grafeas', 'kafka', 'archivista'] as const;
 export type StorageName = (typeof storageNames)[number];
 /** The backends provenant implements; the others are accepted by config validation only to report them clearly. */
-export const implementedStorageNames = ['tekton', 'oci', 'local'] as const;
+export const implementedStorageNames = ['tekton', 'oci', 'local', 'gcs', 'archivista'] as const;
 export type ImplementedStorageName = (typeof implementedStorageNames)[number];
+
+/** `signers.x509.fulcio.provider` values (cosign's provider names Chains accepts). */
+export const fulcioProviderNames = ['filesystem', 'github', 'google', 'spiffe'] as const;
+export type FulcioProviderName = (typeof fulcioProviderNames)[number];
 
 export const signerNames = ['x509', 'kms', 'none'] as const;
 export type SignerName = (typeof signerNames)[number];
@@ -62,18 +66,25 @@ export interface Config {
       /** `storage.local.path` (provenant): root directory of the `local` backend. */
       readonly path: string;
     };
+    /** `storage.gcs.bucket`: required when a `gcs` backend is configured. */
+    readonly gcs: { readonly bucket: string | undefined };
+    /** `storage.archivista.url`: required when an `archivista` backend is configured. */
+    readonly archivista: { readonly url: string | undefined };
   };
   readonly signers: {
     readonly kms: {
-      /** `signers.kms.kmsref`: awskms://, gcpkms://, pkcs11: (provenant), azurekms://, hashivault:// (not implemented). */
+      /** `signers.kms.kmsref`: awskms://, gcpkms://, hashivault://, pkcs11: (provenant), azurekms:// (not implemented). */
       readonly kmsref: string | undefined;
+      /** `signers.kms.auth.*`: how the KMS client authenticates (Vault today), as Chains reads them. */
+      readonly auth: KmsAuthConfig;
     };
     readonly x509: {
       readonly fulcio: {
         readonly enabled: boolean;
         readonly address: string;
         readonly issuer: string;
-        readonly provider: string | undefined;
+        /** Where the OIDC token comes from; undefined = `filesystem` (the token file). */
+        readonly provider: FulcioProviderName | undefined;
       };
       /**
        * `signers.x509.tsa.url` (provenant): an RFC 3161 timestamp authority. Every signature then carries a
@@ -98,6 +109,29 @@ export interface Config {
   readonly buildDefinition: { readonly buildType: BuildType };
   readonly filter: { readonly managedBy: readonly string[] };
 }
+
+/** `signers.kms.auth.*` (Tekton Chains' names). Secrets here (`token`) are never logged. */
+export interface KmsAuthConfig {
+  /** `signers.kms.auth.address` (VAULT_ADDR). */
+  readonly address: string | undefined;
+  /** `signers.kms.auth.token` (VAULT_TOKEN); `token-path` wins when both are set. */
+  readonly token: string | undefined;
+  readonly tokenPath: string | undefined;
+  readonly oidc: {
+    /** Vault auth mount (`jwt`, `kubernetes` …); login happens only with both path and role. */
+    readonly path: string | undefined;
+    readonly role: string | undefined;
+    /** JWT file for the login; default the ServiceAccount token. */
+    readonly tokenPath: string;
+  };
+  readonly spire: {
+    /** Workload API socket (`unix:///…`): a JWT-SVID becomes the login JWT. */
+    readonly sock: string | undefined;
+    readonly audience: string | undefined;
+  };
+}
+
+export const defaultServiceAccountTokenPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /** A problem with one ConfigMap key; all problems are reported together. */
 export interface ConfigProblem {

@@ -19,6 +19,13 @@ export interface FulcioSignerOptions {
   readonly fulcioUrl: string;
   /** OIDC token file (`signers.x509.identity.token.file`). */
   readonly tokenFile: string;
+  /** Where tokens come from (`signers.x509.fulcio.provider`); default: read `tokenFile`. Called once per certificate. */
+  readonly tokenProvider?: { readonly name: string; getToken(): Promise<string> };
+  /**
+   * Fulcio CA certificates (DER) from the TUF mirror's trusted root (`signers.x509.tuf.mirror.url`):
+   * when given, every issued certificate must be signed by one of them.
+   */
+  readonly trustedCaCertificates?: readonly Uint8Array[];
   readonly logger: Logger;
   readonly fetch?: typeof fetch;
   /** Clock; tests move it to exercise reuse and refresh. */
@@ -71,6 +78,15 @@ interface SigningCertResponse {
   signedCertificateDetachedSct?: { chain?: { certificates?: string[] } };
 }
 
+function issuedBy(cert: X509Certificate, caDer: Uint8Array): boolean {
+  try {
+    const ca = new X509Certificate(caDer);
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+  } catch {
+    return false;
+  }
+}
+
 export function createFulcioSigner(options: FulcioSignerOptions): FulcioCertificateSigner {
   const { keyHolder, tokenFile, logger } = options;
   const fulcioUrl = options.fulcioUrl.replace(/\/+$/, '');
@@ -98,8 +114,9 @@ export function createFulcioSigner(options: FulcioSignerOptions): FulcioCertific
   }
 
   async function requestCertificate(): Promise<IssuedCertificate> {
-    const token = await readToken();
-    const subject = tokenSubject(token, tokenFile);
+    const provider = options.tokenProvider;
+    const token = provider === undefined ? await readToken() : await provider.getToken();
+    const subject = tokenSubject(token, provider === undefined || provider.name === 'filesystem' ? tokenFile : `provider ${provider.name}`);
     const challenge = await keyHolder.sign(Buffer.from(subject));
     const body = JSON.stringify({
       credentials: { oidcIdentityToken: token },
@@ -155,6 +172,12 @@ export function createFulcioSigner(options: FulcioSignerOptions): FulcioCertific
     const ownKey = createPublicKey(keyHolder.publicKeyPem).export({ format: 'der', type: 'spki' });
     if (!certKey.equals(ownKey)) {
       throw new ProvenantError('permanent', 'FULCIO_CERTIFICATE_MISMATCH', `Fulcio at ${fulcioUrl} certified a different public key`);
+    }
+    const cas = options.trustedCaCertificates;
+    if (cas !== undefined && !cas.some((der) => issuedBy(cert, der))) {
+      throw new ProvenantError('permanent', 'FULCIO_CERTIFICATE_UNTRUSTED', `Fulcio at ${fulcioUrl} issued a certificate no CA of the TUF trusted root signed`, {
+        context: { hint: 'signers.x509.fulcio.address and signers.x509.tuf.mirror.url must belong to the same Sigstore instance' },
+      });
     }
     const issued = { pem, notAfter: new Date(cert.validTo) };
     logger.info({ fulcio: fulcioUrl, subjectAltName: cert.subjectAltName, notAfter: issued.notAfter.toISOString() }, 'fulcio certificate issued');

@@ -27,32 +27,25 @@ type KmsFactory = (ref: string, deps: SignerDeps) => Promise<KeySigner>;
 
 // Loaded lazily: each pulls in a large SDK (or a native module) that most installs never use.
 export const kmsSchemes = {
+  'azurekms://': async (ref, deps) => (await import('./azure-kms-signer.js')).createAzureKmsSigner(ref, deps),
   'awskms://': async (ref, deps) => (await import('./aws-kms-signer.js')).createAwsKmsSigner(ref, deps),
   'gcpkms://': async (ref, deps) => (await import('./gcp-kms-signer.js')).createGcpKmsSigner(ref, deps),
+  'hashivault://': async (ref, deps) => (await import('./hashivault-signer.js')).createHashivaultSigner(ref, deps),
   'pkcs11:': async (ref, deps) => (await import('./pkcs11-signer.js')).createPkcs11Signer(ref, deps),
 } as const satisfies Record<string, KmsFactory>;
 export type KmsScheme = keyof typeof kmsSchemes;
 
-/** Schemes Tekton Chains accepts that provenant does not implement: reported, not ignored. */
-const unimplementedKmsSchemes = ['azurekms://', 'hashivault://'] as const;
-
 export async function createKmsSigner(kmsref: string | undefined, deps: SignerDeps): Promise<KeySigner> {
   if (kmsref === undefined || kmsref === '') {
     throw new ProvenantError('config', 'SIGNING_KMS_REF_MISSING', 'signer "kms" is selected but signers.kms.kmsref is not set', {
-      context: { key: 'signers.kms.kmsref', hint: 'set signers.kms.kmsref to an awskms://, gcpkms:// or pkcs11: reference' },
+      context: { key: 'signers.kms.kmsref', hint: `set signers.kms.kmsref to an ${Object.keys(kmsSchemes).join(', ')} reference` },
     });
   }
   const scheme = (Object.keys(kmsSchemes) as KmsScheme[]).find((s) => kmsref.startsWith(s));
   if (scheme === undefined) {
-    const known = unimplementedKmsSchemes.find((s) => kmsref.startsWith(s));
-    throw new ProvenantError(
-      'config',
-      'SIGNING_KMS_SCHEME_UNSUPPORTED',
-      known === undefined
-        ? 'signers.kms.kmsref has an unknown scheme'
-        : `signers.kms.kmsref uses ${known}, which provenant does not implement`,
-      { context: { key: 'signers.kms.kmsref', scheme: known ?? kmsref.split(':')[0], hint: 'use awskms://, gcpkms:// or pkcs11:' } },
-    );
+    throw new ProvenantError('config', 'SIGNING_KMS_SCHEME_UNSUPPORTED', 'signers.kms.kmsref has an unknown scheme', {
+      context: { key: 'signers.kms.kmsref', scheme: kmsref.split(':')[0], hint: `use ${Object.keys(kmsSchemes).join(', ')}` },
+    });
   }
   return kmsSchemes[scheme](kmsref, deps);
 }
@@ -60,11 +53,14 @@ export async function createKmsSigner(kmsref: string | undefined, deps: SignerDe
 export async function createX509Signer(config: Config, deps: RegistryDeps): Promise<ProvenantSigner> {
   const x509 = config.signers.x509;
   if (!x509.fulcio.enabled) return createSecretKeySigner(config.signers.secretPath, deps);
+  const trustedCaCertificates = await (await import('./tuf-trust.js')).fulcioCasFromMirror(x509.tufMirrorUrl, deps);
   return createFulcioSigner({
     keyHolder: createEphemeralSigner(),
     fulcioUrl: x509.fulcio.address,
     tokenFile: x509.identityTokenFile,
+    tokenProvider: (await import('./identity-token.js')).createIdentityTokenProvider(x509.fulcio.provider, { tokenFile: x509.identityTokenFile, ...deps }),
     logger: deps.logger,
+    ...(trustedCaCertificates === undefined ? {} : { trustedCaCertificates }),
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });
@@ -72,7 +68,7 @@ export async function createX509Signer(config: Config, deps: RegistryDeps): Prom
 
 export const signerFactories = {
   x509: createX509Signer,
-  kms: async (config, deps) => createKmsSigner(config.signers.kms.kmsref, deps),
+  kms: async (config, deps) => createKmsSigner(config.signers.kms.kmsref, { ...deps, kmsAuth: config.signers.kms.auth }),
 } as const satisfies Record<Exclude<SignerName, 'none'>, (config: Config, deps: RegistryDeps) => Promise<ProvenantSigner>>;
 
 /** One signer by name (`x509` or `kms`). */

@@ -1,4 +1,5 @@
 import type { Signer } from '@sigstore/sign';
+import type { KmsAuthConfig } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 
 /** What every signer factory receives (STYLE.md #9: dependencies are passed in). */
@@ -6,6 +7,8 @@ export interface SignerDeps {
   readonly logger: Logger;
   readonly env?: NodeJS.ProcessEnv;
   readonly fetch?: typeof fetch;
+  /** `signers.kms.auth.*` (Vault address, token, OIDC/SPIRE login), for the KMS signers that use it. */
+  readonly kmsAuth?: KmsAuthConfig;
 }
 
 /**

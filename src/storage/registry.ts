@@ -60,7 +60,35 @@ export const storageBackends = {
       timestamper: deps.ociTimestamper,
     }),
   local: (deps) => createLocalStorage({ root: deps.config.storage.local.path, logger: deps.logger }),
+  gcs: (deps) => {
+    const bucket = setting(deps.config.storage.gcs.bucket, 'storage.gcs.bucket', 'gcs');
+    return lazyBackend('gcs', async () => (await import('./gcs-storage.js')).createGcsStorage({ bucket, logger: deps.logger }));
+  },
+  archivista: (deps) => {
+    const url = setting(deps.config.storage.archivista.url, 'storage.archivista.url', 'archivista');
+    const { fetch: f, patchAnnotations } = deps;
+    return lazyBackend('archivista', async () =>
+      (await import('./archivista-storage.js')).createArchivistaStorage({ url, logger: deps.logger, ...(f === undefined ? {} : { fetch: f }), ...(patchAnnotations === undefined ? {} : { patchAnnotations }) }),
+    );
+  },
 } satisfies Record<ImplementedStorageName, StorageFactory>;
+
+function setting(value: string | undefined, key: string, backend: string): string {
+  if (value !== undefined && value !== '') return value;
+  throw new ProvenantError('config', 'STORAGE_DEPENDENCY_MISSING', `the ${backend} storage backend needs ${key}`, { context: { backend, key } });
+}
+
+/** A backend whose module (and SDK) is imported on its first `store`. */
+function lazyBackend(name: string, load: () => Promise<StorageBackend>): StorageBackend {
+  let loaded: Promise<StorageBackend> | undefined;
+  return {
+    name,
+    store: async (request) => {
+      loaded ??= load();
+      return (await loaded).store(request);
+    },
+  };
+}
 
 export function isImplementedStorageName(name: string): name is ImplementedStorageName {
   return (implementedStorageNames as readonly string[]).includes(name);

@@ -51,6 +51,8 @@ export const pipelineTaskLabel = 'tekton.dev/pipelineTask';
 export const lastAppliedConfigAnnotation = 'kubectl.kubernetes.io/last-applied-configuration';
 
 export const payloadAnnotation = (shortKey: string): string => payloadAnnotationPrefix + shortKey;
+/** provenant: the Archivista gitoid of an artifact's DSSE envelope (`archivista` storage). */
+export const archivistaGitoidAnnotation = (shortKey: string): string => `chains.tekton.dev/archivista-gitoid-${shortKey}`;
 export const signatureAnnotation = (shortKey: string): string => signatureAnnotationPrefix + shortKey;
 export const certAnnotation = (shortKey: string): string => certAnnotationPrefix + shortKey;
 export const chainAnnotation = (shortKey: string): string => chainAnnotationPrefix + shortKey;

@@ -29,6 +29,7 @@ let secured: RegistryHandle;
 const auth = { username: 'builder', password: 'faults-test-only-Pa55word' };
 const wrongPassword = 'faults-test-only-WRONG-pass';
 const pin = '739146-test-only-pin';
+const vaultToken = 'hvs.faults-test-only-vault-token';
 
 beforeAll(async () => {
   [env, secured] = await Promise.all([startFaultEnvironment(), startRegistry({ auth })]);
@@ -61,6 +62,7 @@ describe('log scan', () => {
       auth.password,
       wrongPassword,
       pin,
+      vaultToken,
       Buffer.from(`${auth.username}:${auth.password}`).toString('base64'),
       Buffer.from(`${auth.username}:${wrongPassword}`).toString('base64'),
     ];
@@ -92,6 +94,7 @@ describe('log scan', () => {
         ...env.faultConfig,
         'artifacts.taskrun.signer': 'kms',
         'signers.kms.kmsref': `pkcs11:token=faults;object=key?module-path=/nonexistent/libfaults.so&pin-value=${pin}`,
+        'signers.kms.auth.token': vaultToken,
       });
       await waitUntil(() => env.kube.events().slice(eventsBefore).some((e) => e['reason'] === 'InvalidConfiguration'), 15_000, 'Warning Event for the bad kmsref');
       env.setConfig(env.faultConfig);

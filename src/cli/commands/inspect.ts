@@ -25,7 +25,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 const help = `usage: provenant inspect taskrun|pipelinerun NAME [-n NS] [--kubeconfig FILE] [-o table|json|yaml]
-         [--local-dir DIR] [--docker-config FILE] [--insecure] [--skip-oci]
+         [--local-dir DIR] [--gcs-bucket B] [--archivista-url URL] [--docker-config FILE] [--insecure] [--skip-oci]
 
 Shows a run's signing status and decodes the attestations stored for it, WITHOUT verifying them
 (use 'provenant verify' for that): the run's tekton annotations, the local store (--local-dir), and the
@@ -34,6 +34,8 @@ OCI registry of each image subject (best effort; unreachable registries are note
   --kubeconfig FILE      default: $KUBECONFIG, ~/.kube/config, in-cluster
   -o, --output FORMAT    table (default), json or yaml
   --local-dir DIR        also read the local storage backend's directory
+  --gcs-bucket BUCKET    also read the gcs backend's objects (Application Default Credentials)
+  --archivista-url URL   also read the envelopes whose gitoids the archivista backend recorded on the run
   --docker-config FILE   registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)
   --insecure             plain HTTP / unverified TLS to the registry
   --skip-oci             do not contact registries
@@ -58,7 +60,7 @@ export interface InspectReport {
 }
 
 export type InspectedAttestation = AttestationDescription & {
-  readonly source: 'tekton' | 'local' | 'oci';
+  readonly source: 'tekton' | 'local' | 'oci' | 'gcs' | 'archivista';
   /** Annotation key, file path, or registry location. */
   readonly location: string;
   readonly shortKey?: string;
@@ -149,6 +151,8 @@ export const inspectCommand: CliCommand = {
       kubeconfig: { type: 'string' },
       output: { type: 'string', short: 'o' },
       'local-dir': { type: 'string' },
+      'gcs-bucket': { type: 'string' },
+      'archivista-url': { type: 'string' },
       'docker-config': { type: 'string' },
       insecure: { type: 'boolean' },
       'skip-oci': { type: 'boolean' },
@@ -184,6 +188,10 @@ export const inspectCommand: CliCommand = {
         attestations.push({ ...describeBundle(e.bundle as SerializedBundle, e.payload), source: 'local', location: e.bundlePath, shortKey: e.shortKey });
       }
       if (entries.length === 0) notes.push(`no attestations for this run under ${values['local-dir']}`);
+    }
+    if (values['gcs-bucket'] !== undefined || values['archivista-url'] !== undefined) {
+      const { remoteStoreAttestations } = await import('./inspect-remote.js');
+      attestations.push(...(await remoteStoreAttestations({ ...run, kind }, { gcsBucket: values['gcs-bucket'], archivistaUrl: values['archivista-url'] }, notes)));
     }
     if (values['skip-oci'] !== true) {
       const subjects = attestations.filter((a) => a.type === 'provenance').flatMap((a) => a.subjects);

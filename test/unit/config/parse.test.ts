@@ -115,14 +115,14 @@ describe('parseConfig values', () => {
 
   it('requires a kmsref when a signer is kms, and rejects unimplemented schemes', () => {
     expect(problemsOf({ 'artifacts.taskrun.signer': 'kms' }).map((p) => p.key)).toEqual(['signers.kms.kmsref']);
-    expect(problemsOf({ 'artifacts.taskrun.signer': 'kms', 'signers.kms.kmsref': 'hashivault://key' }).map((p) => p.key)).toEqual([
+    expect(problemsOf({ 'artifacts.taskrun.signer': 'kms', 'signers.kms.kmsref': 'azurekms://v.vault.azure.net' }).map((p) => p.key)).toEqual([
       'signers.kms.kmsref',
     ]);
     expect(problemsOf({ 'signers.kms.kmsref': 'file:///key' }).map((p) => p.key)).toEqual(['signers.kms.kmsref']);
   });
 
   it('rejects Chains storage backends provenant does not implement, and kafka for pipelineruns', () => {
-    expect(problemsOf({ 'artifacts.taskrun.storage': 'gcs' }).map((p) => p.key)).toEqual(['artifacts.taskrun.storage']);
+    expect(problemsOf({ 'artifacts.taskrun.storage': 'grafeas' }).map((p) => p.key)).toEqual(['artifacts.taskrun.storage']);
     expect(problemsOf({ 'artifacts.pipelinerun.storage': 'kafka' }).map((p) => p.key)).toEqual(['artifacts.pipelinerun.storage']);
   });
 
@@ -137,8 +137,8 @@ describe('parseConfig values', () => {
   });
 
   it('warns about unknown keys and Chains keys it does not act on', () => {
-    const { warnings } = parseConfig({ 'no.such.key': 'x', 'storage.gcs.bucket': 'b' });
-    expect(warnings.map((w) => w.key).sort()).toEqual(['no.such.key', 'storage.gcs.bucket']);
+    const { warnings } = parseConfig({ 'no.such.key': 'x', 'storage.grafeas.projectid': 'b' });
+    expect(warnings.map((w) => w.key).sort()).toEqual(['no.such.key', 'storage.grafeas.projectid']);
   });
 
   it('keeps secret-looking values out of the error message', () => {

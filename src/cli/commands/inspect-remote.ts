@@ -1,0 +1,64 @@
+/**
+ * `inspect --gcs-bucket` / `--archivista-url`: attestations the `gcs` and `archivista` backends stored for a run.
+ * GCS objects hold the same bytes as the tekton annotations, so they are decoded the same way; Archivista
+ * is found through the gitoid annotations the backend recorded on the run. The SDKs load only when asked.
+ */
+import type { SerializedEnvelope } from '@sigstore/bundle';
+import type { StorageOptions } from '@google-cloud/storage';
+import { errorMessage, isProvenantError } from '../../errors.js';
+import { createLogger } from '../../observability/logger.js';
+import type { RunKind } from '../../tekton/index.js';
+import { artifactsFromAnnotations, bundleFromEnvelope, describeBundle, type AttestationDescription } from '../../verify/index.js';
+
+export type RemoteAttestation = AttestationDescription & { readonly source: 'gcs' | 'archivista'; readonly location: string; readonly shortKey?: string };
+
+const gitoidPrefix = 'chains.tekton.dev/archivista-gitoid-';
+
+export async function remoteStoreAttestations(
+  run: { readonly kind: RunKind; readonly namespace: string; readonly name: string; readonly uid: string; readonly annotations: Readonly<Record<string, string>> },
+  options: { readonly gcsBucket?: string | undefined; readonly archivistaUrl?: string | undefined; readonly gcsOptions?: StorageOptions },
+  notes: string[],
+): Promise<RemoteAttestation[]> {
+  const out: RemoteAttestation[] = [];
+  if (options.gcsBucket !== undefined) {
+    const { readGcs, gcsObjectPrefix } = await import('../../storage/gcs-storage.js');
+    const shortKey = `${run.kind.toLowerCase()}-${run.uid}`;
+    try {
+      const deps = { bucket: options.gcsBucket, logger: createLogger({ level: 'silent' }), ...(options.gcsOptions === undefined ? {} : { gcsOptions: options.gcsOptions }) };
+      const entry = await readGcs(deps, run, shortKey);
+      if (entry === undefined) notes.push(`gs://${options.gcsBucket}/${gcsObjectPrefix(run, shortKey)}.*: nothing stored`);
+      else {
+        const b64 = (v: Buffer | undefined): string => (v ?? Buffer.alloc(0)).toString('base64');
+        const annotations = {
+          [`chains.tekton.dev/payload-${shortKey}`]: b64(entry.payload),
+          [`chains.tekton.dev/signature-${shortKey}`]: b64(entry.signature),
+          [`chains.tekton.dev/cert-${shortKey}`]: b64(entry.cert),
+          [`chains.tekton.dev/chain-${shortKey}`]: b64(entry.chain),
+        };
+        for (const a of artifactsFromAnnotations(annotations)) {
+          out.push({ ...describeBundle(a.bundle, a.payload), source: 'gcs', location: `gs://${options.gcsBucket}/${gcsObjectPrefix(run, shortKey)}.signature`, shortKey });
+        }
+      }
+    } catch (err) {
+      notes.push(`gs://${options.gcsBucket}: not readable (${isProvenantError(err) ? err.code : errorMessage(err)})`);
+    }
+  }
+  if (options.archivistaUrl !== undefined) {
+    const { readArchivista } = await import('../../storage/archivista-storage.js');
+    const gitoids = Object.entries(run.annotations).filter(([k]) => k.startsWith(gitoidPrefix));
+    if (gitoids.length === 0) notes.push('no archivista gitoid recorded on the run');
+    for (const [key, gitoid] of gitoids) {
+      try {
+        const envelope = await readArchivista({ url: options.archivistaUrl }, gitoid);
+        if (envelope === undefined) notes.push(`archivista: ${gitoid} not found`);
+        else {
+          const bundle = bundleFromEnvelope(JSON.parse(envelope.toString('utf8')) as SerializedEnvelope);
+          out.push({ ...describeBundle(bundle), source: 'archivista', location: `${options.archivistaUrl.replace(/\/+$/, '')}/download/${gitoid}`, shortKey: key.slice(gitoidPrefix.length) });
+        }
+      } catch (err) {
+        notes.push(`archivista ${gitoid}: not readable (${isProvenantError(err) ? err.code : errorMessage(err)})`);
+      }
+    }
+  }
+  return out;
+}
