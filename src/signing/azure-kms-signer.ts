@@ -16,7 +16,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { CommonClientOptions } from '@azure/core-client';
 import { ProvenantError, type ErrorKind } from '../errors.js';
 import { rawEcdsaToDer } from './der.js';
-import { keyAlgorithmOf } from './key-signer.js';
+import { kmsKeyAlgorithmOf } from './key-signer.js';
 import type { KeySigner, SignerDeps } from './types.js';
 
 const SETTING = 'signers.kms.kmsref';
@@ -121,7 +121,7 @@ export async function createAzureKmsSigner(ref: string, deps: AzureKmsSignerDeps
       context: { setting: SETTING, hint: hints[c.code] ?? 'check that the vault is reachable' },
     });
   }
-  const algorithm = keyAlgorithmOf(publicKey, SETTING);
+  const algorithm = kmsKeyAlgorithmOf(publicKey, SETTING);
   if (algorithm === 'ed25519') throw new ProvenantError('config', 'KMS_KEY_UNSUITABLE', `${SETTING}: Key Vault has no ed25519 keys`);
   const hash = algorithm === 'ecdsa-p384-sha384' ? 'sha384' : 'sha256';
   const jwsAlg = hash === 'sha384' ? 'ES384' : 'ES256';

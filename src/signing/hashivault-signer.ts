@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import type { Signature } from '@sigstore/sign';
 import type { KmsAuthConfig } from '../config/index.js';
 import { ProvenantError, type ErrorKind } from '../errors.js';
-import { hashFor, keyAlgorithmOf } from './key-signer.js';
+import { hashFor, kmsKeyAlgorithmOf } from './key-signer.js';
 import { fetchJwtSvid } from './spiffe-workload.js';
 import type { KeySigner, SignerDeps } from './types.js';
 
@@ -215,7 +215,7 @@ export async function createHashivaultSigner(ref: string, deps: HashivaultSigner
   } catch {
     throw new ProvenantError('config', 'KMS_KEY_UNSUITABLE', `${SETTING}: Vault returned a public key that cannot be parsed`);
   }
-  const algorithm = keyAlgorithmOf(publicKey, SETTING);
+  const algorithm = kmsKeyAlgorithmOf(publicKey, SETTING);
   const publicKeyPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
   const hash = hashFor(algorithm);
   let closed = false;

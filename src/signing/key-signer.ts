@@ -33,6 +33,16 @@ export function keyAlgorithmOf(key: KeyObject, source: string): KeyAlgorithm {
   throw unsupported(source, `${type ?? 'unknown'} key`);
 }
 
+/**
+ * The algorithm of a key held by a key service (Azure Key Vault, Vault transit): as `keyAlgorithmOf`, but
+ * P-384 signs SHA-384, as the services sign P-384 natively (Azure's ES384 takes only a 48-byte digest) and
+ * as sigstore/sigstore's clients for them do. Such a key with a transparency log is refused (tlog-compat.ts).
+ */
+export function kmsKeyAlgorithmOf(key: KeyObject, source: string): KeyAlgorithm {
+  const algorithm = keyAlgorithmOf(key, source);
+  return algorithm === 'ecdsa-p384-sha256' ? 'ecdsa-p384-sha384' : algorithm;
+}
+
 function unsupported(source: string, what: string): ProvenantError {
   return new ProvenantError('config', 'SIGNING_KEY_UNSUPPORTED', `${source}: ${what} is not supported for signing`, {
     context: {

@@ -65,7 +65,7 @@ function loggedAs(config: Config, name: SignerName): { readonly key: string; rea
 function fixFor(algorithm: KeyAlgorithm, name: SignerName, version: RekorVersion): string {
   if (version === 'v2') return 'use an ECDSA P-256 key (or a KMS P-384 key), set transparency.version: v1, or set transparency.enabled: "false"';
   if (algorithm === 'ecdsa-p384-sha384') {
-    return 'use an ECC_NIST_P256 (AWS) or EC_SIGN_P256_SHA256 (GCP) key in signers.kms.kmsref, or set transparency.enabled: "false"';
+    return 'use a P-256 key in signers.kms.kmsref (AWS ECC_NIST_P256, GCP EC_SIGN_P256_SHA256, Azure P-256, Vault ecdsa-p256), or set transparency.enabled: "false"';
   }
   return name === 'x509'
     ? 'use an ECDSA P-256 signing key (cosign generate-key-pair), set artifacts.oci.signer to another signer or "none", or set transparency.enabled: "false"'
