@@ -1,11 +1,14 @@
 /**
  * Queue policy shared by the BullMQ and the in-process queue, so both order, retry and classify alike.
  */
+import { backoffDelayMs } from '../backoff.js';
 import { ProvenantError } from '../errors.js';
 import type { BackoffOptions, Checkpoints, QueueOptions } from './types.js';
 
-export const defaultAttempts = 5;
+/** Tries per run before `signed=failed`: with the 2 s base backoff, about 4 minutes of retries. */
+export const defaultAttempts = 8;
 export const defaultBackoff: BackoffOptions = { baseMs: 2_000, maxMs: 300_000 };
+export { backoffDelayMs };
 export const defaultKeepFailed = 1_000;
 
 /** BullMQ's largest priority (2^21 - 1); lower numbers run first. */
@@ -24,18 +27,6 @@ export function runPriority(createdAtMs: number): number {
   const minute = Math.floor(createdAtMs / priorityBucketMs);
   const position = ((minute % maxPriority) + maxPriority) % maxPriority;
   return maxPriority - position;
-}
-
-/**
- * Exponential backoff with "equal jitter": half of the exponential delay is fixed, the other half
- * random, so retries of many runs that failed together (a registry outage) spread out but never
- * come back sooner than half the nominal delay. `failures` counts failed attempts so far (>= 1).
- */
-export function backoffDelayMs(failures: number, backoff: BackoffOptions, random: () => number): number {
-  const exponent = Math.max(0, failures - 1);
-  const nominal = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(exponent, 30));
-  const half = nominal / 2;
-  return Math.round(half + random() * half);
 }
 
 /** `permanent`, `config` and `input` errors are never retried per run; anything else is treated as transient. */

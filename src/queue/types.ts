@@ -1,3 +1,4 @@
+import type { BackoffOptions } from '../backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { RunKey } from '../tekton/run-key.js';
 
@@ -87,17 +88,12 @@ export interface JobQueue {
   onReset?(listener: () => void): void;
 }
 
-export interface BackoffOptions {
-  /** Delay before the first retry (before jitter). */
-  readonly baseMs: number;
-  /** Upper bound of any delay. */
-  readonly maxMs: number;
-}
+export type { BackoffOptions } from '../backoff.js';
 
 /** Options shared by both implementations. */
 export interface QueueOptions {
   readonly logger: Logger;
-  /** Total tries per job, including the first. Default 5. */
+  /** Total tries per job, including the first. Default `defaultAttempts` (8). */
   readonly attempts?: number;
   /** Default `{ baseMs: 2000, maxMs: 300000 }`. */
   readonly backoff?: BackoffOptions;

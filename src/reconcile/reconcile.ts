@@ -14,8 +14,11 @@ import type { Checkpoints, JobContext } from '../queue/index.js';
 import type { StorageBackend } from '../storage/types.js';
 import {
   formatRunKey,
+  isReconciled,
   isRunDone,
+  parentPipelineRun,
   parseRun,
+  runSigningState,
   reasonAnnotation,
   retriesAnnotation,
   signedAnnotation,
@@ -124,7 +127,7 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
   if (raw === undefined) return { status: 'skipped', reason: 'run no longer exists' };
   const run = await step('payload_creation', () => parseRun(raw, { kind: key.kind }));
   if (run.uid !== key.uid) return { status: 'skipped', reason: 'a different object now has this name' };
-  if (alreadyReconciled(run)) return { status: 'skipped', reason: 'already signed' };
+  if (isReconciled(runSigningState(run.raw, run.kind))) return { status: 'skipped', reason: 'already signed' };
   if (!isRunDone(run)) return { status: 'skipped', reason: 'run is not done' };
 
   const wiring = deps.wiring();
@@ -169,7 +172,7 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
   log.info({ artifacts: plan.map((a) => a.checkpointKey), transparency }, 'run signed');
 
   if (run.kind === 'TaskRun' && deps.enqueue) {
-    const parent = parentPipelineRun(run);
+    const parent = parentPipelineRun(run.raw);
     if (parent) await deps.enqueue(parent);
   }
   return { status: 'signed', artifacts: plan.map((a) => a.checkpointKey), ...(transparency ? { transparency } : {}) };
@@ -246,15 +249,6 @@ async function storeOnce(
   }
 }
 
-function alreadyReconciled(run: Run): boolean {
-  const a = run.annotations ?? {};
-  const signed = a[signedAnnotation];
-  if (signed !== 'true' && signed !== 'failed') return false;
-  // A run copied with our annotations (re-run tools copy them, Chains #1004) carries another uid.
-  const signedUid = a[signedUidAnnotation];
-  return signedUid === undefined || signedUid === run.uid;
-}
-
 async function loadChildren(run: Run, config: Config, deps: ReconcileDeps): Promise<{ children: Run[] } | { deferred: string }> {
   const children: Run[] = [];
   for (const ref of run.status.childReferences) {
@@ -264,19 +258,11 @@ async function loadChildren(run: Run, config: Config, deps: ReconcileDeps): Prom
     const child = parseRun(raw, { kind: 'TaskRun' });
     if (!isRunDone(child) || child.status.completionTime === undefined) return { deferred: `child TaskRun ${ref.name} is not done` };
     if (config.artifacts.taskrun.signer !== 'none') {
-      const s = child.annotations?.[signedAnnotation];
-      if (s !== 'true' && s !== 'failed') return { deferred: `child TaskRun ${ref.name} is not signed yet` };
+      if (!isReconciled(runSigningState(child.raw, 'TaskRun'))) return { deferred: `child TaskRun ${ref.name} is not signed yet` };
     }
     children.push(child);
   }
   return { children };
-}
-
-function parentPipelineRun(run: Run): RunKey | undefined {
-  const owners = (run.raw as { metadata?: { ownerReferences?: { kind?: string; name?: string; uid?: string }[] } }).metadata?.ownerReferences ?? [];
-  const owner = owners.find((o) => o.kind === 'PipelineRun' && typeof o.name === 'string' && typeof o.uid === 'string');
-  if (!owner?.name || !owner.uid) return undefined;
-  return { kind: 'PipelineRun', namespace: run.namespace, name: owner.name, uid: owner.uid };
 }
 
 /**

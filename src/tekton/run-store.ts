@@ -2,6 +2,7 @@
  * The RunStore: the only way the controller reads and writes runs (STYLE.md #1). Reads are always
  * live GETs (never a cache: Chains #703), writes are JSON merge patches of annotations only.
  */
+import { pipelineRunLabel } from './run-rules.js';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
@@ -86,7 +87,6 @@ export interface RunStoreOptions {
   readonly pageSize?: number;
 }
 
-const parentLabel = 'tekton.dev/pipelineRun';
 
 export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): RunStore {
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -189,7 +189,7 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
             version: v,
             namespace: pipelineRun.namespace,
             plural: 'taskruns',
-            labelSelector: `${parentLabel}=${pipelineRun.name}`,
+            labelSelector: `${pipelineRunLabel}=${pipelineRun.name}`,
             limit: pageSize,
             ...(cont === undefined ? {} : { _continue: cont }),
           })) as { items?: unknown[]; metadata?: { continue?: string } };

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startController, type ControllerRole } from '../../main.js';
 import { createLogger, createMetrics, startHealthServer } from '../../observability/index.js';
-import { createBullQueue, createMemoryQueue, createRedisLock, type JobQueue, type RedisLock } from '../../queue/index.js';
+import { createBullQueue, createMemoryQueue, createRedisLock, defaultAttempts, type JobQueue, type RedisLock } from '../../queue/index.js';
 import { credentialsFromDockerConfig, processTagLock } from '../../storage/index.js';
 import { loadKubeConfig } from '../../tekton/index.js';
 import { parseCommandArgs, usageError } from '../args.js';
@@ -80,7 +80,7 @@ async function runController(argv: readonly string[], io: CliIo): Promise<number
   const kubeConfig = loadKubeConfig(values.kubeconfig ? { kubeconfigPath: values.kubeconfig } : {});
   const dockerConfig = values['docker-config'] ?? (io.env['DOCKER_CONFIG'] ? path.join(io.env['DOCKER_CONFIG'], 'config.json') : undefined);
   const ociCredentials = dockerConfig ? credentialsFromDockerConfig(JSON.parse(await readFile(dockerConfig, 'utf8')), dockerConfig) : undefined;
-  const { queue, lock } = await createQueue(io.env, int(values.attempts, 'attempts', 8), logger);
+  const { queue, lock } = await createQueue(io.env, int(values.attempts, 'attempts', defaultAttempts), logger);
   const controller = await startController({
     kubeConfig,
     queue,

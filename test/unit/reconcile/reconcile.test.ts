@@ -15,6 +15,7 @@ import { createEphemeralSigner } from '../../../src/signing/index.js';
 import type { StorageBackend, StoreRequest } from '../../../src/storage/index.js';
 import type { RunKey } from '../../../src/tekton/index.js';
 import { verifyBundle } from '../../../src/verify/index.js';
+import { shouldEnqueue } from '../../../src/watch/index.js';
 
 type Obj = Record<string, unknown> & { metadata: Record<string, unknown> };
 
@@ -221,6 +222,22 @@ describe('reconcileRun: skips', () => {
     const out = await reconcileRun(jobContext(keyOf(tr)), deps);
     expect(out.status).toBe('signed');
     expect(annotationsOf(runs.objects.get('TaskRun/tr'))['chains.tekton.dev/signed-uid']).toBe('u2');
+  });
+
+  it('signs a run carrying Chains tekton-storage annotations of another uid without signed-uid (filter and reconcile agree)', async () => {
+    // Before the run rules were shared, the filter enqueued this run as copied on every list and
+    // reconcile skipped it as "signed by Chains" every time: it was never signed.
+    const tr = taskRun('tr', 'u2', {
+      annotations: { 'chains.tekton.dev/signed': 'true', 'chains.tekton.dev/signature-taskrun-u1': 'c2ln', 'chains.tekton.dev/payload-taskrun-u1': 'cA==' },
+    });
+    expect(shouldEnqueue(tr)).toMatchObject({ enqueue: true, reason: 'copied-annotations' });
+    const { deps, runs, w } = setup([tr]);
+    const out = await reconcileRun(jobContext(keyOf(tr)), deps);
+    expect(out.status).toBe('signed');
+    expect(w.signer_.calls).toBeGreaterThan(0);
+    const after = runs.objects.get('TaskRun/tr');
+    expect(annotationsOf(after)['chains.tekton.dev/signed-uid']).toBe('u2');
+    expect(shouldEnqueue(after)).toEqual({ enqueue: false, reason: 'signed' });
   });
 
   it('skips a run that is not done', async () => {
