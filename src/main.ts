@@ -2,7 +2,7 @@
  * The controller: read config, wire the rooms, start watch + workers, hot-reload config, drain on
  * SIGTERM. Wiring only (ARCHITECTURE.md): every decision lives in a room.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Signer, Witness } from '@sigstore/sign';
 import { parseConfig, type Config, type StorageName } from './config/index.js';
 import { ProvenantError, errorMessage, isProvenantError } from './errors.js';
@@ -23,7 +23,7 @@ import { createSignersFromConfig, type SignerSet } from './signing/index.js';
 import { createStorageBackends, type StorageBackend, type StorageDeps } from './storage/index.js';
 import { createRunStore, type RunKey, type RunStore } from './tekton/index.js';
 import { createRekorWitness } from './transparency/index.js';
-import { createRunWatcher, type RunWatcher } from './watch/index.js';
+import { createConfigWatcher, createRunWatcher, type RunWatcher } from './watch/index.js';
 
 export interface WiringDeps {
   readonly logger: Logger;
@@ -171,8 +171,6 @@ export async function startController(options: ControllerOptions): Promise<Contr
 
   const initialData = await runStore.getConfigMap(options.configNamespace, configMapName);
   let current = await createWiring(loadConfig(initialData), wiringDeps);
-  /** The ConfigMap data last acted on (applied or rejected): a watch replaying it changes nothing. */
-  let lastData = stableJson(initialData ?? {});
   metrics.setConfigValid(true);
   logger.info({ namespace: options.configNamespace, name: configMapName }, 'configuration loaded');
 
@@ -240,10 +238,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
     if (!stopped) watcher?.relist();
   });
 
-  // Hot reload: watch the ConfigMap; build the new wiring, swap, then close the old clients.
-  let configAbort: AbortController | undefined;
-  let configUid: string | undefined;
-  const applyConfig = async (data: Record<string, string> | undefined): Promise<void> => {
+  // Hot reload: build the new wiring, swap, then close the old clients; one at a time, latest wins.
+  const applyConfig = async (data: Readonly<Record<string, string>>): Promise<void> => {
     let next: ClosableWiring;
     try {
       next = await createWiring(loadConfig(data), wiringDeps);
@@ -251,8 +247,9 @@ export async function startController(options: ControllerOptions): Promise<Contr
       metrics.setConfigValid(false);
       const perr = isProvenantError(err) ? err : undefined;
       logger.error({ err: { code: perr?.code, message: errorMessage(err), problems: perr?.context['problems'] } }, 'chains-config update rejected; keeping the last good configuration');
+      const uid = configWatcher.uid;
       await runStore.emitObjectEvent(
-        { apiVersion: 'v1', kind: 'ConfigMap', namespace: options.configNamespace, name: configMapName, ...(configUid ? { uid: configUid } : {}) },
+        { apiVersion: 'v1', kind: 'ConfigMap', namespace: options.configNamespace, name: configMapName, ...(uid ? { uid } : {}) },
         { type: 'Warning', reason: 'InvalidConfiguration', message: `${perr?.code ?? 'CONFIG_INVALID'}: ${errorMessage(err)}`.slice(0, 1000) },
       );
       return;
@@ -268,50 +265,26 @@ export async function startController(options: ControllerOptions): Promise<Contr
       await startWatcher().catch((err: unknown) => logger.error({ err: { message: errorMessage(err) } }, 'watch restart failed'));
     }
   };
-  const watchConfig = (): void => {
-    if (stopped) return;
-    configAbort = new AbortController();
-    const w = new Watch(options.kubeConfig);
-    void w
-      .watch(
-        `/api/v1/namespaces/${options.configNamespace}/configmaps`,
-        { fieldSelector: `metadata.name=${configMapName}` },
-        (type: string, obj: { metadata?: { uid?: string }; data?: Record<string, string> }) => {
-          configUid = obj.metadata?.uid ?? configUid;
-          if (type !== 'ADDED' && type !== 'MODIFIED') return;
-          // Compare data, not resourceVersions: the first ADDED (and every replay after a reconnect)
-          // carries the current object, which may have changed since it was last read.
-          const data = stableJson(obj.data ?? {});
-          if (data === lastData) return;
-          lastData = data;
-          void applyConfig(obj.data ?? {});
-        },
-        () => {
-          if (!stopped) setTimeout(watchConfig, 1000).unref();
-        },
-      )
-      .then((req) => {
-        configAbort?.signal.addEventListener('abort', () => req.abort());
-      })
-      .catch(() => {
-        if (!stopped) setTimeout(watchConfig, 1000).unref();
-      });
-  };
-  watchConfig();
+  const configWatcher = createConfigWatcher({
+    kubeConfig: options.kubeConfig,
+    namespace: options.configNamespace,
+    name: configMapName,
+    initialData,
+    apply: applyConfig,
+    logger,
+    ...(options.watchBackoff ? { backoff: options.watchBackoff } : {}),
+  });
+  configWatcher.start();
 
   return {
     ready: () => !stopped && (role === 'work' || (watcher?.ready ?? false)),
     config: () => current.config,
     stop: async (stopOptions = {}) => {
       stopped = true;
-      configAbort?.abort();
+      await configWatcher.stop();
       await watcher?.stop();
       await options.queue.close({ graceful: true, timeoutMs: stopOptions.timeoutMs ?? 30_000 });
       await current.close();
     },
   };
-}
-
-function stableJson(data: Readonly<Record<string, string>>): string {
-  return JSON.stringify(Object.keys(data).sort().map((k) => [k, data[k]]));
 }
