@@ -9,10 +9,11 @@ import { ProvenantError, errorMessage, isProvenantError } from './errors.js';
 import { createMetrics, type Logger, type Metrics } from './observability/index.js';
 import type { JobQueue } from './queue/index.js';
 import {
+  createRunJobHandler,
   createTtlCache,
   handleFailure,
   isManagedByAccepted,
-  reconcileRun,
+  type ReconcileDeps,
   serviceAccountCredentials,
   type PullSecretSource,
   type RunAccess,
@@ -186,36 +187,20 @@ export async function startController(options: ControllerOptions): Promise<Contr
   const enqueue = async (key: RunKey, createdAt?: number): Promise<void> => {
     await options.queue.add(key, createdAt === undefined ? {} : { createdAt });
   };
-  const reconcileDeps = { runs, wiring: () => current, enqueue: (k: RunKey) => enqueue(k), logger, metrics };
-  let stopped = false;
-  const deferredRechecks = new Map<string, number>();
-  const recheckLater = (key: RunKey): void => {
-    const n = (deferredRechecks.get(key.uid) ?? 0) + 1;
-    deferredRechecks.set(key.uid, n);
-    const delay = Math.min((options.deferredRecheckMs ?? 2000) * 2 ** (n - 1), 60_000);
-    // After the job has completed (and left the queue), so the add is not deduplicated against it.
-    setTimeout(() => {
-      if (stopped) return;
-      enqueue(key).catch((err: unknown) => logger.warn({ run: key, err: errorMessage(err) }, 'could not re-enqueue a deferred run'));
-    }, delay).unref();
+  const reconcileDeps: ReconcileDeps = {
+    runs,
+    wiring: () => current,
+    enqueue: (k: RunKey) => enqueue(k),
+    logger,
+    metrics,
+    ...(options.deferredRecheckMs === undefined ? {} : { deferredRecheck: { baseMs: options.deferredRecheckMs, maxMs: 60_000 } }),
   };
-
+  let stopped = false;
   if (role !== 'watch') {
-    options.queue.process(
-      async (ctx) => {
-        const started = Date.now();
-        const kind = ctx.data.key.kind === 'TaskRun' ? 'taskrun' : 'pipelinerun';
-        const outcome = await reconcileRun(ctx, reconcileDeps).catch((err: unknown) => {
-          metrics.observeJobSeconds(kind, 'retry', (Date.now() - started) / 1000);
-          throw err;
-        });
-        metrics.observeJobSeconds(kind, outcome.status, (Date.now() - started) / 1000);
-        if (outcome.status !== 'signed') logger.debug({ run: ctx.data.key, outcome }, 'job done without signing');
-        if (outcome.status === 'deferred') recheckLater(ctx.data.key);
-        else deferredRechecks.delete(ctx.data.key.uid);
-      },
-      { concurrency: options.concurrency ?? 4, onFailed: (ctx, err, final) => handleFailure(ctx, err, final, reconcileDeps) },
-    );
+    options.queue.process(createRunJobHandler(reconcileDeps), {
+      concurrency: options.concurrency ?? 4,
+      onFailed: (ctx, err, final) => handleFailure(ctx, err, final, reconcileDeps),
+    });
   }
 
   let watcher: RunWatcher | undefined;

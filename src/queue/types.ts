@@ -38,7 +38,15 @@ export interface JobContext {
   readonly signal: AbortSignal;
 }
 
-export type JobHandler = (ctx: JobContext) => Promise<void>;
+/**
+ * What a handler may ask of the queue after a successful attempt (controller-runtime's Result):
+ * `requeueAfterMs` adds the run again, as a delayed job, once this job has completed.
+ */
+export interface JobResult {
+  readonly requeueAfterMs?: number;
+}
+
+export type JobHandler = (ctx: JobContext) => Promise<void | JobResult>;
 
 /**
  * Called after every failed attempt; `final` is true when the job will not be tried again
@@ -69,13 +77,19 @@ export interface CloseOptions {
 
 export type AddResult = 'added' | 'duplicate';
 
+export interface AddOptions {
+  readonly createdAt?: number;
+  readonly delayMs?: number;
+}
+
 export interface JobQueue {
   /**
    * Enqueue a run by key. The job id is the run uid: adding a uid that is waiting, active or delayed
    * is a no-op (`duplicate`); after completion or final failure it can be added again.
-   * `createdAt` (the run's creation time, epoch ms) orders the queue newest first.
+   * `createdAt` (the run's creation time, epoch ms) orders the queue newest first. `delayMs` makes
+   * the job wait that long before it can run (a BullMQ delayed job; a timer in the in-process queue).
    */
-  add(key: RunKey, opts?: { readonly createdAt?: number }): Promise<AddResult>;
+  add(key: RunKey, opts?: AddOptions): Promise<AddResult>;
   /** Start consuming. Call once per queue object. */
   process(handler: JobHandler, opts: ProcessOptions): void;
   depth(): Promise<QueueDepth>;

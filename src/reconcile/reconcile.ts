@@ -10,7 +10,8 @@ import type { Signer, Witness } from '@sigstore/sign';
 import type { Config, StorageName } from '../config/index.js';
 import { ProvenantError, errorMessage, isProvenantError } from '../errors.js';
 import type { Logger, Metrics, MetricKind, SigningErrorType } from '../observability/index.js';
-import type { Checkpoints, JobContext } from '../queue/index.js';
+import { backoffDelayMs, type BackoffOptions } from '../backoff.js';
+import type { Checkpoints, JobContext, JobHandler } from '../queue/index.js';
 import type { StorageBackend } from '../storage/types.js';
 import {
   formatRunKey,
@@ -73,11 +74,22 @@ export interface ReconcileDeps {
   readonly enqueue?: (key: RunKey) => Promise<void>;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /**
+   * Recheck of a deferred PipelineRun (children not signed yet): the project's backoff on the time
+   * since the PipelineRun completed, so rechecks roughly double without state. Default 2 s .. 60 s.
+   * The children's signing also nudges the parent; this covers a nudge that arrived while the
+   * parent's own job was still running (and was deduplicated away).
+   */
+  readonly deferredRecheck?: BackoffOptions;
+  readonly now?: () => number;
+  readonly random?: () => number;
 }
+
+export const defaultDeferredRecheck: BackoffOptions = { baseMs: 2_000, maxMs: 60_000 };
 
 export type ReconcileOutcome =
   | { readonly status: 'skipped'; readonly reason: string }
-  | { readonly status: 'deferred'; readonly reason: string }
+  | { readonly status: 'deferred'; readonly reason: string; readonly requeueAfterMs: number }
   | { readonly status: 'signed'; readonly artifacts: readonly string[]; readonly transparency?: string };
 
 interface ArtifactCheckpoint {
@@ -141,8 +153,9 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
   if (run.kind === 'PipelineRun') {
     const gate = await loadChildren(run, config, deps);
     if ('deferred' in gate) {
-      log.info({ reason: gate.deferred }, 'pipelinerun deferred until its TaskRuns are done and signed');
-      return { status: 'deferred', reason: gate.deferred };
+      const requeueAfterMs = deferredRecheckMs(run, deps);
+      log.info({ reason: gate.deferred, requeueAfterMs }, 'pipelinerun deferred until its TaskRuns are done and signed');
+      return { status: 'deferred', reason: gate.deferred, requeueAfterMs };
     }
     children = gate.children;
   }
@@ -247,6 +260,38 @@ async function storeOnce(
     deps.metrics?.payloadStored(metricKind(key));
     log.debug({ artifact: artifact.checkpointKey, backend: name, locations: result.locations }, 'stored');
   }
+}
+
+/** The n-th recheck after completion, where n grows with log2 of the time waited so far. */
+export function deferredRecheckMs(run: Pick<Run, 'status'>, deps: Pick<ReconcileDeps, 'deferredRecheck' | 'now' | 'random'>): number {
+  const backoff = deps.deferredRecheck ?? defaultDeferredRecheck;
+  const now = (deps.now ?? Date.now)();
+  const completed = run.status.completionTime === undefined ? Number.NaN : Date.parse(run.status.completionTime);
+  const waited = Number.isFinite(completed) ? Math.max(0, now - completed) : 0;
+  const n = 1 + Math.floor(Math.log2(Math.max(1, waited / Math.max(1, backoff.baseMs))));
+  return backoffDelayMs(n, backoff, deps.random ?? Math.random);
+}
+
+/**
+ * The queue handler for run jobs: reconcile, record the job metrics, and ask the queue to requeue
+ * a deferred PipelineRun after `requeueAfterMs` (a delayed job, not a timer in the controller).
+ */
+export function createRunJobHandler(deps: ReconcileDeps): JobHandler {
+  const now = deps.now ?? Date.now;
+  return async (ctx) => {
+    const started = now();
+    const kind = metricKind(ctx.data.key);
+    let outcome: ReconcileOutcome;
+    try {
+      outcome = await reconcileRun(ctx, deps);
+    } catch (err) {
+      deps.metrics?.observeJobSeconds(kind, 'retry', (now() - started) / 1000);
+      throw err;
+    }
+    deps.metrics?.observeJobSeconds(kind, outcome.status, (now() - started) / 1000);
+    if (outcome.status !== 'signed') deps.logger.debug({ run: ctx.data.key, outcome }, 'job done without signing');
+    return outcome.status === 'deferred' ? { requeueAfterMs: outcome.requeueAfterMs } : undefined;
+  };
 }
 
 async function loadChildren(run: Run, config: Config, deps: ReconcileDeps): Promise<{ children: Run[] } | { deferred: string }> {

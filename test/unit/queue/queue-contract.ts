@@ -322,6 +322,37 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       expect(await abortedSeen.promise).toBe(true);
     });
 
+    it('a job added with delayMs waits as delayed, then runs', async () => {
+      const q = await make();
+      const ran = deferred();
+      q.process(async () => ran.resolve(), { concurrency: 1 });
+      expect(await q.add(runKey('u-d'), { delayMs: 300 })).toBe('added');
+      expect((await q.depth()).delayed).toBe(1);
+      expect(await q.add(runKey('u-d'))).toBe('duplicate');
+      await ran.promise;
+      await waitFor(async () => (await q.depth()).active === 0);
+      expect(await q.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    });
+
+    it('a handler result with requeueAfterMs adds the run again once the job completed', async () => {
+      const q = await make();
+      const attempts: number[] = [];
+      const second = deferred();
+      q.process(
+        async (ctx) => {
+          attempts.push(ctx.attempt);
+          if (attempts.length === 1) return { requeueAfterMs: 50 };
+          second.resolve();
+          return undefined;
+        },
+        { concurrency: 1 },
+      );
+      await q.add(runKey('u-r'));
+      await second.promise;
+      // A requeue is a new job, not a retry: its attempt count starts again.
+      expect(attempts).toEqual([1, 1]);
+    });
+
     it('refuses to add after close', async () => {
       const q = await make();
       await q.close({ graceful: false });

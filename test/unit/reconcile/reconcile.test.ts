@@ -5,6 +5,7 @@ import { ProvenantError } from '../../../src/errors.js';
 import { createCapturingLogger, createMetrics } from '../../../src/observability/index.js';
 import { mergeCheckpoints, type Checkpoints, type JobContext, type RunJobData } from '../../../src/queue/index.js';
 import {
+  createRunJobHandler,
   handleFailure,
   reconcileRun,
   type RunAccess,
@@ -326,6 +327,20 @@ describe('reconcileRun: signing', () => {
     expect(enqueued).toEqual([keyOf(pr), keyOf(pr)]);
     expect((await reconcileRun(jobContext(keyOf(pr)), deps)).status).toBe('signed');
     expect(w.backends.get('local')?.scopes.at(-1)).toEqual({ namespace: 'ns', serviceAccountName: 'builder' });
+  });
+
+  it('a deferred PipelineRun asks to be requeued later, the delay growing with the time waited', async () => {
+    const pr = pipelineRun('pr', 'p1', ['c1']);
+    const { deps } = setup([pr]);
+    const completed = Date.parse('2026-01-01T00:01:00Z');
+    const at = (ms: number) => ({ ...deps, now: () => completed + ms, random: () => 1, deferredRecheck: { baseMs: 1_000, maxMs: 8_000 } });
+    const first = await reconcileRun(jobContext(keyOf(pr)), at(0));
+    expect(first).toMatchObject({ status: 'deferred', requeueAfterMs: 1_000 });
+    expect(await reconcileRun(jobContext(keyOf(pr)), at(2_000))).toMatchObject({ requeueAfterMs: 2_000 });
+    expect(await reconcileRun(jobContext(keyOf(pr)), at(5_000))).toMatchObject({ requeueAfterMs: 4_000 });
+    expect(await reconcileRun(jobContext(keyOf(pr)), at(3_600_000))).toMatchObject({ requeueAfterMs: 8_000 });
+    // The queue handler turns it into a delayed re-add (no timers in the controller).
+    expect(await createRunJobHandler(at(0))({ ...jobContext(keyOf(pr)), signal: new AbortController().signal } as JobContext)).toEqual({ requeueAfterMs: 1_000 });
   });
 
   it('a child marked signed=failed does not block its parent', async () => {
