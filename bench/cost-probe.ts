@@ -1,6 +1,6 @@
 /**
  * Child process of `per-run-cost`: does the controller's per-run steps one run at a time, in the
- * order reconcile does them, with the production building blocks (`createWiring` from main.ts: the
+ * order reconcile does them, with the production building blocks (`createWiring` from wiring/: the
  * configured storage backends and the Rekor client), and measures this process's CPU time
  * (`process.cpuUsage`) and wall time per step. The services (API server, registry, Rekor) live in
  * the parent, so their CPU is not counted here.
@@ -11,11 +11,11 @@
 import { readFileSync } from 'node:fs';
 import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
 import { parseConfig, type StorageName } from '../src/config/index.js';
-import { createWiring } from '../src/main.js';
 import { createSilentLogger } from '../src/observability/index.js';
 import { planArtifacts } from '../src/reconcile/index.js';
 import { createEphemeralSigner, signMessage, signStatement } from '../src/signing/index.js';
 import { createRunStore, loadKubeConfig, parseRun, type RunKey } from '../src/tekton/index.js';
+import { createWiring } from '../src/wiring/index.js';
 
 type Phase = 'read' | 'compose' | 'sign' | 'rekor' | 'store' | 'patch';
 const phases: Phase[] = ['read', 'compose', 'sign', 'rekor', 'store', 'patch'];
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const kubeConfig = loadKubeConfig({ kubeconfigYaml: env['BENCH_KUBECONFIG_YAML'] ?? '' });
   const runStore = createRunStore(kubeConfig, { logger });
   const signer = createEphemeralSigner();
-  const wiring = await createWiring(config, { logger, runStore, signerOverride: signer });
+  const wiring = await createWiring(config, { logger, runStore, signerOverride: signer, tagWrites: { mode: 'process' } });
   const keys = JSON.parse(readFileSync(env['BENCH_RUNS_JSON'] ?? '', 'utf8')) as RunKey[];
   const warmup = Number(env['BENCH_WARMUP'] ?? '10');
 

@@ -6,13 +6,11 @@
  * Rekor entry.
  */
 import { createHash } from 'node:crypto';
-import type { Signer, Witness } from '@sigstore/sign';
-import type { Config, StorageName } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { ProvenantError, errorMessage, isProvenantError } from '../errors.js';
 import type { Logger, Metrics, MetricKind, SigningErrorType } from '../observability/index.js';
 import { backoffDelayMs, type BackoffOptions } from '../backoff.js';
 import type { Checkpoints, JobContext, JobHandler } from '../queue/index.js';
-import type { StorageBackend } from '../storage/types.js';
 import {
   formatRunKey,
   isReconciled,
@@ -37,7 +35,7 @@ import {
 } from '../transparency/index.js';
 import { isManagedByAccepted } from './managed-by.js';
 import { planArtifacts, type PlannedArtifact } from './plan.js';
-import { defaultServiceAccount } from './registry-credentials.js';
+import { defaultServiceAccount, type StorageScope, type Wiring } from '../wiring/index.js';
 
 /** What reconcile needs from Kubernetes (the RunStore provides it). */
 export interface RunAccess {
@@ -45,26 +43,6 @@ export interface RunAccess {
   get(key: { kind: RunKey['kind']; namespace: string; name: string }): Promise<unknown>;
   patchAnnotations(key: RunKey, annotations: Record<string, string | null>): Promise<void>;
   emitEvent(key: RunKey, event: { type: 'Normal' | 'Warning'; reason: string; message: string }): Promise<void>;
-}
-
-/** Everything built from one configuration; swapped as a whole on a ConfigMap change. */
-export interface Wiring {
-  readonly config: Config;
-  /** The signer configured for an artifact section (`artifacts.<section>.signer`); built once per config. */
-  signer(section: PlannedArtifact['section']): Signer;
-  /** The Rekor witness, when transparency is enabled (`true` or `manual`). */
-  readonly rekor: Witness | undefined;
-  /**
-   * The backend for a storage name. `scope` says whose run it stores for: `oci` uses the registry
-   * credentials of that run's ServiceAccount (Chains' k8schain), so the backend may differ per scope.
-   */
-  storage(name: StorageName, scope: StorageScope): StorageBackend | Promise<StorageBackend>;
-}
-
-/** The run a store is for: its namespace and ServiceAccount (`default` when the run names none). */
-export interface StorageScope {
-  readonly namespace: string;
-  readonly serviceAccountName: string;
 }
 
 export interface ReconcileDeps {

@@ -8,7 +8,7 @@ import { ProvenantError } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { createLocalStorage } from './local-storage.js';
 import { createOciStorage, type OciStorageDeps } from './oci/index.js';
-import type { TagLock } from './oci/index.js';
+import type { TagWriter } from './oci/index.js';
 import { createTektonStorage, type TektonStorageDeps } from './tekton-storage.js';
 import type { StorageBackend } from './types.js';
 
@@ -26,8 +26,8 @@ export interface StorageDeps {
   readonly ociCredentials?: OciStorageDeps['credentials'];
   /** `oci`: ServiceAccount the credentials came from, named in auth errors. */
   readonly serviceAccount?: string;
-  /** `oci`: a lock shared by replicas around each tag read-modify-write (Redis, when the queue is BullMQ). */
-  readonly ociTagLock?: TagLock;
+  /** `oci`: the process's tag writer (one per process, so every `oci` backend coordinates through it). */
+  readonly ociTagWriter?: TagWriter;
   readonly fetch?: typeof fetch;
 }
 
@@ -54,7 +54,7 @@ export const storageBackends = {
       logger: deps.logger,
       fetch: deps.fetch,
       serviceAccount: deps.serviceAccount,
-      ...(deps.ociTagLock === undefined ? {} : { tagUpdate: { lock: deps.ociTagLock } }),
+      ...(deps.ociTagWriter === undefined ? {} : { tagWriter: deps.ociTagWriter }),
     }),
   local: (deps) => createLocalStorage({ root: deps.config.storage.local.path, logger: deps.logger }),
 } satisfies Record<ImplementedStorageName, StorageFactory>;

@@ -26,7 +26,7 @@ import {
   signatureLayer,
   type Layer,
 } from './layouts.js';
-import { defaultTagUpdateOptions, updateTag, type Doc, type TagKind, type TagUpdateOptions } from './tag-update.js';
+import { createTagWriter, type Doc, type TagKind, type TagUpdateOptions, type TagWriter } from './tag-update.js';
 
 export interface OciStorageDeps {
   readonly config: Config['storage']['oci'];
@@ -35,7 +35,9 @@ export interface OciStorageDeps {
   readonly fetch?: typeof fetch | undefined;
   /** `<namespace>/<name>` of the ServiceAccount whose pull secrets gave the credentials; named in auth errors. */
   readonly serviceAccount?: string | undefined;
-  /** Concurrency tuning of tag read-modify-write (tests shorten the settle time). */
+  /** The process's tag writer (coordination + coalescing); default a `{mode: 'process'}` one of its own. */
+  readonly tagWriter?: TagWriter;
+  /** Tuning of the default tag writer's read-modify-write (tests shorten the settle time). */
   readonly tagUpdate?: Partial<TagUpdateOptions>;
 }
 
@@ -73,9 +75,7 @@ export function imageSubjects(subjects: readonly ArtifactSubject[]): { images: I
 export function createOciStorage(deps: OciStorageDeps): StorageBackend {
   const override = parseRepositoryOverride(deps.config.repository);
   const encoding = deps.config.encoding;
-  // With a lock that every provenant writer takes (Redis across replicas, or the process mutex when
-  // there is one process), the settle wait only guards against foreign writers: re-read at once.
-  const tagOptions: TagUpdateOptions = { ...defaultTagUpdateOptions, ...(deps.tagUpdate?.lock ? { settleMs: 0 } : {}), ...deps.tagUpdate };
+  const tagWriter = deps.tagWriter ?? createTagWriter({ mode: 'process' }, deps.tagUpdate);
   const log = deps.logger.child({ backend: 'oci' });
   const clients = new Map<string, RegistryClient>();
 
@@ -127,7 +127,7 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
     const client = clientFor(target.registry);
     await client.pushBlob(target.repository, layer.bytes, layer.descriptor.mediaType);
     const tag = digestTag(image.digest, suffix);
-    const wrote = await updateTag(
+    const wrote = await tagWriter.update(
       client,
       target.repository,
       tag,
@@ -141,7 +141,6 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
         },
         contains: (doc) => manifestHasLayers(doc, [layer.descriptor.digest]),
       },
-      tagOptions,
     );
     const location = `${formatRepository(target)}:${tag}`;
     log.info({ image: `${formatRepository(image)}@${image.digest}`, location, layer: layer.descriptor.digest, wrote }, 'cosign layer stored');
@@ -174,7 +173,7 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
       annotations: bundleAnnotations(request.bundle, request.artifact.predicateType),
     };
     const tag = digestTag(image.digest);
-    await updateTag(
+    await tagWriter.update(
       client,
       target.repository,
       tag,
@@ -191,7 +190,6 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
         },
         contains: (doc) => indexHas(doc, digest),
       },
-      tagOptions,
     );
     locations.push(`${formatRepository(target)}:${tag}`);
     log.info({ image: `${formatRepository(image)}@${image.digest}`, referrer: digest }, 'sigstore bundle stored as referrer');

@@ -16,7 +16,7 @@ import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startController, type Controller, type WiringDeps } from '../../../src/main.js';
+import { startController, type Controller, type ControllerOptions } from '../../../src/main.js';
 import { createCapturingLogger, createMetrics, type Metrics } from '../../../src/observability/index.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from '../../../src/queue/index.js';
 import { readLocal } from '../../../src/storage/index.js';
@@ -175,7 +175,7 @@ export async function startFaultController(
     attempts?: number;
     backoff?: { baseMs: number; maxMs: number };
     concurrency?: number;
-    wiring?: Omit<WiringDeps, 'logger' | 'runStore'>;
+    wiring?: ControllerOptions['wiring'];
   } = {},
 ): Promise<FaultController> {
   const { logger, lines } = createCapturingLogger('debug');

@@ -9,9 +9,8 @@ import {
   handleFailure,
   reconcileRun,
   type RunAccess,
-  type StorageScope,
-  type Wiring,
 } from '../../../src/reconcile/index.js';
+import type { StorageScope, Wiring } from '../../../src/wiring/index.js';
 import { createEphemeralSigner } from '../../../src/signing/index.js';
 import type { StorageBackend, StoreRequest } from '../../../src/storage/index.js';
 import type { RunKey } from '../../../src/tekton/index.js';
