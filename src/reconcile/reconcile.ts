@@ -1,16 +1,14 @@
 /**
- * `reconcileRun`: the only code that sequences the steps for one run (ARCHITECTURE.md):
- * re-read the live run → skip what is done → plan → compose → sign (+ Rekor, inside the bundle)
- * → store in each backend → patch annotations (last). Every step's result is checkpointed in the
- * job, so a retry after a storage failure re-uses the signed bundle: one run, one signature, one
- * Rekor entry.
+ * `reconcileRun`: one job of the controller: re-read the live run → skip what is done (the run
+ * rules of tekton/) → plan → the per-artifact engine (sign once → log once → store once, with the
+ * job's checkpoints) → patch annotations (last). Returns a typed outcome; a deferred PipelineRun
+ * carries `requeueAfterMs`.
  */
-import { createHash } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import { ProvenantError, errorMessage, isProvenantError } from '../errors.js';
-import type { Logger, Metrics, MetricKind, SigningErrorType } from '../observability/index.js';
+import type { Logger, Metrics, MetricKind } from '../observability/index.js';
 import { backoffDelayMs, type BackoffOptions } from '../backoff.js';
-import type { Checkpoints, JobContext, JobHandler } from '../queue/index.js';
+import type { JobContext, JobHandler } from '../queue/index.js';
 import {
   formatRunKey,
   isReconciled,
@@ -26,15 +24,10 @@ import {
   type Run,
   type RunKey,
 } from '../tekton/index.js';
-import {
-  createTransparentBundler,
-  shouldUpload,
-  tlogEntryOf,
-  transparencyAnnotationValue,
-  type TransparencyCheckpoint,
-} from '../transparency/index.js';
+import { shouldUpload, tlogEntryOf, transparencyAnnotationValue } from '../transparency/index.js';
+import { processArtifacts, step, StepError } from './engine.js';
 import { isManagedByAccepted } from './managed-by.js';
-import { planArtifacts, type PlannedArtifact } from './plan.js';
+import { planArtifacts } from './plan.js';
 import { defaultServiceAccount, type StorageScope, type Wiring } from '../wiring/index.js';
 
 /** What reconcile needs from Kubernetes (the RunStore provides it). */
@@ -70,31 +63,7 @@ export type ReconcileOutcome =
   | { readonly status: 'deferred'; readonly reason: string; readonly requeueAfterMs: number }
   | { readonly status: 'signed'; readonly artifacts: readonly string[]; readonly transparency?: string };
 
-interface ArtifactCheckpoint {
-  /** The signed (and, once witnessed, logged) bundle: reused by every retry. */
-  readonly transparency: TransparencyCheckpoint;
-  /** base64 of the signed payload (a message-signature bundle does not carry it). */
-  readonly payload: string;
-}
-
 const metricKind = (key: RunKey): MetricKind => (key.kind === 'TaskRun' ? 'taskrun' : 'pipelinerun');
-
-class StepError extends Error {
-  constructor(
-    readonly step: SigningErrorType,
-    readonly inner: unknown,
-  ) {
-    super(errorMessage(inner));
-  }
-}
-
-async function step<T>(name: SigningErrorType, fn: () => Promise<T> | T): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new StepError(name, err);
-  }
-}
 
 /** Runs the reconcile for one job. Throws (classified) errors for the queue to retry or give up. */
 export async function reconcileRun(ctx: Pick<JobContext, 'data' | 'checkpoint' | 'attempt'>, deps: ReconcileDeps): Promise<ReconcileOutcome> {
@@ -139,17 +108,26 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
   }
 
   const plan = await step('payload_creation', () => planArtifacts({ run, children, config, logger: log }));
-  const checkpoints: Checkpoints = ctx.data.checkpoints;
   const upload = wiring.rekor !== undefined && shouldUpload(config, run.annotations ?? {});
+  const kind = metricKind(key);
+  const results = await processArtifacts(plan, {
+    run: key,
+    signer: (artifact) => wiring.signer(artifact.section),
+    witnesses: upload && wiring.rekor ? [wiring.rekor] : [],
+    storage: (name) => wiring.storage(name, scope),
+    checkpoints: { current: () => ctx.data.checkpoints, save: (patch) => ctx.checkpoint(patch) },
+    logger: log,
+    onSigned: () => deps.metrics?.signCreated(kind),
+    onLogged: () => deps.metrics?.payloadUploaded(kind),
+    onStored: (artifact, backend, result) => {
+      deps.metrics?.payloadStored(kind);
+      log.debug({ artifact: artifact.checkpointKey, backend, locations: result.locations }, 'stored');
+    },
+  });
   let transparency: string | undefined;
-
-  for (const artifact of plan) {
-    const signed = await signOnce(artifact, checkpoints, ctx, wiring, upload, deps, key);
-    const entry = tlogEntryOf(signed.transparency.bundle);
-    if (artifact.type === 'provenance' && entry !== undefined) {
-      transparency = transparencyAnnotationValue(config.transparency.url, entry.logIndex);
-    }
-    await storeOnce(artifact, signed, ctx, wiring, scope, deps, key, log);
+  for (const { artifact, bundle } of results) {
+    const entry = tlogEntryOf(bundle);
+    if (artifact.type === 'provenance' && entry !== undefined) transparency = transparencyAnnotationValue(config.transparency.url, entry.logIndex);
   }
 
   const annotations: Record<string, string | null> = {
@@ -167,77 +145,6 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
     if (parent) await deps.enqueue(parent);
   }
   return { status: 'signed', artifacts: plan.map((a) => a.checkpointKey), ...(transparency ? { transparency } : {}) };
-}
-
-async function signOnce(
-  artifact: PlannedArtifact,
-  checkpoints: Checkpoints,
-  ctx: Pick<JobContext, 'checkpoint'>,
-  wiring: Wiring,
-  upload: boolean,
-  deps: ReconcileDeps,
-  key: RunKey,
-): Promise<ArtifactCheckpoint> {
-  const existing = checkpoints.bundles?.[artifact.checkpointKey] as ArtifactCheckpoint | undefined;
-  const signer = wiring.signer(artifact.section);
-  const witnesses = upload && wiring.rekor ? [wiring.rekor] : [];
-  const payload = existing?.payload ?? Buffer.from(artifact.payload).toString('base64');
-  let latest = existing;
-  const bundler = createTransparentBundler({ signer, witnesses, logger: deps.logger });
-  const bundle = await step(upload ? 'tlog' : 'signing', () =>
-    bundler.create(
-      { kind: artifact.type === 'provenance' ? 'dsse' : 'message-signature', data: Buffer.from(payload, 'base64') },
-      {
-        checkpoint: existing?.transparency,
-        save: async (transparency) => {
-          // The first checkpoint of an artifact is a new signature; later ones only add the tlog entry.
-          if (latest === undefined) deps.metrics?.signCreated(metricKind(key));
-          if (transparency.witnessed && witnesses.length > 0) deps.metrics?.payloadUploaded(metricKind(key));
-          latest = { transparency, payload };
-          const entry = tlogEntryOf(transparency.bundle);
-          await ctx.checkpoint({
-            ...(artifact.type === 'provenance' ? { statementDigest: `sha256:${createHash('sha256').update(Buffer.from(payload, 'base64')).digest('hex')}` } : {}),
-            bundles: { [artifact.checkpointKey]: latest },
-            ...(entry ? { rekor: { [artifact.checkpointKey]: { logIndex: Number(entry.logIndex) } } } : {}),
-          });
-        },
-      },
-    ),
-  );
-  return { transparency: { ...(latest?.transparency ?? { verifier: '', witnessed: true }), bundle }, payload };
-}
-
-async function storeOnce(
-  artifact: PlannedArtifact,
-  signed: ArtifactCheckpoint,
-  ctx: Pick<JobContext, 'checkpoint' | 'data'>,
-  wiring: Wiring,
-  scope: StorageScope,
-  deps: ReconcileDeps,
-  key: RunKey,
-  log: Logger,
-): Promise<void> {
-  const done = new Set(ctx.data.checkpoints.stored?.[artifact.checkpointKey] ?? []);
-  for (const name of artifact.storage) {
-    if (done.has(name)) continue;
-    const result = await step('storage', async () =>
-      (await wiring.storage(name, scope)).store({
-        run: key,
-        artifact: {
-          type: artifact.type,
-          shortKey: artifact.shortKey,
-          subjects: artifact.subjects,
-          ...(artifact.predicateType ? { predicateType: artifact.predicateType } : {}),
-        },
-        payload: Buffer.from(signed.payload, 'base64'),
-        bundle: signed.transparency.bundle,
-      }),
-    );
-    done.add(name);
-    await ctx.checkpoint({ stored: { [artifact.checkpointKey]: [...done] } });
-    deps.metrics?.payloadStored(metricKind(key));
-    log.debug({ artifact: artifact.checkpointKey, backend: name, locations: result.locations }, 'stored');
-  }
 }
 
 /** The n-th recheck after completion, where n grows with log2 of the time waited so far. */

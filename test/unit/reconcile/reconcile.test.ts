@@ -298,11 +298,12 @@ describe('reconcileRun: signing', () => {
     const ctx = jobContext(keyOf(tr));
     await expect(reconcileRun(ctx, deps)).rejects.toMatchObject({ code: 'OCI_UNAVAILABLE' });
     expect(annotationsOf(runs.objects.get('TaskRun/tr'))['chains.tekton.dev/signed']).toBeUndefined();
-    const signsAfterFirst = w.signer_.calls;
-    expect(signsAfterFirst).toBe(1);
+    // Two artifacts, both signed (concurrently) before any is stored.
+    expect(w.signer_.calls).toBe(2);
+    expect(Object.keys(ctx.data.checkpoints.bundles ?? {})).toHaveLength(2);
     ctx.setAttempt(2);
     expect((await reconcileRun(ctx, deps)).status).toBe('signed');
-    // Two artifacts: provenance signed once (reused), the image signed on the retry; never twice.
+    // The retry reuses both checkpointed signatures: never signed twice.
     expect(w.signer_.calls).toBe(2);
     // The backend that already stored provenance is not asked again for it.
     const local = w.backends.get('local')?.requests ?? [];
