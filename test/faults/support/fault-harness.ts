@@ -21,7 +21,7 @@ import { createCapturingLogger, createMetrics, type Metrics } from '../../../src
 import { createBullQueue, createMemoryQueue, type JobQueue } from '../../../src/queue/index.js';
 import { readLocal } from '../../../src/storage/index.js';
 import { loadKubeConfig, signedAnnotation } from '../../../src/tekton/index.js';
-import type { FakeKubeServer, KubeObject } from '../../../src/testing/fake-kube-server.js';
+import type { FakeKubeServer, KubeObject } from '../../support/fake-kube-server.js';
 import { verifyBundle } from '../../../src/verify/index.js';
 import {
   annotationsOf,
