@@ -1,8 +1,7 @@
-import type { Logger } from '../observability/logger.js';
 import type { Run, RunResult } from '../tekton/index.js';
 import type { DigestedArtifact } from './artifacts.js';
 import { goJsonParamValue, rfc3339Utc, sortKeysDeep } from './go-json.js';
-import { makeStatement, predicateTypeSlsaV1, statementTypeV1, type InTotoStatement, type ProvenanceOptions } from './statement.js';
+import { makeStatement, predicateTypeSlsaV1, statementTypeV1, type InTotoStatement, type ProvenanceOptions, type ProvenanceWarnings } from './statement.js';
 import {
   buildArtifactStatus,
   executedTaskRuns,
@@ -61,7 +60,7 @@ export function removeDuplicateDependencies(deps: readonly ResourceDescriptor[])
   return out;
 }
 
-function taskDependencies(run: Run, withStepActions: boolean, log: Logger | undefined): ResourceDescriptor[] {
+function taskDependencies(run: Run, withStepActions: boolean, log: ProvenanceWarnings | undefined): ResourceDescriptor[] {
   const deps: ResourceDescriptor[] = [...named([...stepImageMaterials(run, log), ...sidecarImageMaterials(run, log)], '')];
   if (withStepActions) {
     for (const s of run.status.steps) {
@@ -74,7 +73,7 @@ function taskDependencies(run: Run, withStepActions: boolean, log: Logger | unde
   return removeDuplicateDependencies(deps);
 }
 
-export function taskRunDependencies(run: Run, withStepActions: boolean, log: Logger | undefined): ResourceDescriptor[] {
+export function taskRunDependencies(run: Run, withStepActions: boolean, log: ProvenanceWarnings | undefined): ResourceDescriptor[] {
   const deps: ResourceDescriptor[] = [];
   const rs = run.status.provenance?.refSource;
   if (rs) deps.push({ name: 'task', uri: rs.uri, digest: rs.digest });
@@ -87,7 +86,7 @@ export function pipelineRunDependencies(
   children: readonly Run[],
   options: ProvenanceOptions,
   withStepActions: boolean,
-  log: Logger | undefined,
+  log: ProvenanceWarnings | undefined,
 ): ResourceDescriptor[] {
   const deps: ResourceDescriptor[] = [];
   const rs = run.status.provenance?.refSource;

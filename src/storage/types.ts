@@ -1,13 +1,10 @@
 import type { SerializedBundle } from '@sigstore/bundle';
 import type { RunKey } from '../tekton/run-key.js';
 
-/** An artifact subject: an image or file the signed payload is about. */
-export interface ArtifactSubject {
-  /** Image reference without digest (e.g. `registry.example/app`), or an artifact URI. */
-  readonly name: string;
-  /** `{ sha256: '<hex>' }` etc. */
-  readonly digest: Readonly<Record<string, string>>;
-}
+import type { ArtifactSubject } from '../provenance/index.js';
+
+/** An artifact subject: an image or file the signed payload is about (provenance/ owns the shape). */
+export type { ArtifactSubject };
 
 /**
  * One signed artifact to store. `provenance`: the bundle holds a DSSE envelope over an in-toto
