@@ -35,12 +35,10 @@ export function isRetryable(err: unknown): boolean {
   return true;
 }
 
-/** Top-level fields are replaced; the record fields are merged by artifact key. */
+/** The record fields are merged by artifact key. */
 export function mergeCheckpoints(current: Checkpoints, patch: Checkpoints): Checkpoints {
   const merged: { -readonly [K in keyof Checkpoints]: Checkpoints[K] } = { ...current };
-  if (patch.statementDigest !== undefined) merged.statementDigest = patch.statementDigest;
   if (patch.bundles !== undefined) merged.bundles = { ...current.bundles, ...patch.bundles };
-  if (patch.rekor !== undefined) merged.rekor = { ...current.rekor, ...patch.rekor };
   if (patch.stored !== undefined) merged.stored = { ...current.stored, ...patch.stored };
   return merged;
 }

@@ -8,10 +8,8 @@ import type { RunKey } from '../tekton/run-key.js';
  * Keys of the records are the reconciler's short artifact keys.
  */
 export interface Checkpoints {
-  readonly statementDigest?: string;
   /** Serialized Sigstore bundles (JSON), per artifact. */
   readonly bundles?: Readonly<Record<string, unknown>>;
-  readonly rekor?: Readonly<Record<string, { readonly logIndex: number }>>;
   /** Storage backend names already done, per artifact. */
   readonly stored?: Readonly<Record<string, readonly string[]>>;
 }
@@ -31,7 +29,7 @@ export interface JobContext {
   readonly data: RunJobData;
   /**
    * Merge `patch` into the checkpoints and persist it before resolving. Top-level fields are
-   * replaced; the record fields (`bundles`, `rekor`, `stored`) are merged by artifact key.
+   * replaced; the record fields (`bundles`, `stored`) are merged by artifact key.
    */
   checkpoint(patch: Checkpoints): Promise<void>;
   /** Aborted when the queue is closed without waiting for this job (or the job lock is lost). */

@@ -11,7 +11,7 @@ import type { StorageName } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { createMutex } from '../mutex.js';
 import type { Logger } from '../observability/index.js';
-import type { Checkpoints } from '../queue/index.js';
+import { mergeCheckpoints, type Checkpoints } from '../queue/index.js';
 import type { StorageBackend, StoreResult } from '../storage/index.js';
 import type { RunKey } from '../tekton/index.js';
 import { createTransparentBundler, type TransparencyCheckpoint } from '../transparency/index.js';
@@ -25,22 +25,13 @@ export interface CheckpointStore {
   save(patch: Checkpoints): Promise<void>;
 }
 
-/** Top-level fields are replaced; the record fields are merged by artifact key. */
-export function mergeArtifactCheckpoints(current: Checkpoints, patch: Checkpoints): Checkpoints {
-  return {
-    ...current,
-    ...(patch.bundles === undefined ? {} : { bundles: { ...current.bundles, ...patch.bundles } }),
-    ...(patch.stored === undefined ? {} : { stored: { ...current.stored, ...patch.stored } }),
-  };
-}
-
 /** Checkpoints kept in memory, for one-shot callers (`provenant sign`, benchmarks). */
 export function createMemoryCheckpoints(initial: Checkpoints = {}): CheckpointStore {
   let data = initial;
   return {
     current: () => data,
     save: async (patch) => {
-      data = mergeArtifactCheckpoints(data, patch);
+      data = mergeCheckpoints(data, patch);
     },
   };
 }
