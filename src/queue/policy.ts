@@ -2,7 +2,7 @@
  * Queue policy shared by the BullMQ and the in-process queue, so both order, retry and classify alike.
  */
 import { backoffDelayMs } from '../backoff.js';
-import { ProvenantError } from '../errors.js';
+import { isRetryable, ProvenantError } from '../errors.js';
 import type { BackoffOptions, Checkpoints, QueueOptions } from './types.js';
 
 /** Tries per run before `signed=failed`: with the 2 s base backoff, about 4 minutes of retries. */
@@ -29,11 +29,8 @@ export function runPriority(createdAtMs: number): number {
   return maxPriority - position;
 }
 
-/** `permanent`, `config` and `input` errors are never retried per run; anything else is treated as transient. */
-export function isRetryable(err: unknown): boolean {
-  if (err instanceof ProvenantError) return err.kind === 'transient';
-  return true;
-}
+/** The one classifier lives in errors.ts; the queues use it through here. */
+export { isRetryable };
 
 /** The record fields are merged by artifact key. */
 export function mergeCheckpoints(current: Checkpoints, patch: Checkpoints): Checkpoints {

@@ -5,7 +5,7 @@
  * carries `requeueAfterMs`.
  */
 import type { Config } from '../config/index.js';
-import { ProvenantError, errorMessage, isProvenantError } from '../errors.js';
+import { classifyError, errorMessage } from '../errors.js';
 import type { Logger, Metrics, MetricKind } from '../observability/index.js';
 import { backoffDelayMs, type BackoffOptions } from '../backoff.js';
 import type { JobContext, JobHandler } from '../queue/index.js';
@@ -208,9 +208,7 @@ export async function handleFailure(
 ): Promise<void> {
   const key = ctx.data.key;
   const log = deps.logger.child({ run: formatRunKey(key), uid: key.uid, attempt: ctx.attempt });
-  const perr = isProvenantError(err)
-    ? err
-    : new ProvenantError('transient', 'UNEXPECTED', errorMessage(err), { cause: err, context: { run: formatRunKey(key) } });
+  const perr = classifyError(err, { run: formatRunKey(key) });
   const fields = { err: { kind: perr.kind, code: perr.code, message: perr.message, hint: perr.context.hint }, final };
   try {
     if (!final) {

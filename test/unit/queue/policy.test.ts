@@ -50,12 +50,12 @@ describe('backoffDelayMs', () => {
 
 describe('isRetryable', () => {
   it('retries transient and unclassified errors only', () => {
-    expect(isRetryable(new ProvenantError('transient', 'X', 'x'))).toBe(true);
+    expect(isRetryable(new ProvenantError('transient', 'UNEXPECTED', 'x'))).toBe(true);
     expect(isRetryable(new Error('x'))).toBe(true);
     expect(isRetryable('x')).toBe(true);
-    expect(isRetryable(new ProvenantError('permanent', 'X', 'x'))).toBe(false);
-    expect(isRetryable(new ProvenantError('config', 'X', 'x'))).toBe(false);
-    expect(isRetryable(new ProvenantError('input', 'X', 'x'))).toBe(false);
+    expect(isRetryable(new ProvenantError('permanent', 'RUN_MALFORMED', 'x'))).toBe(false);
+    expect(isRetryable(new ProvenantError('config', 'CONFIG_INVALID', 'x'))).toBe(false);
+    expect(isRetryable(new ProvenantError('input', 'USAGE', 'x'))).toBe(false);
   });
 });
 

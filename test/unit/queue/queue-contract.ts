@@ -34,7 +34,7 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const transient = (): ProvenantError => new ProvenantError('transient', 'TEST_TRANSIENT', 'flaky');
+const transient = (): ProvenantError => new ProvenantError('transient', 'QUEUE_UNAVAILABLE', 'flaky');
 const fastBackoff: BackoffOptions = { baseMs: 40, maxMs: 100 };
 
 export function defineQueueContract(name: string, factory: QueueFactory): void {
@@ -138,7 +138,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
         {
           concurrency: 1,
           onFailed: async (ctx, err, final) => {
-            expect(isProvenantError(err, 'TEST_TRANSIENT')).toBe(true);
+            expect(isProvenantError(err, 'QUEUE_UNAVAILABLE')).toBe(true);
             expect(ctx.data.key.uid).toBe('u-r');
             failures.push(final);
           },
@@ -181,7 +181,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
         q.process(
           async () => {
             calls++;
-            throw new ProvenantError(kind, 'TEST_NO_RETRY', 'nope');
+            throw new ProvenantError(kind, 'RUN_MALFORMED', 'nope');
           },
           {
             concurrency: 1,
@@ -189,7 +189,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
           },
         );
         await q.add(runKey(`u-${kind}`));
-        expect(await failed.promise).toEqual({ final: true, code: 'TEST_NO_RETRY' });
+        expect(await failed.promise).toEqual({ final: true, code: 'RUN_MALFORMED' });
         await waitFor(async () => (await q.depth()).failed === 1);
         await sleep(150);
         expect(calls).toBe(1);

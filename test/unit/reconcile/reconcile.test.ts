@@ -379,8 +379,8 @@ describe('handleFailure', () => {
 
   it('a permanent error is final at once, an unknown error is classified UNEXPECTED', async () => {
     const a = setup([tr()]);
-    await handleFailure(jobContext(keyOf(tr())), new ProvenantError('permanent', 'PAYLOAD_INVALID', 'x'), true, a.deps);
-    expect(annotationsOf(a.runs.objects.get('TaskRun/tr'))['chains.tekton.dev/reason']).toBe('PAYLOAD_INVALID');
+    await handleFailure(jobContext(keyOf(tr())), new ProvenantError('permanent', 'RUN_MALFORMED', 'x'), true, a.deps);
+    expect(annotationsOf(a.runs.objects.get('TaskRun/tr'))['chains.tekton.dev/reason']).toBe('RUN_MALFORMED');
     const b = setup([tr()]);
     await handleFailure(jobContext(keyOf(tr())), new Error('boom'), true, b.deps);
     expect(annotationsOf(b.runs.objects.get('TaskRun/tr'))['chains.tekton.dev/reason']).toBe('UNEXPECTED');
@@ -388,7 +388,7 @@ describe('handleFailure', () => {
 
   it('a config error never marks the run (fixing the ConfigMap re-lists it) but emits a Warning Event', async () => {
     const { deps, runs } = setup([tr()]);
-    await handleFailure(jobContext(keyOf(tr())), new ProvenantError('config', 'SIGNER_KEY_MISSING', 'x'), true, deps);
+    await handleFailure(jobContext(keyOf(tr())), new ProvenantError('config', 'SIGNING_KEY_MISSING', 'x'), true, deps);
     expect(annotationsOf(runs.objects.get('TaskRun/tr'))['chains.tekton.dev/signed']).toBeUndefined();
     expect(runs.patches).toBe(0);
     expect(runs.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'ProvenantConfigError' })]);
