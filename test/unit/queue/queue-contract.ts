@@ -152,7 +152,8 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(18);
       expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(38);
       await waitFor(async () => (await q.depth()).failed === 1);
-      await sleep(150);
+      // No sleep-and-see: the queue's own state says no retry is scheduled or waiting.
+      expect(await q.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 1 });
       expect(attempts).toHaveLength(3);
     });
 
@@ -191,7 +192,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
         await q.add(runKey(`u-${kind}`));
         expect(await failed.promise).toEqual({ final: true, code: 'RUN_MALFORMED' });
         await waitFor(async () => (await q.depth()).failed === 1);
-        await sleep(150);
+        expect(await q.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 1 });
         expect(calls).toBe(1);
       });
     }
