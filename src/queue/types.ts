@@ -1,6 +1,6 @@
 import type { BackoffOptions } from '../backoff.js';
-import type { Logger } from '../observability/logger.js';
-import type { RunKey } from '../tekton/run-key.js';
+import type { Logger } from '../observability/index.js';
+import type { RunKey } from '../tekton/index.js';
 
 /**
  * What a step already achieved for a run, persisted in the job so that a retry (or another worker

@@ -1,5 +1,5 @@
 import type { SerializedBundle } from '@sigstore/bundle';
-import type { RunKey } from '../tekton/run-key.js';
+import type { RunKey } from '../tekton/index.js';
 
 import type { ArtifactSubject } from '../provenance/index.js';
 

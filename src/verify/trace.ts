@@ -7,7 +7,7 @@
  */
 import { createHash, createPublicKey } from 'node:crypto';
 import { ProvenantError, errorMessage, isProvenantError } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../observability/index.js';
 import {
   createRegistryClient,
   parseImageDigestRef,

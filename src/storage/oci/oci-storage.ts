@@ -3,8 +3,8 @@
  * referrer (with the referrers tag-schema fallback), per `storage.oci.encoding-format`.
  * Layout rules and their sources: docs/oci-layout.md.
  */
-import type { Logger } from '../../observability/logger.js';
-import type { Config } from '../../config/types.js';
+import type { Config } from '../../config/index.js';
+import type { Logger } from '../../observability/index.js';
 import { ProvenantError } from '../../errors.js';
 import type { ArtifactSubject, StorageBackend, StoreRequest, StoreResult } from '../types.js';
 import type { DockerCredentials } from './credentials.js';

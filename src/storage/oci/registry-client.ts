@@ -12,7 +12,7 @@
  * commonly redirected to object storage with their own signed URL).
  */
 import { createHash } from 'node:crypto';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../observability/index.js';
 import { ProvenantError } from '../../errors.js';
 import type { DockerCredentials, RegistryCredential } from './credentials.js';
 import { apiHost } from './reference.js';
