@@ -71,7 +71,7 @@ async function main(): Promise<void> {
         return out;
       },
     };
-    await processArtifacts(plan, {
+    const result = await processArtifacts(plan, {
       run: key,
       signer: () => timedSigner,
       witnesses: wiring.rekor ? [wiring.rekor] : [],
@@ -108,7 +108,8 @@ async function main(): Promise<void> {
       cpuUs.rekor += Math.max(0, total - inner.signCpu - inner.storeCpu);
       wallUs.rekor += Math.max(0, wall - inner.signWall - inner.storeWall);
     }
-    await timed('patch', () => runStore.patchAnnotations(key, { 'chains.tekton.dev/signed': 'true', 'chains.tekton.dev/signed-uid': key.uid }));
+    // One PATCH per run, as reconcile does: the tekton annotations with `signed`.
+    await timed('patch', () => runStore.patchAnnotations(key, { ...result.annotations, 'chains.tekton.dev/signed': 'true', 'chains.tekton.dev/signed-uid': key.uid }));
     if (measuring) measured++;
   }
   await wiring.close();

@@ -65,6 +65,8 @@ export interface ArtifactEngineDeps {
   readonly storage: (name: StorageName) => StorageBackend | Promise<StorageBackend>;
   readonly checkpoints: CheckpointStore;
   readonly logger: Logger;
+  /** The run's annotations as last read (lets `tekton` storage check sizes without another GET). */
+  readonly runAnnotations?: Readonly<Record<string, string>>;
   /** Called once per new signature (not for one reused from a checkpoint). */
   readonly onSigned?: (artifact: PlannedArtifact) => void;
   /** Called once per artifact logged by the witnesses. */
@@ -77,6 +79,16 @@ export interface ArtifactEngineDeps {
 export interface EngineArtifactResult {
   readonly artifact: PlannedArtifact;
   readonly bundle: SerializedBundle;
+}
+
+export interface EngineResult {
+  readonly artifacts: readonly EngineArtifactResult[];
+  /**
+   * Annotations backends left for the caller's one patch of the run (`tekton` with `deferPatch`):
+   * written together with `signed`, one PATCH per run. Such stores are not checkpointed, so a retry
+   * after a failed patch produces them again.
+   */
+  readonly annotations: Readonly<Record<string, string>>;
 }
 
 export interface StepInfo {
@@ -124,8 +136,16 @@ export async function signAndLogOnce(artifact: PlannedArtifact, deps: ArtifactEn
   return { transparency: { ...(latest?.transparency ?? { verifier: '', witnessed: true }), bundle }, payload };
 }
 
-/** Stores one signed artifact in each of its backends not done yet (per the checkpoints). */
-export async function storeOnce(artifact: PlannedArtifact, signed: ArtifactCheckpoint, deps: ArtifactEngineDeps): Promise<void> {
+/**
+ * Stores one signed artifact in each of its backends not done yet (per the checkpoints).
+ * `pending` collects annotations left for the caller's final patch.
+ */
+export async function storeOnce(
+  artifact: PlannedArtifact,
+  signed: ArtifactCheckpoint,
+  deps: ArtifactEngineDeps,
+  pending: Record<string, string> = {},
+): Promise<void> {
   const done = new Set(deps.checkpoints.current().stored?.[artifact.checkpointKey] ?? []);
   for (const name of artifact.storage) {
     if (done.has(name)) continue;
@@ -140,10 +160,16 @@ export async function storeOnce(artifact: PlannedArtifact, signed: ArtifactCheck
         },
         payload: Buffer.from(signed.payload, 'base64'),
         bundle: signed.transparency.bundle,
+        runAnnotations: { ...deps.runAnnotations, ...pending },
       }),
     );
-    done.add(name);
-    await deps.checkpoints.save({ stored: { [artifact.checkpointKey]: [...done] } });
+    if (result.annotations !== undefined) {
+      // Not on the run until the caller's patch: not checkpointed as stored.
+      Object.assign(pending, result.annotations);
+    } else {
+      done.add(name);
+      await deps.checkpoints.save({ stored: { [artifact.checkpointKey]: [...done] } });
+    }
     deps.onStored?.(artifact, name, result);
   }
 }
@@ -152,18 +178,19 @@ export async function storeOnce(artifact: PlannedArtifact, signed: ArtifactCheck
  * plan → sign once → log once → store once. Signing and logging of a run's artifacts run
  * concurrently; storing follows in plan order (backends may read-modify-write shared state).
  */
-export async function processArtifacts(plan: readonly PlannedArtifact[], engineDeps: ArtifactEngineDeps): Promise<EngineArtifactResult[]> {
+export async function processArtifacts(plan: readonly PlannedArtifact[], engineDeps: ArtifactEngineDeps): Promise<EngineResult> {
   // Saves of concurrent artifacts go one at a time: a store merges into what it read last.
   const serial = createMutex();
   const store = engineDeps.checkpoints;
   const deps: ArtifactEngineDeps = { ...engineDeps, checkpoints: { current: () => store.current(), save: (patch) => serial(() => store.save(patch)) } };
   const signed = await Promise.all(plan.map((artifact) => signAndLogOnce(artifact, deps)));
-  const results: EngineArtifactResult[] = [];
+  const artifacts: EngineArtifactResult[] = [];
+  const annotations: Record<string, string> = {};
   for (const [i, artifact] of plan.entries()) {
     const s = signed[i];
     if (s === undefined) continue;
-    await storeOnce(artifact, s, deps);
-    results.push({ artifact, bundle: s.transparency.bundle });
+    await storeOnce(artifact, s, deps, annotations);
+    artifacts.push({ artifact, bundle: s.transparency.bundle });
   }
-  return results;
+  return { artifacts, annotations };
 }

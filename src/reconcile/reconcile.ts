@@ -110,13 +110,14 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
   const plan = await step('payload_creation', () => planArtifacts({ run, children, config, logger: log }));
   const upload = wiring.rekor !== undefined && shouldUpload(config, run.annotations ?? {});
   const kind = metricKind(key);
-  const results = await processArtifacts(plan, {
+  const result = await processArtifacts(plan, {
     run: key,
     signer: (artifact) => wiring.signer(artifact.section),
     witnesses: upload && wiring.rekor ? [wiring.rekor] : [],
     storage: (name) => wiring.storage(name, scope),
     checkpoints: { current: () => ctx.data.checkpoints, save: (patch) => ctx.checkpoint(patch) },
     logger: log,
+    runAnnotations: run.annotations ?? {},
     onSigned: () => deps.metrics?.signCreated(kind),
     onLogged: () => deps.metrics?.payloadUploaded(kind),
     onStored: (artifact, backend, result) => {
@@ -125,12 +126,14 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
     },
   });
   let transparency: string | undefined;
-  for (const { artifact, bundle } of results) {
+  for (const { artifact, bundle } of result.artifacts) {
     const entry = tlogEntryOf(bundle);
     if (artifact.type === 'provenance' && entry !== undefined) transparency = transparencyAnnotationValue(config.transparency.url, entry.logIndex);
   }
 
+  // One PATCH per run: what `tekton` storage left for it, and `signed` with it (issue 10).
   const annotations: Record<string, string | null> = {
+    ...result.annotations,
     [signedAnnotation]: 'true',
     [signedUidAnnotation]: run.uid,
     [reasonAnnotation]: null,

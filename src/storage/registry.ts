@@ -16,8 +16,13 @@ import type { StorageBackend } from './types.js';
 export interface StorageDeps {
   readonly config: Pick<Config, 'storage'>;
   readonly logger: Logger;
-  /** `tekton`: merge-patch the run's annotations (the Kubernetes RunStore). Required when `tekton` is used. */
+  /**
+   * `tekton`: merge-patch the run's annotations (the Kubernetes RunStore). Required when `tekton` is
+   * used, unless `tektonDeferPatch`.
+   */
   readonly patchAnnotations?: TektonStorageDeps['patchAnnotations'];
+  /** `tekton`: return the annotations to the caller, who writes them with its one patch per run. */
+  readonly tektonDeferPatch?: boolean;
   /** `tekton`: the run's current annotations, for the size check. */
   readonly getObjectSize?: TektonStorageDeps['getObjectSize'];
   /** `tekton`: ceiling for the run's annotations after the patch. */
@@ -35,6 +40,13 @@ export type StorageFactory = (deps: StorageDeps) => StorageBackend;
 
 export const storageBackends = {
   tekton: (deps) => {
+    if (deps.tektonDeferPatch === true) {
+      return createTektonStorage({
+        logger: deps.logger,
+        ...(deps.getObjectSize === undefined ? {} : { getObjectSize: deps.getObjectSize }),
+        ...(deps.maxAnnotationBytes === undefined ? {} : { maxAnnotationBytes: deps.maxAnnotationBytes }),
+      });
+    }
     if (deps.patchAnnotations === undefined) {
       throw new ProvenantError('config', 'STORAGE_DEPENDENCY_MISSING', 'the tekton storage backend needs access to the Kubernetes API', {
         context: { backend: 'tekton' },

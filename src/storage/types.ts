@@ -26,12 +26,22 @@ export interface StoreRequest {
   readonly payload: Uint8Array;
   /** Sigstore bundle v0.3 (with tlog entry when transparency is on). */
   readonly bundle: SerializedBundle;
+  /**
+   * The run's annotations as the caller knows them (the live run plus annotations still pending
+   * from earlier artifacts), so `tekton` storage checks the size without reading the run again.
+   */
+  readonly runAnnotations?: Readonly<Record<string, string>>;
 }
 
 export interface StoreResult {
   readonly backend: string;
   /** Human-readable locations written (tags, digests, paths, annotation keys). */
   readonly locations: readonly string[];
+  /**
+   * Annotations the caller writes with its one final patch of the run (`tekton` storage with
+   * `deferPatch`): not on the run yet, so the store is not done until that patch lands.
+   */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /** A storage backend. `store` must be idempotent: storing the same request twice changes nothing. */

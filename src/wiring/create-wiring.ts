@@ -77,9 +77,8 @@ async function buildWiring(
   const storageDeps: StorageDeps = {
     config,
     logger,
-    patchAnnotations: async (run, annotations) => {
-      await deps.runStore.patchAnnotations(run, annotations);
-    },
+    // The engine's caller writes `tekton` annotations with `signed` in one patch per run.
+    tektonDeferPatch: true,
     getObjectSize: async (run) => {
       const obj = (await deps.runStore.get(run)) as { metadata?: { annotations?: Record<string, string> } } | undefined;
       return { annotations: obj?.metadata?.annotations ?? {} };

@@ -161,9 +161,7 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
       },
     },
     logger,
-    patchAnnotations: async (_run, annotations) => {
-      Object.assign(added, annotations);
-    },
+    tektonDeferPatch: true,
     ...(names.includes('oci') ? { ociCredentials: await loadDockerCredentials(options.dockerConfig, io.env) } : {}),
   };
   const backends = new Map<string, StorageBackend>(createStorageBackends(names, deps).map((b) => [b.name, b]));
@@ -174,7 +172,7 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
   const signers = new Map<string, ProvenantSigner>();
   try {
     for (const name of new Set(plan.map((a) => a.signer))) signers.set(name, await createSignerFromConfig(config, { logger, env: io.env }, name));
-    const results = await processArtifacts(plan, {
+    const result = await processArtifacts(plan, {
       run: key ?? { kind: run.kind, namespace: run.namespace, name: run.name, uid: run.uid },
       signer: (artifact) => signers.get(artifact.signer) as ProvenantSigner,
       witnesses: ctx.witnesses,
@@ -185,13 +183,15 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
       },
       checkpoints: createMemoryCheckpoints(),
       logger,
+      runAnnotations: run.annotations ?? {},
       onStored: (artifact, name, stored) => {
         for (const location of stored.locations) io.stderr(`provenant sign: stored ${artifact.type} ${artifact.shortKey} in ${name}: ${location}\n`);
       },
     }).catch((err: unknown) => {
       throw err instanceof StepError ? err.inner : err;
     });
-    const provenance = results.find((r) => r.artifact.type === 'provenance')?.bundle;
+    Object.assign(added, result.annotations);
+    const provenance = result.artifacts.find((r) => r.artifact.type === 'provenance')?.bundle;
     if (provenance === undefined) {
       throw new ProvenantError('config', 'SIGNING_DISABLED', `the config signs no provenance for ${run.kind}`);
     }

@@ -50,7 +50,7 @@ describe('per-artifact engine', () => {
     expect(logged).toBe(2);
     expect(stored['local']?.map((r) => r.artifact.shortKey).sort()).toEqual(['image:a', 'provenance']);
     expect(stored['tekton']?.map((r) => r.artifact.shortKey)).toEqual(['provenance']);
-    expect(results.map((r) => r.artifact.checkpointKey)).toEqual(['provenance', 'image:a']);
+    expect(results.artifacts.map((r) => r.artifact.checkpointKey)).toEqual(['provenance', 'image:a']);
     expect(Object.keys(checkpoints.current().bundles ?? {}).sort()).toEqual(['image:a', 'provenance']);
     expect(checkpoints.current().stored).toEqual({ provenance: ['local', 'tekton'], 'image:a': ['local'] });
   });

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import type { Signer } from '@sigstore/sign';
 import { parseConfig, type StorageName } from '../../../src/config/index.js';
 import { ProvenantError } from '../../../src/errors.js';
-import { createCapturingLogger, createMetrics } from '../../../src/observability/index.js';
+import { createCapturingLogger, createMetrics, createSilentLogger } from '../../../src/observability/index.js';
 import { mergeCheckpoints, type Checkpoints, type JobContext, type RunJobData } from '../../../src/queue/index.js';
 import {
   createRunJobHandler,
@@ -12,7 +12,7 @@ import {
 } from '../../../src/reconcile/index.js';
 import type { StorageScope, Wiring } from '../../../src/wiring/index.js';
 import { createEphemeralSigner } from '../../../src/signing/index.js';
-import type { StorageBackend, StoreRequest } from '../../../src/storage/index.js';
+import { createTektonStorage, type StorageBackend, type StoreRequest } from '../../../src/storage/index.js';
 import type { RunKey } from '../../../src/tekton/index.js';
 import { verifyBundle } from '../../../src/verify/index.js';
 import { shouldEnqueue } from '../../../src/watch/index.js';
@@ -311,6 +311,33 @@ describe('reconcileRun: signing', () => {
     // Same bundle stored in both backends.
     const prov = tekton.requests.find((r) => r.artifact.type === 'provenance');
     expect(prov?.bundle).toEqual(local.find((r) => r.artifact.type === 'provenance')?.bundle);
+  });
+
+  it('one PATCH per run: the tekton annotations of every artifact and signed together (a retry writes them again)', async () => {
+    const tr = taskRun('tr', 'u1');
+    const { deps, w, runs } = setup([tr], {}, ['local', 'tekton']);
+    const tekton = createTektonStorage({ logger: createSilentLogger() });
+    let tektonStores = 0;
+    const wiringWithTekton: Wiring = {
+      ...w,
+      storage: (name, scope) => (name === 'tekton' ? { name, store: (req) => ((tektonStores += 1), tekton.store(req)) } : w.storage(name, scope)),
+    };
+    const ctx = jobContext(keyOf(tr));
+    runs.failPatch = true;
+    await expect(reconcileRun(ctx, { ...deps, wiring: () => wiringWithTekton })).rejects.toMatchObject({ code: 'KUBE_UNAVAILABLE' });
+    // The tekton store is not checkpointed: its annotations were never written.
+    expect(ctx.data.checkpoints.stored?.['provenance']).toEqual(['local']);
+    runs.failPatch = false;
+    ctx.setAttempt(2);
+    expect((await reconcileRun(ctx, { ...deps, wiring: () => wiringWithTekton })).status).toBe('signed');
+    expect(runs.patches).toBe(1);
+    const a = annotationsOf(runs.objects.get('TaskRun/tr'));
+    expect(a['chains.tekton.dev/signed']).toBe('true');
+    expect(a['chains.tekton.dev/signature-taskrun-u1']).toBeDefined();
+    expect(a[`chains.tekton.dev/signature-${'a'.repeat(12)}`]).toBeDefined();
+    // Two artifacts per attempt, and the retry re-used both signatures.
+    expect(tektonStores).toBe(4);
+    expect(w.signer_.calls).toBe(2);
   });
 
   it('a PipelineRun is deferred until its child TaskRuns are signed; a signed child enqueues its parent', async () => {
