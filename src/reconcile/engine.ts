@@ -60,8 +60,10 @@ export async function step<T>(name: StepError['step'], fn: () => Promise<T> | T)
 export interface ArtifactEngineDeps {
   readonly run: RunKey;
   readonly signer: (artifact: PlannedArtifact) => Signer;
-  /** Rekor (and/or TSA) witnesses; empty when this run is not logged. */
+  /** Rekor and/or TSA witnesses; empty when this run is neither logged nor timestamped. */
   readonly witnesses: readonly Witness[];
+  /** True when the witnesses include a transparency log (default: any witness); names the step and `onLogged`. */
+  readonly logs?: boolean;
   readonly storage: (name: StorageName) => StorageBackend | Promise<StorageBackend>;
   readonly checkpoints: CheckpointStore;
   readonly logger: Logger;
@@ -116,9 +118,10 @@ export async function signAndLogOnce(artifact: PlannedArtifact, deps: ArtifactEn
   const existing = deps.checkpoints.current().bundles?.[artifact.checkpointKey] as ArtifactCheckpoint | undefined;
   const payload = existing?.payload ?? Buffer.from(artifact.payload).toString('base64');
   const witnesses = deps.witnesses;
+  const logs = deps.logs ?? witnesses.length > 0;
   let latest = existing;
   const bundler = createTransparentBundler({ signer: deps.signer(artifact), witnesses, logger: deps.logger });
-  const bundle = await wrap(deps, witnesses.length > 0 ? 'tlog' : 'signing', { artifact })(() =>
+  const bundle = await wrap(deps, logs ? 'tlog' : 'signing', { artifact })(() =>
     bundler.create(
       { kind: artifact.type === 'provenance' ? 'dsse' : 'message-signature', data: Buffer.from(payload, 'base64') },
       {
@@ -126,7 +129,7 @@ export async function signAndLogOnce(artifact: PlannedArtifact, deps: ArtifactEn
         save: async (transparency) => {
           // The first checkpoint of an artifact is a new signature; later ones only add the tlog entry.
           if (latest === undefined) deps.onSigned?.(artifact);
-          if (transparency.witnessed && witnesses.length > 0) deps.onLogged?.(artifact);
+          if (transparency.witnessed && logs) deps.onLogged?.(artifact);
           latest = { transparency, payload };
           await deps.checkpoints.save({ bundles: { [artifact.checkpointKey]: latest } });
         },

@@ -24,7 +24,7 @@ import {
   type Run,
   type RunKey,
 } from '../tekton/index.js';
-import { shouldUpload, tlogEntryOf, transparencyAnnotationValue } from '../transparency/index.js';
+import { resolveTransparency, tlogEntryOf, transparencyAnnotationValue } from '../transparency/index.js';
 import { processArtifacts, step, StepError } from './engine.js';
 import { isManagedByAccepted } from './managed-by.js';
 import { planArtifacts } from './plan.js';
@@ -108,12 +108,14 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
   }
 
   const plan = await step('payload_creation', () => planArtifacts({ run, children, config, logger: log }));
-  const upload = wiring.rekor !== undefined && shouldUpload(config, run.annotations ?? {});
+  const upload = wiring.rekor !== undefined && resolveTransparency(config, run.annotations ?? {}).rekorUrl !== undefined;
   const kind = metricKind(key);
   const result = await processArtifacts(plan, {
     run: key,
     signer: (artifact) => wiring.signer(artifact.section),
-    witnesses: upload && wiring.rekor ? [wiring.rekor] : [],
+    // Rekor when this run is logged; the timestamp authority for every signature when configured.
+    witnesses: [...(upload && wiring.rekor ? [wiring.rekor] : []), ...(wiring.tsa ? [wiring.tsa] : [])],
+    logs: upload,
     storage: (name) => wiring.storage(name, scope),
     checkpoints: { current: () => ctx.data.checkpoints, save: (patch) => ctx.checkpoint(patch) },
     logger: log,

@@ -20,3 +20,4 @@ export {
   type SignerSet,
 } from './registry.js';
 export { inTotoPayloadType, signMessage, signStatement, type SerializedBundle, type SignOptions, type Witness } from './bundle.js';
+export { assertRekorCompatible, rekorRefusalReason, type RekorEntryKind, type RekorVersion } from './tlog-compat.js';

@@ -6,6 +6,7 @@ import type { KeyAlgorithm, KeySigner } from './types.js';
 export function hashFor(algorithm: KeyAlgorithm): 'sha256' | 'sha384' | null {
   switch (algorithm) {
     case 'ecdsa-p256-sha256':
+    case 'ecdsa-p384-sha256':
       return 'sha256';
     case 'ecdsa-p384-sha384':
       return 'sha384';
@@ -25,7 +26,8 @@ export function keyAlgorithmOf(key: KeyObject, source: string): KeyAlgorithm {
   if (type === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
     if (curve === 'prime256v1' || curve === 'P-256') return 'ecdsa-p256-sha256';
-    if (curve === 'secp384r1' || curve === 'P-384') return 'ecdsa-p384-sha384';
+    // SHA-256, not the curve's "natural" SHA-384: what cosign 2.5 and Chains sign and verify with key files.
+    if (curve === 'secp384r1' || curve === 'P-384') return 'ecdsa-p384-sha256';
     throw unsupported(source, `EC curve ${curve ?? 'unknown'}`);
   }
   throw unsupported(source, `${type ?? 'unknown'} key`);

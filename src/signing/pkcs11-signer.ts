@@ -29,7 +29,8 @@ interface Curve {
 /** CKA_EC_PARAMS (DER namedCurve OID) → curve. Other curves cannot be verified by sigstore clients. */
 const CURVES: ReadonlyMap<string, Curve> = new Map([
   ['06082a8648ce3d030107', { name: 'P-256', algorithm: 'ecdsa-p256-sha256', hash: 'sha256', size: 32 }],
-  ['06052b81040022', { name: 'P-384', algorithm: 'ecdsa-p384-sha384', hash: 'sha384', size: 48 }],
+  // P-384 signs a SHA-256 digest, as cosign's PKCS#11 keys and key files do (docs/signing-pkcs11.md).
+  ['06052b81040022', { name: 'P-384', algorithm: 'ecdsa-p384-sha256', hash: 'sha256', size: 48 }],
 ]);
 
 /**

@@ -8,6 +8,7 @@ import { ProvenantError } from '../errors.js';
 import { createEphemeralSigner } from './ephemeral-signer.js';
 import { createFulcioSigner, type FulcioCertificateSigner } from './fulcio-signer.js';
 import { createSecretKeySigner } from './secret-key-signer.js';
+import { refuseUnloggable } from './tlog-compat.js';
 import type { KeySigner, SignerDeps } from './types.js';
 
 /** What signs: a long-lived key, or a key holder behind a Fulcio certificate. */
@@ -76,7 +77,8 @@ export const signerFactories = {
 
 /** One signer by name (`x509` or `kms`). */
 export async function createSignerFromConfig(config: Config, deps: RegistryDeps, name: Exclude<SignerName, 'none'> = 'x509'): Promise<ProvenantSigner> {
-  return signerFactories[name](config, deps);
+  const signer = await signerFactories[name](config, deps);
+  return refuseUnloggable(config, name, signer);
 }
 
 export type SignedArtifactKind = 'taskrun' | 'pipelinerun' | 'oci';

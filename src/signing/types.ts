@@ -13,7 +13,12 @@ export interface SignerDeps {
   readonly fetch?: typeof fetch;
 }
 
-export type KeyAlgorithm = 'ecdsa-p256-sha256' | 'ecdsa-p384-sha384' | 'ed25519';
+/**
+ * The key and the hash its signatures use. P-384 keys held by provenant (Secret, PKCS#11) sign SHA-256,
+ * as cosign's key files and Tekton Chains' x509.pem do and as cosign 2.5, Rekor v1's `dsse` type and
+ * sigstore-js verify; KMS P-384 keys can only sign SHA-384 (docs/signing.md, "Hash per key").
+ */
+export type KeyAlgorithm = 'ecdsa-p256-sha256' | 'ecdsa-p384-sha256' | 'ecdsa-p384-sha384' | 'ed25519';
 
 /** A Signer whose key is long-lived; publicKeyPem lets verifiers and Fulcio use it. */
 export interface KeySigner extends Signer {

@@ -8,7 +8,7 @@ import { ProvenantError } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { createLocalStorage } from './local-storage.js';
 import { createOciStorage, type OciStorageDeps } from './oci/index.js';
-import type { TagWriter } from './oci/index.js';
+import type { LayerTimestamper, TagWriter } from './oci/index.js';
 import { createTektonStorage, type TektonStorageDeps } from './tekton-storage.js';
 import type { StorageBackend } from './types.js';
 
@@ -33,6 +33,8 @@ export interface StorageDeps {
   readonly serviceAccount?: string;
   /** `oci`: the process's tag writer (one per process, so every `oci` backend coordinates through it). */
   readonly ociTagWriter?: TagWriter;
+  /** `oci`: RFC 3161 timestamps over `.att` layer bytes, when a timestamp authority is configured. */
+  readonly ociTimestamper?: LayerTimestamper | undefined;
   readonly fetch?: typeof fetch;
 }
 
@@ -67,6 +69,7 @@ export const storageBackends = {
       fetch: deps.fetch,
       serviceAccount: deps.serviceAccount,
       ...(deps.ociTagWriter === undefined ? {} : { tagWriter: deps.ociTagWriter }),
+      timestamper: deps.ociTimestamper,
     }),
   local: (deps) => createLocalStorage({ root: deps.config.storage.local.path, logger: deps.logger }),
 } satisfies Record<ImplementedStorageName, StorageFactory>;

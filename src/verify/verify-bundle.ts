@@ -7,7 +7,7 @@ import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { dsse } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial, type SignedEntity, type VerificationPolicy as SigstorePolicy } from '@sigstore/verify';
-import { ProvenantError, errorMessage, type VerifyErrorCode } from '../errors.js';
+import { ProvenantError, errorMessage, type TransparencyErrorCode, type VerifyErrorCode } from '../errors.js';
 
 export type VerificationPolicy =
   | {
@@ -40,30 +40,34 @@ export interface VerifiedArtifact {
   readonly tlog?: { readonly logIndex: string; readonly integratedTime: string; readonly logId: string };
 }
 
-const codeFor: Record<string, VerifyErrorCode> = {
+const codeFor: Record<string, VerifyErrorCode | TransparencyErrorCode> = {
   SIGNATURE_ERROR: 'VERIFY_SIGNATURE_INVALID',
   UNTRUSTED_SIGNER_ERROR: 'VERIFY_IDENTITY_MISMATCH',
   CERTIFICATE_ERROR: 'VERIFY_CERTIFICATE_INVALID',
   PUBLIC_KEY_ERROR: 'VERIFY_KEY_MISMATCH',
   TLOG_BODY_ERROR: 'VERIFY_TLOG_MISMATCH',
   TLOG_ERROR: 'VERIFY_TLOG_INVALID',
-  TLOG_INCLUSION_PROOF_ERROR: 'VERIFY_TLOG_INVALID',
-  TLOG_INCLUSION_PROMISE_ERROR: 'VERIFY_TLOG_INVALID',
+  TLOG_INCLUSION_PROOF_ERROR: 'TLOG_INCLUSION_PROOF_INVALID',
+  TLOG_INCLUSION_PROMISE_ERROR: 'TLOG_SET_INVALID',
   TLOG_MISSING_INCLUSION_ERROR: 'VERIFY_TLOG_INVALID',
   TIMESTAMP_ERROR: 'VERIFY_TIMESTAMP_INVALID',
 };
 
-function rejected(code: VerifyErrorCode, message: string, cause?: unknown): ProvenantError {
+function rejected(code: VerifyErrorCode | TransparencyErrorCode, message: string, cause?: unknown): ProvenantError {
   return new ProvenantError('permanent', code, message, cause === undefined ? {} : { cause });
 }
 
-/** The hash a key's signatures use: sigstore-js assumes SHA-256 for every EC key, wrong for P-384. */
-function hashForKey(key: KeyObject): string | null {
-  if (key.asymmetricKeyType === 'ed25519') return null;
-  return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : 'sha256';
+/**
+ * The hashes a key's signatures may use, first the one provenant signs with now. sigstore-js assumes
+ * SHA-256 for every EC key; P-384 keys held by provenant sign SHA-256 too (as cosign and Chains), but
+ * bundles written before that change and KMS P-384 keys (which can only sign SHA-384) use SHA-384.
+ */
+function hashesForKey(key: KeyObject): readonly (string | null)[] {
+  if (key.asymmetricKeyType === 'ed25519') return [null];
+  return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? ['sha256', 'sha384'] : ['sha256'];
 }
 
-/** Re-checks signatures with the key's own hash (P-384 keys sign with SHA-384, as cosign does). */
+/** Re-checks signatures with each hash the key may sign with (P-384: SHA-256, or SHA-384 for legacy and KMS bundles). */
 function withKeyHash(entity: SignedEntity, bundle: Bundle, artifact: Buffer | undefined): SignedEntity {
   const content = bundle.content;
   const signed =
@@ -80,13 +84,14 @@ function withKeyHash(entity: SignedEntity, bundle: Bundle, artifact: Buffer | un
       compareSignature: (s) => original.compareSignature(s),
       compareDigest: (d) => original.compareDigest(d),
       compareSignedDigest: (d) => original.compareSignedDigest(d),
-      verifySignature: (key) => {
-        try {
-          return cryptoVerify(hashForKey(key), signed, key, signature);
-        } catch {
-          return false;
-        }
-      },
+      verifySignature: (key) =>
+        hashesForKey(key).some((hash) => {
+          try {
+            return cryptoVerify(hash, signed, key, signature);
+          } catch {
+            return false;
+          }
+        }),
     },
   };
 }

@@ -18,7 +18,7 @@ import {
   type TagWriteCoordination,
 } from '../storage/index.js';
 import type { RunStore } from '../tekton/index.js';
-import { createRekorWitness } from '../transparency/index.js';
+import { createTransparencyWitness, createTsaWitness } from '../transparency/index.js';
 import { createTtlCache, serviceAccountCredentials, type PullSecretSource } from './registry-credentials.js';
 import type { ClosableWiring, StorageScope } from './types.js';
 
@@ -74,9 +74,12 @@ async function buildWiring(
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
     });
   }
+  const tsaUrl = config.signers.x509.tsa.url;
+  const tsa = tsaUrl === undefined ? undefined : createTsaWitness({ url: tsaUrl, logger });
   const storageDeps: StorageDeps = {
     config,
     logger,
+    ...(tsa ? { ociTimestamper: (bytes: Uint8Array) => tsa.timestamp(bytes) } : {}),
     // The engine's caller writes `tekton` annotations with `signed` in one patch per run.
     tektonDeferPatch: true,
     getObjectSize: async (run) => {
@@ -115,10 +118,11 @@ async function buildWiring(
       if (backend === undefined) throw new ProvenantError('config', 'STORAGE_NOT_WIRED', 'storage backend oci is not configured');
       return backend;
     });
-  const rekor = config.transparency.mode === 'false' ? undefined : createRekorWitness({ url: config.transparency.url, logger });
+  const rekor = config.transparency.mode === 'false' ? undefined : createTransparencyWitness({ transparency: config.transparency, logger });
   return {
     config,
     rekor,
+    tsa,
     signer: (section) => {
       const s = deps.signerOverride ?? signers?.signerFor(section);
       if (s === undefined) {

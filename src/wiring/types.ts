@@ -16,6 +16,8 @@ export interface Wiring {
   signer(section: SignedArtifactKind): Signer;
   /** The Rekor witness, when transparency is enabled (`true` or `manual`). */
   readonly rekor: Witness | undefined;
+  /** The RFC 3161 timestamp witness, when `signers.x509.tsa.url` is set: every signature is timestamped. */
+  readonly tsa?: Witness | undefined;
   /**
    * The backend for a storage name. `scope` says whose run it stores for: `oci` uses the registry
    * credentials of that run's ServiceAccount (Chains' k8schain), so the backend may differ per scope.

@@ -126,7 +126,7 @@ describe('GCP KMS signer against a local Cloud KMS gRPC server', () => {
     const data = pae('application/vnd.in-toto+json', payload);
     const sig = await signer.sign(data);
     expect(cryptoVerify('sha384', data, signer.publicKeyPem, sig.signature)).toBe(true);
-    // A P-384 DSSE bundle verifies with the project's verifier (which uses SHA-384 for P-384, as cosign does).
+    // A KMS P-384 key signs SHA-384 only; provenant verify accepts SHA-384 as well as SHA-256 for P-384 keys.
     const bundle = bundleToJSON(await new DSSEBundleBuilder({ signer, witnesses: [] }).create({ data: payload, type: 'application/vnd.in-toto+json' }));
     expect(verifyBundle(bundle, { key: signer.publicKeyPem }).payload.equals(payload)).toBe(true);
     await signer.close?.();

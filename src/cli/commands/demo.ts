@@ -9,15 +9,20 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ProvenantError } from '../../errors.js';
 import type { CliCommand, CliIo } from '../io.js';
 
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The package root: the nearest directory up from this module with a package.json (src/cli/commands/ or dist/). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
 
 type DemoModule = { runDemo(argv: readonly string[], io: CliIo): Promise<number> };
 
 export const demoCommand: CliCommand = {
   name: 'demo',
-  summary: 'run the controller on the embedded default (no cluster, no Redis) and verify the results (source checkout)',
+  summary: 'run the controller on the embedded default (no cluster, no Redis) and verify the results',
   run: async (argv, io) => {
-    const entry = path.join(packageRoot, 'demo', 'demo.ts');
+    const entry = path.join(packageRoot(), 'demo', 'demo.ts');
     if (!existsSync(entry)) {
       throw new ProvenantError('input', 'DEMO_UNAVAILABLE', 'the demo ships with the source checkout (demo/), not with this installation', {
         context: { hint: 'clone the repository, npm ci, then npm run demo' },

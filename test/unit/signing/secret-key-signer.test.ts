@@ -12,7 +12,7 @@ const payload = Buffer.from(JSON.stringify(statement));
 describe('signers from the signing Secret', () => {
   it.each<[TestKeyType, string]>([
     ['p256', 'ecdsa-p256-sha256'],
-    ['p384', 'ecdsa-p384-sha384'],
+    ['p384', 'ecdsa-p384-sha256'],
     ['ed25519', 'ed25519'],
   ])('x509.pem %s signs a DSSE bundle that verifies, and a flipped byte fails', async (type, algorithm) => {
     const { privateKey, publicKey } = generateKey(type);
