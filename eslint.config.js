@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { roomsPlugin } from './eslint/room-boundaries.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test-artifacts/**'] },
@@ -13,6 +14,11 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'No default exports (STYLE.md #11).' }],
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { rooms: roomsPlugin },
+    rules: { 'rooms/room-boundaries': 'error' },
   },
   {
     files: ['**/*.mjs', '**/*.js'],

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { startController, type ControllerRole } from '../src/main.js';
 import { createLogger, createMetrics } from '../src/observability/index.js';
 import { createBullQueue, createMemoryQueue, createRedisLock, type JobQueue } from '../src/queue/index.js';
-import { processTagLock } from '../src/storage/index.js';
+import { createKeyedMutex } from '../src/mutex.js';
 import { createEphemeralSigner } from '../src/signing/index.js';
 import { loadKubeConfig } from '../src/tekton/index.js';
 
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     role,
     configNamespace: 'tekton-chains',
     concurrency,
-    wiring: { signerOverride: createEphemeralSigner(), ociTagLock: lock ? lock.lock : processTagLock },
+    wiring: { signerOverride: createEphemeralSigner(), tagWrites: { mode: 'shared', lock: lock ? lock.lock : createKeyedMutex() } },
     watchBackoff: { initialMs: 200, maxMs: 2000 },
   });
   emit('started');

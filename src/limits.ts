@@ -8,7 +8,7 @@
  * No I/O and no clock: the helpers that read HTTP bodies take the `Response` they are given.
  */
 import { createHash } from 'node:crypto';
-import { ProvenantError, type ErrorKind } from './errors.js';
+import { ProvenantError, type ErrorCode, type ErrorKind } from './errors.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -98,7 +98,7 @@ export interface LimitViolation {
 export type ViolationError = (v: LimitViolation) => ProvenantError;
 
 /** A factory for the common case: one kind and code per boundary. */
-export function violationError(kind: ErrorKind, code: string, what: string): ViolationError {
+export function violationError(kind: ErrorKind, code: ErrorCode, what: string): ViolationError {
   return (v) =>
     new ProvenantError(kind, code, `${what}: ${v.limit} ${v.actual} exceeds the limit of ${v.max} at ${v.path}`, {
       context: { limit: v.limit, max: v.max, actual: v.actual, path: v.path, hint: 'see docs/limits.md' },

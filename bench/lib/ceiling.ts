@@ -59,7 +59,7 @@ export async function measureCeiling(objects: readonly Record<string, unknown>[]
   const start2 = performance.now();
   while (performance.now() - start2 < minMs / 2 || done2 < Math.min(runs.length, 500)) {
     const run = parseRun(runs[done2 % runs.length] ?? {}, { kind: 'TaskRun' });
-    const statement = composeStatement({ format: formatFor(config, 'TaskRun'), run, children: [], options: optionsFromConfig(config, 'TaskRun'), logger });
+    const statement = composeStatement({ format: formatFor(config, 'TaskRun'), run, children: [], options: optionsFromConfig(config, 'TaskRun') });
     await signStatement(signer, serializeStatement(statement));
     done2++;
   }

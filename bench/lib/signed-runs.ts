@@ -3,7 +3,7 @@
  * a real signed run carries (signed, signed-uid, transparency, payload/signature per artifact, at
  * realistic sizes), so lists of them weigh what they weigh in a cluster.
  */
-import type { FakeKubeServer } from '../../src/testing/fake-kube-server.js';
+import type { FakeKubeServer } from '../../test/support/fake-kube-server.js';
 import { fakeImages, taskRun } from './runs.js';
 
 const sigB64 = Buffer.alloc(72, 7).toString('base64');

@@ -11,7 +11,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { createFakeKubeServer, type FakeKubeServer, type KubeObject, type RequestLogEntry } from '../../src/testing/fake-kube-server.js';
+import { createFakeKubeServer, type FakeKubeServer, type KubeObject, type RequestLogEntry } from '../../test/support/fake-kube-server.js';
 import { startRedis, startRegistry, type RedisHandle, type RegistryHandle } from '../../test/support/services.js';
 import { startSigstoreMock, type SigstoreMock } from '../../test/support/sigstore-mock.js';
 import { benchDir, repoRoot, waitFor } from './common.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ProvenantError, errorMessage } from '../errors.js';
 import { createSilentLogger } from '../observability/index.js';
 import { createKmsSigner, decryptCosignKey, keySignerFromPrivateKey, kmsSchemes, signStatement, type KeySigner } from '../signing/index.js';
-import { buildVsa, type VsaInput } from '../verify/vsa.js';
+import { buildVsa, type VsaInput } from '../verify/index.js';
 import type { CliIo } from './io.js';
 
 export async function vsaSigner(value: string, io: CliIo): Promise<KeySigner> {

@@ -1,21 +1,30 @@
 import type { Config, FormatName } from '../config/index.js';
-import type { Logger } from '../observability/logger.js';
-import type { ArtifactSubject } from '../storage/types.js';
 import type { Run, RunKind } from '../tekton/index.js';
 import { formats } from './formats.js';
-import type { InTotoStatement, ProvenanceOptions } from './statement.js';
+import type { ArtifactSubject, InTotoStatement, ProvenanceOptions, ProvenanceWarning, ProvenanceWarnings } from './statement.js';
 import { extractOciImages } from './type-hinting.js';
 
-/** Builds the in-toto statement for a run in the given format. Pure: no I/O, clock or env. */
-export function composeStatement(input: {
-  format: FormatName;
-  run: Run;
-  children: readonly Run[];
-  options: ProvenanceOptions;
-  logger?: Logger;
-}): InTotoStatement {
+export interface ComposeInput {
+  readonly format: FormatName;
+  readonly run: Run;
+  readonly children: readonly Run[];
+  readonly options: ProvenanceOptions;
+}
+
+/**
+ * Builds the in-toto statement for a run in the given format, with what was left out as warnings
+ * (data, for the caller to log). Pure: no I/O, clock, env or logger.
+ */
+export function composeProvenance(input: ComposeInput): { statement: InTotoStatement; warnings: readonly ProvenanceWarning[] } {
   const options: ProvenanceOptions = { ...input.options, deepInspection: input.run.kind === 'PipelineRun' && input.options.deepInspection };
-  return formats[input.format].build({ run: input.run, children: input.children, options, logger: input.logger });
+  const warnings: ProvenanceWarnings = [];
+  const statement = formats[input.format].build({ run: input.run, children: input.children, options, warnings });
+  return { statement, warnings };
+}
+
+/** `composeProvenance` without the warnings. */
+export function composeStatement(input: ComposeInput): InTotoStatement {
+  return composeProvenance(input).statement;
 }
 
 /** The exact bytes that get signed: compact JSON of the statement. */
@@ -39,11 +48,11 @@ export function statementTypeOf(format: FormatName): string {
  * Images a TaskRun built (type-hinted results), for OCI `.sig` simple signing. PipelineRuns get
  * none, like Chains. Duplicates (same repository and digest) are listed once.
  */
-export function extractImageSubjects(run: Run, logger?: Logger): ArtifactSubject[] {
+export function extractImageSubjects(run: Run, warnings?: ProvenanceWarnings): ArtifactSubject[] {
   if (run.kind !== 'TaskRun') return [];
   const out: ArtifactSubject[] = [];
   const seen = new Set<string>();
-  for (const img of extractOciImages(run.status.results, logger)) {
+  for (const img of extractOciImages(run.status.results, warnings)) {
     const key = `${img.repository}@${img.digest}`;
     if (seen.has(key)) continue;
     seen.add(key);

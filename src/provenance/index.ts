@@ -1,7 +1,9 @@
-export type { InTotoStatement, ProvenanceOptions, ProvenanceFormat, FormatInput, StatementSubject } from './statement.js';
+export type { InTotoStatement, ProvenanceOptions, ProvenanceFormat, FormatInput, StatementSubject, ProvenanceWarning, ProvenanceWarnings, ArtifactSubject } from './statement.js';
 export { statementTypeV01, statementTypeV1, predicateTypeSlsaV02, predicateTypeSlsaV1 } from './statement.js';
 export {
+  composeProvenance,
   composeStatement,
+  type ComposeInput,
   serializeStatement,
   statementSubjects,
   predicateTypeOf,

@@ -2,7 +2,7 @@ import type { Run, PipelineTask } from '../tekton/index.js';
 import { lastAppliedConfigAnnotation, reproducibleLabel, chainsPrefix } from '../tekton/index.js';
 import { appendArtifacts, type DigestedArtifact } from './artifacts.js';
 import { paramValueJson, rfc3339Utc, sortKeysDeep } from './go-json.js';
-import { makeStatement, predicateTypeSlsaV02, statementTypeV01, type FormatInput, type InTotoStatement, type ProvenanceFormat } from './statement.js';
+import { makeStatement, predicateTypeSlsaV02, statementTypeV01, type FormatInput, type InTotoStatement, type ProvenanceFormat, type ProvenanceWarnings } from './statement.js';
 import {
   executedTaskRuns,
   ociScheme,
@@ -14,7 +14,6 @@ import {
   taskInputMaterials,
 } from './type-hinting.js';
 import type { ParamSpec, Param } from '../tekton/index.js';
-import type { Logger } from '../observability/logger.js';
 
 /**
  * SLSA v0.2 predicate in an in-toto v0.1 statement (Chains formats `in-toto` and `slsa/v1`).
@@ -91,7 +90,7 @@ function afterOf(task: PipelineTask): string[] {
   return after;
 }
 
-function pipelineBuildConfig(run: Run, children: readonly Run[], log: Logger | undefined): Obj {
+function pipelineBuildConfig(run: Run, children: readonly Run[], log: ProvenanceWarnings | undefined): Obj {
   const spec = run.status.pipelineSpec;
   if (!spec) return { tasks: null };
   const tasks: Obj[] = [];
@@ -102,7 +101,7 @@ function pipelineBuildConfig(run: Run, children: readonly Run[], log: Logger | u
     seen.add(task.name);
     const specSteps = tr.status.taskSpec?.steps ?? [];
     if (tr.status.steps.length > specSteps.length) {
-      log?.warn({ task: task.name, taskRun: tr.name }, 'provenance: status.steps do not match status.taskSpec.steps; task left out of buildConfig');
+      log?.push({ level: 'warn', fields: { task: task.name, taskRun: tr.name }, message: 'provenance: status.steps do not match status.taskSpec.steps; task left out of buildConfig' });
       continue;
     }
     const steps = tr.status.steps.map((s, i) => step(specSteps[i], s));
@@ -128,13 +127,13 @@ function pipelineBuildConfig(run: Run, children: readonly Run[], log: Logger | u
   return { tasks };
 }
 
-function taskRunMaterials(run: Run, log: Logger | undefined): DigestedArtifact[] {
+function taskRunMaterials(run: Run, log: ProvenanceWarnings | undefined): DigestedArtifact[] {
   let mats = appendArtifacts([], ...stepImageMaterials(run, log));
   mats = appendArtifacts(mats, ...sidecarImageMaterials(run, log));
   return appendArtifacts(mats, ...taskInputMaterials(run, log));
 }
 
-function pipelineRunMaterials(run: Run, children: readonly Run[], deep: boolean, log: Logger | undefined): DigestedArtifact[] {
+function pipelineRunMaterials(run: Run, children: readonly Run[], deep: boolean, log: ProvenanceWarnings | undefined): DigestedArtifact[] {
   let mats: DigestedArtifact[] = [];
   const rs = run.status.provenance?.refSource;
   if (rs) mats = appendArtifacts(mats, { name: rs.uri, digest: rs.digest });
@@ -151,7 +150,7 @@ function pipelineRunMaterials(run: Run, children: readonly Run[], deep: boolean,
 }
 
 
-function build({ run, children, options, logger }: FormatInput): InTotoStatement {
+function build({ run, children, options, warnings: logger }: FormatInput): InTotoStatement {
   const isTask = run.kind === 'TaskRun';
   const subjects = isTask ? subjectsFromResults(run.status.results, logger) : pipelineRunSubjects(run, children, options.deepInspection, logger);
   const mats = isTask ? taskRunMaterials(run, logger) : pipelineRunMaterials(run, children, options.deepInspection, logger);

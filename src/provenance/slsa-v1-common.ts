@@ -1,9 +1,8 @@
-import type { Logger } from '../observability/logger.js';
 import type { Run, RunResult } from '../tekton/index.js';
 import type { DigestedArtifact } from './artifacts.js';
 import { goJsonParamValue, rfc3339Utc, sortKeysDeep } from './go-json.js';
 import { goMarshal } from './go-marshal.js';
-import { makeStatement, predicateTypeSlsaV1, statementTypeV1, type InTotoStatement, type ProvenanceOptions } from './statement.js';
+import { makeStatement, predicateTypeSlsaV1, statementTypeV1, type InTotoStatement, type ProvenanceOptions, type ProvenanceWarnings } from './statement.js';
 import {
   buildArtifactStatus,
   executedTaskRuns,
@@ -62,7 +61,7 @@ export function removeDuplicateDependencies(deps: readonly ResourceDescriptor[])
   return out;
 }
 
-function taskDependencies(run: Run, withStepActions: boolean, log: Logger | undefined): ResourceDescriptor[] {
+function taskDependencies(run: Run, withStepActions: boolean, log: ProvenanceWarnings | undefined): ResourceDescriptor[] {
   const deps: ResourceDescriptor[] = [...named([...stepImageMaterials(run, log), ...sidecarImageMaterials(run, log)], '')];
   if (withStepActions) {
     for (const s of run.status.steps) {
@@ -75,7 +74,7 @@ function taskDependencies(run: Run, withStepActions: boolean, log: Logger | unde
   return removeDuplicateDependencies(deps);
 }
 
-export function taskRunDependencies(run: Run, withStepActions: boolean, log: Logger | undefined): ResourceDescriptor[] {
+export function taskRunDependencies(run: Run, withStepActions: boolean, log: ProvenanceWarnings | undefined): ResourceDescriptor[] {
   const deps: ResourceDescriptor[] = [];
   const rs = run.status.provenance?.refSource;
   if (rs) deps.push({ name: 'task', uri: rs.uri, digest: rs.digest });
@@ -100,7 +99,7 @@ export function pipelineRunDependencies(
   children: readonly Run[],
   options: ProvenanceOptions,
   withStepActions: boolean,
-  log: Logger | undefined,
+  log: ProvenanceWarnings | undefined,
 ): ResourceDescriptor[] {
   const deps: ResourceDescriptor[] = [];
   const rs = run.status.provenance?.refSource;

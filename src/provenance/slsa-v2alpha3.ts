@@ -4,7 +4,7 @@ import { pipelineRunSubjects, subjectsFromResults } from './type-hinting.js';
 
 /** SLSA v1.0 predicate, Chains `slsa/v2alpha3`: every result is a byproduct; v0.2-style subjects. */
 
-function build({ run, children, options, logger }: FormatInput): InTotoStatement {
+function build({ run, children, options, warnings: logger }: FormatInput): InTotoStatement {
   if (run.kind === 'TaskRun') {
     return slsaV1Statement(
       run,

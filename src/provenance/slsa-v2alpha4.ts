@@ -1,9 +1,8 @@
 import type { Run } from '../tekton/index.js';
 import { appendArtifacts, type DigestedArtifact } from './artifacts.js';
 import { pipelineRunDependencies, resultByproducts, slsaV1Statement, taskRunDependencies, type ResourceDescriptor } from './slsa-v1-common.js';
-import { predicateTypeSlsaV1, statementTypeV1, type FormatInput, type InTotoStatement, type ProvenanceFormat } from './statement.js';
+import { predicateTypeSlsaV1, statementTypeV1, type FormatInput, type InTotoStatement, type ProvenanceFormat, type ProvenanceWarnings } from './statement.js';
 import { executedTaskRuns, subjectsFromBuildArtifacts } from './type-hinting.js';
-import type { Logger } from '../observability/logger.js';
 
 /**
  * SLSA v1.0 predicate, Chains `slsa/v2alpha4`: StepAction-aware. Subjects are build artifacts
@@ -12,7 +11,7 @@ import type { Logger } from '../observability/logger.js';
 
 const stepResults = (run: Run) => run.status.steps.flatMap((s) => s.results);
 
-function taskSubjects(run: Run, log: Logger | undefined): DigestedArtifact[] {
+function taskSubjects(run: Run, log: ProvenanceWarnings | undefined): DigestedArtifact[] {
   return subjectsFromBuildArtifacts([...run.status.results, ...stepResults(run)], log);
 }
 
@@ -23,7 +22,7 @@ function taskByproducts(run: Run): ResourceDescriptor[] {
   ];
 }
 
-function build({ run, children, options, logger }: FormatInput): InTotoStatement {
+function build({ run, children, options, warnings: logger }: FormatInput): InTotoStatement {
   if (run.kind === 'TaskRun') {
     return slsaV1Statement(run, taskSubjects(run, logger), options, taskRunDependencies(run, true, logger), taskByproducts(run));
   }

@@ -1,4 +1,3 @@
-import type { Logger } from '../observability/logger.js';
 import type { BuildType } from '../config/index.js';
 import type { Run } from '../tekton/index.js';
 
@@ -32,7 +31,8 @@ export interface FormatInput {
   /** Child TaskRuns of a PipelineRun (matched to pipeline tasks by label `tekton.dev/pipelineTask`). */
   readonly children: readonly Run[];
   readonly options: ProvenanceOptions;
-  readonly logger?: Logger | undefined;
+  /** Where dropped or odd inputs are reported, as data (the caller logs them). */
+  readonly warnings?: ProvenanceWarnings | undefined;
 }
 
 /** One provenance format: one file, one entry in the typed registry (`formats.ts`). */
@@ -52,4 +52,22 @@ export function makeStatement(
   return subjects.length > 0
     ? { _type: statementType, subject: subjects.map((s) => ({ name: s.name, digest: { ...s.digest } })), predicateType, predicate }
     : { _type: statementType, predicateType, predicate };
+}
+
+/** Something the provenance left out or noticed, returned as data (like config/parse.ts's warnings). */
+export interface ProvenanceWarning {
+  readonly level: 'warn' | 'debug';
+  readonly message: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** A list the pure functions append their warnings to. */
+export type ProvenanceWarnings = ProvenanceWarning[];
+
+/** An artifact subject: an image or file the signed payload is about. */
+export interface ArtifactSubject {
+  /** Image reference without digest (e.g. `registry.example/app`), or an artifact URI. */
+  readonly name: string;
+  /** `{ sha256: '<hex>' }` etc. */
+  readonly digest: Readonly<Record<string, string>>;
 }

@@ -1,13 +1,13 @@
-import type { Logger } from '../observability/logger.js';
 import { pipelineTaskLabel, type Run, type RunResult, type PipelineTask } from '../tekton/index.js';
 import { appendArtifacts, type DigestedArtifact } from './artifacts.js';
 import { checkDigest } from './digest.js';
 import { parseImageDigestReference } from './docker-reference.js';
+import type { ProvenanceWarnings } from './statement.js';
 
 /**
  * Type hinting: which results name artifacts a run produced (subjects) or used (materials),
  * following Tekton Chains (pkg/artifacts, formats/slsa/extract, internal/material). Invalid
- * entries are dropped with a logged reason, never thrown.
+ * entries are dropped with a reason returned as a warning, never thrown.
  */
 
 export const commitParam = 'CHAINS-GIT_COMMIT';
@@ -20,10 +20,10 @@ export const imagesResult = 'IMAGES';
 export const ociScheme = 'oci://';
 export const gitSchemePrefix = 'git+';
 
-type Log = Logger | undefined;
+type Log = ProvenanceWarnings | undefined;
 
 function dropped(log: Log, what: string, reason: string, fields: Record<string, unknown> = {}): void {
-  log?.warn({ ...fields, reason }, `provenance: dropped ${what}: ${reason}`);
+  log?.push({ level: 'warn', fields: { ...fields, reason }, message: `provenance: dropped ${what}: ${reason}` });
 }
 
 const stringVal = (r: RunResult): string => (typeof r.value === 'string' ? r.value : '');
@@ -65,7 +65,7 @@ function structuredProblem(r: RunResult): string | undefined {
 }
 
 /** `*ARTIFACT_OUTPUTS` / `*ARTIFACT_INPUTS` objects with a uri and a valid digest. */
-export function extractStructuredTargets(results: readonly RunResult[], suffix: string, log?: Logger): UriDigest[] {
+export function extractStructuredTargets(results: readonly RunResult[], suffix: string, log?: Log): UriDigest[] {
   const out: UriDigest[] = [];
   for (const r of results) {
     if (!r.name.endsWith(suffix)) continue;
@@ -90,7 +90,7 @@ export function buildArtifactStatus(r: RunResult): 'yes' | 'no' | 'invalid' {
 }
 
 /** `*ARTIFACT_OUTPUTS` objects marked `isBuildArtifact: "true"` with a valid digest (SLSA v1.0 v2alpha4 subjects). */
-export function extractBuildArtifacts(results: readonly RunResult[], log?: Logger): UriDigest[] {
+export function extractBuildArtifacts(results: readonly RunResult[], log?: Log): UriDigest[] {
   const out: UriDigest[] = [];
   for (const r of results) {
     const s = buildArtifactStatus(r);
@@ -114,7 +114,7 @@ export interface ImageArtifact {
  * Chains' `ExtractOCIImagesFromResults`: `*IMAGE_URL`+`*IMAGE_DIGEST` pairs, each `IMAGES` entry
  * (comma or newline separated), and build-artifact `*ARTIFACT_OUTPUTS` that are image references.
  */
-export function extractOciImages(results: readonly RunResult[], log?: Logger): ImageArtifact[] {
+export function extractOciImages(results: readonly RunResult[], log?: Log): ImageArtifact[] {
   const out: ImageArtifact[] = [];
   for (const p of pairedTargets(results, imageUrlSuffix, imageDigestSuffix)) {
     if (p.uri === '' || p.digest === '') {
@@ -141,13 +141,13 @@ export function extractOciImages(results: readonly RunResult[], log?: Logger): I
     const ref = parseImageDigestReference(`${o['uri'] ?? ''}@${o['digest'] ?? ''}`);
     // Build artifacts need not be images (files, packages): not an error, so debug only.
     if (ref.ok) out.push({ repository: ref.repository, digest: ref.digest });
-    else log?.debug({ result: r.name, reason: ref.reason }, 'provenance: build artifact is not an OCI image');
+    else log?.push({ level: 'debug', fields: { result: r.name, reason: ref.reason }, message: 'provenance: build artifact is not an OCI image' });
   }
   return out;
 }
 
 /** `*ARTIFACT_URI` + `*ARTIFACT_DIGEST` pairs with a valid digest. */
-export function extractSignableTargets(results: readonly RunResult[], log?: Logger): UriDigest[] {
+export function extractSignableTargets(results: readonly RunResult[], log?: Log): UriDigest[] {
   const out: UriDigest[] = [];
   for (const p of pairedTargets(results, 'ARTIFACT_URI', 'ARTIFACT_DIGEST')) {
     if (p.uri === '' || p.digest === '') {
@@ -171,7 +171,7 @@ export function digestSet(digest: string): Record<string, string> {
 }
 
 /** Subjects of one run's results, SLSA v0.2 / v2alpha3 style (Chains `subjectsFromTektonObject`). */
-export function subjectsFromResults(results: readonly RunResult[], log?: Logger): DigestedArtifact[] {
+export function subjectsFromResults(results: readonly RunResult[], log?: Log): DigestedArtifact[] {
   let subjects: DigestedArtifact[] = [];
   for (const i of extractOciImages(results, log)) subjects = appendArtifacts(subjects, { name: i.repository, digest: digestSet(i.digest) });
   for (const s of extractSignableTargets(results, log)) subjects = appendArtifacts(subjects, { name: s.uri, digest: digestSet(s.digest) });
@@ -180,7 +180,7 @@ export function subjectsFromResults(results: readonly RunResult[], log?: Logger)
 }
 
 /** Subjects SLSA v1.0 v2alpha4 style (Chains `SubjectsFromBuildArtifact`): build artifacts, then images. */
-export function subjectsFromBuildArtifacts(results: readonly RunResult[], log?: Logger): DigestedArtifact[] {
+export function subjectsFromBuildArtifacts(results: readonly RunResult[], log?: Log): DigestedArtifact[] {
   let subjects: DigestedArtifact[] = [];
   for (const s of extractBuildArtifacts(results, log)) subjects = appendArtifacts(subjects, { name: s.uri, digest: digestSet(s.digest) });
   for (const i of extractOciImages(results, undefined)) subjects = appendArtifacts(subjects, { name: i.repository, digest: digestSet(i.digest) });
@@ -203,7 +203,7 @@ export function materialFromImageId(imageID: string, log: Log, where: string): D
   return { name: ociScheme + (at[0] ?? '').replace(/^docker-pullable:\/\//, ''), digest: { [d[0] ?? '']: d[1] ?? '' } };
 }
 
-export function stepImageMaterials(run: Run, log?: Logger): DigestedArtifact[] {
+export function stepImageMaterials(run: Run, log?: Log): DigestedArtifact[] {
   let mats: DigestedArtifact[] = [];
   for (const s of run.status.steps) {
     const m = materialFromImageId(s.imageID, log, `step ${s.name}`);
@@ -212,7 +212,7 @@ export function stepImageMaterials(run: Run, log?: Logger): DigestedArtifact[] {
   return mats;
 }
 
-export function sidecarImageMaterials(run: Run, log?: Logger): DigestedArtifact[] {
+export function sidecarImageMaterials(run: Run, log?: Log): DigestedArtifact[] {
   let mats: DigestedArtifact[] = [];
   for (const s of run.status.sidecars) {
     const m = materialFromImageId(s.imageID, log, `sidecar ${s.name}`);
@@ -260,7 +260,7 @@ function structuredInputMaterials(results: readonly RunResult[], log: Log): Dige
 }
 
 /** Chains `FromTaskParamsAndResults`: CHAINS-GIT_* (defaults → params → results), then `*ARTIFACT_INPUTS`. */
-export function taskInputMaterials(run: Run, log?: Logger): DigestedArtifact[] {
+export function taskInputMaterials(run: Run, log?: Log): DigestedArtifact[] {
   const { commit, url } = gitFrom(run.status.taskSpec?.params ?? [], run.spec.params, run.status.results);
   let mats: DigestedArtifact[] = [];
   if (commit !== '' && url !== '') mats = appendArtifacts(mats, { name: spdxGit(url), digest: { sha1: commit } });
@@ -268,7 +268,7 @@ export function taskInputMaterials(run: Run, log?: Logger): DigestedArtifact[] {
 }
 
 /** v2alpha4: `*ARTIFACT_INPUTS` emitted by steps (StepActions). */
-export function stepActionInputMaterials(run: Run, log?: Logger): DigestedArtifact[] {
+export function stepActionInputMaterials(run: Run, log?: Log): DigestedArtifact[] {
   return structuredInputMaterials(
     run.status.steps.flatMap((s) => s.results),
     log,
@@ -276,7 +276,7 @@ export function stepActionInputMaterials(run: Run, log?: Logger): DigestedArtifa
 }
 
 /** Chains `FromPipelineParamsAndResults`. */
-export function pipelineInputMaterials(run: Run, children: readonly Run[], deepInspection: boolean, log?: Logger): DigestedArtifact[] {
+export function pipelineInputMaterials(run: Run, children: readonly Run[], deepInspection: boolean, log?: Log): DigestedArtifact[] {
   let mats: DigestedArtifact[] = appendArtifacts([], ...structuredInputMaterials(run.status.results, log));
   if (deepInspection) for (const tr of executedTaskRuns(run, children)) mats = appendArtifacts(mats, ...taskInputMaterials(tr.run, log));
   const { commit, url } = gitFrom(run.status.pipelineSpec?.params ?? [], run.spec.params, run.status.results);
@@ -305,7 +305,7 @@ export function executedTaskRuns(run: Run, children: readonly Run[]): { task: Pi
 }
 
 /** Subjects of a PipelineRun (SLSA v0.2 and v2alpha3 rules); with deep inspection the executed children's first. */
-export function pipelineRunSubjects(run: Run, children: readonly Run[], deep: boolean, log: Logger | undefined): DigestedArtifact[] {
+export function pipelineRunSubjects(run: Run, children: readonly Run[], deep: boolean, log: Log): DigestedArtifact[] {
   const own = subjectsFromResults(run.status.results, log);
   if (!deep) return own;
   let out: DigestedArtifact[] = [];

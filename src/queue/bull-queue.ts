@@ -17,12 +17,14 @@ import {
 } from './policy.js';
 import { describeRedisUrl, redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
 import type {
+  AddOptions,
   AddResult,
   Checkpoints,
   CloseOptions,
   JobContext,
   JobHandler,
   JobQueue,
+  JobResult,
   ProcessOptions,
   QueueDepth,
   QueueOptions,
@@ -58,7 +60,7 @@ export interface BullQueueOptions extends QueueOptions, RedisConnectionSettings 
   readonly resetCheckMs?: number;
 }
 
-type RunJob = Job<RunJobData, void, string>;
+type RunJob = Job<RunJobData, JobResult | void, string>;
 
 /** Node's certificate verification error codes: retrying will not help, the trust setup is wrong. */
 const tlsVerifyCodes = new Set([
@@ -215,7 +217,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     }
   };
 
-  let worker: Worker<RunJobData, void, string> | undefined;
+  let worker: Worker<RunJobData, JobResult | void, string> | undefined;
   const activeJobs = new Set<string>();
   const settled = new Set<() => void>();
   let closing = false;
@@ -237,7 +239,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     });
   }
 
-  async function processJob(job: RunJob, handle: JobHandler, opts: ProcessOptions, signal: AbortSignal): Promise<void> {
+  async function processJob(job: RunJob, handle: JobHandler, opts: ProcessOptions, signal: AbortSignal): Promise<JobResult | void> {
     let data = job.data;
     const uid = data.key.uid;
     const remembered = localCheckpoints.get(uid);
@@ -263,8 +265,9 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       },
     };
     try {
-      await handle(ctx);
+      const result = await handle(ctx);
       localCheckpoints.delete(uid);
+      return result;
     } catch (err) {
       // Shutting down: the job is handed back (its lock expires), this is not a failed attempt.
       if (closing && signal.aborted) throw err instanceof Error ? err : new Error(String(err));
@@ -288,8 +291,8 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     }
   }
 
-  return {
-    async add(key: RunKey, opts = {}): Promise<AddResult> {
+  const self: JobQueue = {
+    async add(key: RunKey, opts: AddOptions = {}): Promise<AddResult> {
       validateRunKey(key.uid);
       if (closing) throw new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue is closed');
       let checkpoints: Checkpoints = {};
@@ -307,7 +310,8 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           enqueuedAt: now(),
           checkpoints,
         };
-        await queue.add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()) });
+        const delay = opts.delayMs ?? 0;
+        await queue.add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()), ...(delay > 0 ? { delay } : {}) });
         return 'added';
       } catch (err) {
         if (err instanceof ProvenantError) throw err;
@@ -321,17 +325,17 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
         throw new ProvenantError('permanent', 'QUEUE_ALREADY_PROCESSING', 'process() was already called on this queue');
       }
       // Three parameters: BullMQ passes the abort signal only to processors that declare it.
-      const processor = async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<void> => {
+      const processor = async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<JobResult | void> => {
         const id = job.id ?? job.data.key.uid;
         activeJobs.add(id);
         try {
-          await processJob(job, handle, opts, signal ?? new AbortController().signal);
+          return await processJob(job, handle, opts, signal ?? new AbortController().signal);
         } finally {
           activeJobs.delete(id);
           for (const notify of settled) notify();
         }
       };
-      worker = new Worker<RunJobData, void, string>(queueName, processor, {
+      worker = new Worker<RunJobData, JobResult | void, string>(queueName, processor, {
         connection,
         ...prefix,
         concurrency: opts.concurrency,
@@ -343,6 +347,12 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
         removeOnFail: { count: keepFailed },
       });
       worker.on('error', (err: Error) => logger.warn({ err: errorMessage(err) }, 'worker error'));
+      // After completion (the job is removed), so the re-add is not deduplicated against itself.
+      worker.on('completed', (job: RunJob, result: JobResult | void) => {
+        const requeueAfterMs = result?.requeueAfterMs;
+        if (requeueAfterMs === undefined || closing) return;
+        self.add(job.data.key, { delayMs: requeueAfterMs }).catch((err: unknown) => logger.warn({ run: formatRunKey(job.data.key), err: errorMessage(err) }, 'requeue failed'));
+      });
       worker.on('stalled', (jobId: string) => logger.warn({ uid: jobId }, 'job stalled (a worker died mid-job); resuming'));
     },
 
@@ -388,4 +398,5 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       return closed;
     },
   };
+  return self;
 }

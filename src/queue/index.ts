@@ -1,4 +1,5 @@
 export type {
+  AddOptions,
   AddResult,
   BackoffOptions,
   Checkpoints,
@@ -6,6 +7,7 @@ export type {
   FailedHandler,
   JobContext,
   JobHandler,
+  JobResult,
   JobQueue,
   ProcessOptions,
   QueueDepth,

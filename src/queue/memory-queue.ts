@@ -15,6 +15,7 @@ import {
   validateRunKey,
 } from './policy.js';
 import type {
+  AddOptions,
   AddResult,
   Checkpoints,
   CloseOptions,
@@ -139,8 +140,14 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
     };
     const run = formatRunKey(job.data.key);
     try {
-      await handle(ctx);
-      if (!controller.signal.aborted) jobs.delete(job.data.key.uid);
+      const result = await handle(ctx);
+      if (!controller.signal.aborted) {
+        jobs.delete(job.data.key.uid);
+        const requeueAfterMs = result?.requeueAfterMs;
+        if (requeueAfterMs !== undefined && !closed) {
+          await queue.add(job.data.key, { delayMs: requeueAfterMs }).catch((err: unknown) => logger.warn({ run, err: errorMessage(err) }, 'requeue failed'));
+        }
+      }
     } catch (err) {
       // Aborted by a non-graceful close: the job is handed back (here: dropped with the process).
       if (!controller.signal.aborted) await failed(job, ctx, err, opts, run);
@@ -201,8 +208,8 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
     });
   }
 
-  return {
-    async add(key: RunKey, opts = {}): Promise<AddResult> {
+  const queue: JobQueue = {
+    async add(key: RunKey, opts: AddOptions = {}): Promise<AddResult> {
       validateRunKey(key.uid);
       if (closed) throw new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue is closed');
       const existing = jobs.get(key.uid);
@@ -227,7 +234,16 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
         controller: undefined,
       };
       jobs.set(key.uid, job);
-      enqueue(job);
+      const delayMs = opts.delayMs ?? 0;
+      if (delayMs > 0) {
+        job.state = 'delayed';
+        job.timer = setTimeout(() => {
+          job.timer = undefined;
+          if (!closed) enqueue(job);
+        }, delayMs);
+      } else {
+        enqueue(job);
+      }
       return 'added';
     },
 
@@ -265,4 +281,5 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
       logger.debug({ abandoned: active }, 'queue closed');
     },
   };
+  return queue;
 }

@@ -1,11 +1,14 @@
 /**
  * Queue policy shared by the BullMQ and the in-process queue, so both order, retry and classify alike.
  */
-import { ProvenantError } from '../errors.js';
+import { backoffDelayMs } from '../backoff.js';
+import { isRetryable, ProvenantError } from '../errors.js';
 import type { BackoffOptions, Checkpoints, QueueOptions } from './types.js';
 
-export const defaultAttempts = 5;
+/** Tries per run before `signed=failed`: with the 2 s base backoff, about 4 minutes of retries. */
+export const defaultAttempts = 8;
 export const defaultBackoff: BackoffOptions = { baseMs: 2_000, maxMs: 300_000 };
+export { backoffDelayMs };
 export const defaultKeepFailed = 1_000;
 
 /** BullMQ's largest priority (2^21 - 1); lower numbers run first. */
@@ -26,30 +29,13 @@ export function runPriority(createdAtMs: number): number {
   return maxPriority - position;
 }
 
-/**
- * Exponential backoff with "equal jitter": half of the exponential delay is fixed, the other half
- * random, so retries of many runs that failed together (a registry outage) spread out but never
- * come back sooner than half the nominal delay. `failures` counts failed attempts so far (>= 1).
- */
-export function backoffDelayMs(failures: number, backoff: BackoffOptions, random: () => number): number {
-  const exponent = Math.max(0, failures - 1);
-  const nominal = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(exponent, 30));
-  const half = nominal / 2;
-  return Math.round(half + random() * half);
-}
+/** The one classifier lives in errors.ts; the queues use it through here. */
+export { isRetryable };
 
-/** `permanent`, `config` and `input` errors are never retried per run; anything else is treated as transient. */
-export function isRetryable(err: unknown): boolean {
-  if (err instanceof ProvenantError) return err.kind === 'transient';
-  return true;
-}
-
-/** Top-level fields are replaced; the record fields are merged by artifact key. */
+/** The record fields are merged by artifact key. */
 export function mergeCheckpoints(current: Checkpoints, patch: Checkpoints): Checkpoints {
   const merged: { -readonly [K in keyof Checkpoints]: Checkpoints[K] } = { ...current };
-  if (patch.statementDigest !== undefined) merged.statementDigest = patch.statementDigest;
   if (patch.bundles !== undefined) merged.bundles = { ...current.bundles, ...patch.bundles };
-  if (patch.rekor !== undefined) merged.rekor = { ...current.rekor, ...patch.rekor };
   if (patch.stored !== undefined) merged.stored = { ...current.stored, ...patch.stored };
   return merged;
 }

@@ -1,5 +1,6 @@
-import type { Logger } from '../observability/logger.js';
-import type { RunKey } from '../tekton/run-key.js';
+import type { BackoffOptions } from '../backoff.js';
+import type { Logger } from '../observability/index.js';
+import type { RunKey } from '../tekton/index.js';
 
 /**
  * What a step already achieved for a run, persisted in the job so that a retry (or another worker
@@ -7,10 +8,8 @@ import type { RunKey } from '../tekton/run-key.js';
  * Keys of the records are the reconciler's short artifact keys.
  */
 export interface Checkpoints {
-  readonly statementDigest?: string;
   /** Serialized Sigstore bundles (JSON), per artifact. */
   readonly bundles?: Readonly<Record<string, unknown>>;
-  readonly rekor?: Readonly<Record<string, { readonly logIndex: number }>>;
   /** Storage backend names already done, per artifact. */
   readonly stored?: Readonly<Record<string, readonly string[]>>;
 }
@@ -30,14 +29,22 @@ export interface JobContext {
   readonly data: RunJobData;
   /**
    * Merge `patch` into the checkpoints and persist it before resolving. Top-level fields are
-   * replaced; the record fields (`bundles`, `rekor`, `stored`) are merged by artifact key.
+   * replaced; the record fields (`bundles`, `stored`) are merged by artifact key.
    */
   checkpoint(patch: Checkpoints): Promise<void>;
   /** Aborted when the queue is closed without waiting for this job (or the job lock is lost). */
   readonly signal: AbortSignal;
 }
 
-export type JobHandler = (ctx: JobContext) => Promise<void>;
+/**
+ * What a handler may ask of the queue after a successful attempt (controller-runtime's Result):
+ * `requeueAfterMs` adds the run again, as a delayed job, once this job has completed.
+ */
+export interface JobResult {
+  readonly requeueAfterMs?: number;
+}
+
+export type JobHandler = (ctx: JobContext) => Promise<void | JobResult>;
 
 /**
  * Called after every failed attempt; `final` is true when the job will not be tried again
@@ -68,13 +75,19 @@ export interface CloseOptions {
 
 export type AddResult = 'added' | 'duplicate';
 
+export interface AddOptions {
+  readonly createdAt?: number;
+  readonly delayMs?: number;
+}
+
 export interface JobQueue {
   /**
    * Enqueue a run by key. The job id is the run uid: adding a uid that is waiting, active or delayed
    * is a no-op (`duplicate`); after completion or final failure it can be added again.
-   * `createdAt` (the run's creation time, epoch ms) orders the queue newest first.
+   * `createdAt` (the run's creation time, epoch ms) orders the queue newest first. `delayMs` makes
+   * the job wait that long before it can run (a BullMQ delayed job; a timer in the in-process queue).
    */
-  add(key: RunKey, opts?: { readonly createdAt?: number }): Promise<AddResult>;
+  add(key: RunKey, opts?: AddOptions): Promise<AddResult>;
   /** Start consuming. Call once per queue object. */
   process(handler: JobHandler, opts: ProcessOptions): void;
   depth(): Promise<QueueDepth>;
@@ -87,17 +100,12 @@ export interface JobQueue {
   onReset?(listener: () => void): void;
 }
 
-export interface BackoffOptions {
-  /** Delay before the first retry (before jitter). */
-  readonly baseMs: number;
-  /** Upper bound of any delay. */
-  readonly maxMs: number;
-}
+export type { BackoffOptions } from '../backoff.js';
 
 /** Options shared by both implementations. */
 export interface QueueOptions {
   readonly logger: Logger;
-  /** Total tries per job, including the first. Default 5. */
+  /** Total tries per job, including the first. Default `defaultAttempts` (8). */
   readonly attempts?: number;
   /** Default `{ baseMs: 2000, maxMs: 300000 }`. */
   readonly backoff?: BackoffOptions;

@@ -5,15 +5,16 @@
 import type { Config, FormatName, SignerName, StorageName } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import {
-  composeStatement,
+  composeProvenance,
   extractImageSubjects,
   formatFor,
   optionsFromConfig,
   serializeStatement,
   simpleSigningPayload,
   statementSubjects,
+  type ArtifactSubject,
+  type ProvenanceWarnings,
 } from '../provenance/index.js';
-import type { ArtifactSubject } from '../storage/types.js';
 import { imageShortKey, runShortKey, type Run } from '../tekton/index.js';
 
 export interface PlannedArtifact {
@@ -41,13 +42,8 @@ export function planArtifacts(input: { run: Run; children: readonly Run[]; confi
   // Chains: signer "none" disables the artifact entirely.
   if (artifactConfig.signer !== 'none') {
     const format = formatFor(config, run.kind);
-    const statement = composeStatement({
-      format,
-      run,
-      children,
-      options: optionsFromConfig(config, run.kind),
-      ...(logger ? { logger } : {}),
-    });
+    const { statement, warnings } = composeProvenance({ format, run, children, options: optionsFromConfig(config, run.kind) });
+    for (const w of warnings) logger?.[w.level](w.fields, w.message);
     out.push({
       type: 'provenance',
       shortKey: runShortKey(run.kind, run.uid),
@@ -65,7 +61,10 @@ export function planArtifacts(input: { run: Run; children: readonly Run[]; confi
   // Only TaskRuns get OCI image signatures (as in Chains).
   if (run.kind === 'TaskRun' && config.artifacts.oci.signer !== 'none') {
     const seen = new Set<string>();
-    for (const image of extractImageSubjects(run, logger)) {
+    const warnings: ProvenanceWarnings = [];
+    const images = extractImageSubjects(run, warnings);
+    for (const w of warnings) logger?.[w.level](w.fields, w.message);
+    for (const image of images) {
       const digest = image.digest['sha256'];
       if (digest === undefined) continue;
       const shortKey = imageShortKey(digest);

@@ -1,21 +1,21 @@
 /**
- * `reconcileRun`: the only code that sequences the steps for one run (ARCHITECTURE.md):
- * re-read the live run → skip what is done → plan → compose → sign (+ Rekor, inside the bundle)
- * → store in each backend → patch annotations (last). Every step's result is checkpointed in the
- * job, so a retry after a storage failure re-uses the signed bundle: one run, one signature, one
- * Rekor entry.
+ * `reconcileRun`: one job of the controller: re-read the live run → skip what is done (the run
+ * rules of tekton/) → plan → the per-artifact engine (sign once → log once → store once, with the
+ * job's checkpoints) → patch annotations (last). Returns a typed outcome; a deferred PipelineRun
+ * carries `requeueAfterMs`.
  */
-import { createHash } from 'node:crypto';
-import type { Signer, Witness } from '@sigstore/sign';
-import type { Config, StorageName } from '../config/index.js';
-import { ProvenantError, errorMessage, isProvenantError } from '../errors.js';
-import type { Logger, Metrics, MetricKind, SigningErrorType } from '../observability/index.js';
-import type { Checkpoints, JobContext } from '../queue/index.js';
-import type { StorageBackend } from '../storage/types.js';
+import type { Config } from '../config/index.js';
+import { classifyError, errorMessage } from '../errors.js';
+import type { Logger, Metrics, MetricKind } from '../observability/index.js';
+import { backoffDelayMs, type BackoffOptions } from '../backoff.js';
+import type { JobContext, JobHandler } from '../queue/index.js';
 import {
   formatRunKey,
+  isReconciled,
   isRunDone,
+  parentPipelineRun,
   parseRun,
+  runSigningState,
   reasonAnnotation,
   retriesAnnotation,
   signedAnnotation,
@@ -24,16 +24,11 @@ import {
   type Run,
   type RunKey,
 } from '../tekton/index.js';
-import {
-  createTransparentBundler,
-  resolveTransparency,
-  tlogEntryOf,
-  transparencyAnnotationValue,
-  type TransparencyCheckpoint,
-} from '../transparency/index.js';
+import { resolveTransparency, tlogEntryOf, transparencyAnnotationValue } from '../transparency/index.js';
+import { processArtifacts, step, StepError } from './engine.js';
 import { isManagedByAccepted } from './managed-by.js';
-import { planArtifacts, type PlannedArtifact } from './plan.js';
-import { defaultServiceAccount } from './registry-credentials.js';
+import { planArtifacts } from './plan.js';
+import { defaultServiceAccount, type StorageScope, type Wiring } from '../wiring/index.js';
 
 /** What reconcile needs from Kubernetes (the RunStore provides it). */
 export interface RunAccess {
@@ -43,28 +38,6 @@ export interface RunAccess {
   emitEvent(key: RunKey, event: { type: 'Normal' | 'Warning'; reason: string; message: string }): Promise<void>;
 }
 
-/** Everything built from one configuration; swapped as a whole on a ConfigMap change. */
-export interface Wiring {
-  readonly config: Config;
-  /** The signer configured for an artifact section (`artifacts.<section>.signer`); built once per config. */
-  signer(section: PlannedArtifact['section']): Signer;
-  /** The Rekor witness, when transparency is enabled (`true` or `manual`). */
-  readonly rekor: Witness | undefined;
-  /** The RFC 3161 timestamp witness, when `signers.x509.tsa.url` is set: every signature is timestamped. */
-  readonly tsa?: Witness | undefined;
-  /**
-   * The backend for a storage name. `scope` says whose run it stores for: `oci` uses the registry
-   * credentials of that run's ServiceAccount (Chains' k8schain), so the backend may differ per scope.
-   */
-  storage(name: StorageName, scope: StorageScope): StorageBackend | Promise<StorageBackend>;
-}
-
-/** The run a store is for: its namespace and ServiceAccount (`default` when the run names none). */
-export interface StorageScope {
-  readonly namespace: string;
-  readonly serviceAccountName: string;
-}
-
 export interface ReconcileDeps {
   readonly runs: RunAccess;
   readonly wiring: () => Wiring;
@@ -72,38 +45,25 @@ export interface ReconcileDeps {
   readonly enqueue?: (key: RunKey) => Promise<void>;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /**
+   * Recheck of a deferred PipelineRun (children not signed yet): the project's backoff on the time
+   * since the PipelineRun completed, so rechecks roughly double without state. Default 2 s .. 60 s.
+   * The children's signing also nudges the parent; this covers a nudge that arrived while the
+   * parent's own job was still running (and was deduplicated away).
+   */
+  readonly deferredRecheck?: BackoffOptions;
+  readonly now?: () => number;
+  readonly random?: () => number;
 }
+
+export const defaultDeferredRecheck: BackoffOptions = { baseMs: 2_000, maxMs: 60_000 };
 
 export type ReconcileOutcome =
   | { readonly status: 'skipped'; readonly reason: string }
-  | { readonly status: 'deferred'; readonly reason: string }
+  | { readonly status: 'deferred'; readonly reason: string; readonly requeueAfterMs: number }
   | { readonly status: 'signed'; readonly artifacts: readonly string[]; readonly transparency?: string };
 
-interface ArtifactCheckpoint {
-  /** The signed (and, once witnessed, logged) bundle: reused by every retry. */
-  readonly transparency: TransparencyCheckpoint;
-  /** base64 of the signed payload (a message-signature bundle does not carry it). */
-  readonly payload: string;
-}
-
 const metricKind = (key: RunKey): MetricKind => (key.kind === 'TaskRun' ? 'taskrun' : 'pipelinerun');
-
-class StepError extends Error {
-  constructor(
-    readonly step: SigningErrorType,
-    readonly inner: unknown,
-  ) {
-    super(errorMessage(inner));
-  }
-}
-
-async function step<T>(name: SigningErrorType, fn: () => Promise<T> | T): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new StepError(name, err);
-  }
-}
 
 /** Runs the reconcile for one job. Throws (classified) errors for the queue to retry or give up. */
 export async function reconcileRun(ctx: Pick<JobContext, 'data' | 'checkpoint' | 'attempt'>, deps: ReconcileDeps): Promise<ReconcileOutcome> {
@@ -126,7 +86,7 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
   if (raw === undefined) return { status: 'skipped', reason: 'run no longer exists' };
   const run = await step('payload_creation', () => parseRun(raw, { kind: key.kind }));
   if (run.uid !== key.uid) return { status: 'skipped', reason: 'a different object now has this name' };
-  if (alreadyReconciled(run)) return { status: 'skipped', reason: 'already signed' };
+  if (isReconciled(runSigningState(run.raw, run.kind))) return { status: 'skipped', reason: 'already signed' };
   if (!isRunDone(run)) return { status: 'skipped', reason: 'run is not done' };
 
   const wiring = deps.wiring();
@@ -140,27 +100,42 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
   if (run.kind === 'PipelineRun') {
     const gate = await loadChildren(run, config, deps);
     if ('deferred' in gate) {
-      log.info({ reason: gate.deferred }, 'pipelinerun deferred until its TaskRuns are done and signed');
-      return { status: 'deferred', reason: gate.deferred };
+      const requeueAfterMs = deferredRecheckMs(run, deps);
+      log.info({ reason: gate.deferred, requeueAfterMs }, 'pipelinerun deferred until its TaskRuns are done and signed');
+      return { status: 'deferred', reason: gate.deferred, requeueAfterMs };
     }
     children = gate.children;
   }
 
   const plan = await step('payload_creation', () => planArtifacts({ run, children, config, logger: log }));
-  const checkpoints: Checkpoints = ctx.data.checkpoints;
   const upload = wiring.rekor !== undefined && resolveTransparency(config, run.annotations ?? {}).rekorUrl !== undefined;
+  const kind = metricKind(key);
+  const result = await processArtifacts(plan, {
+    run: key,
+    signer: (artifact) => wiring.signer(artifact.section),
+    // Rekor when this run is logged; the timestamp authority for every signature when configured.
+    witnesses: [...(upload && wiring.rekor ? [wiring.rekor] : []), ...(wiring.tsa ? [wiring.tsa] : [])],
+    logs: upload,
+    storage: (name) => wiring.storage(name, scope),
+    checkpoints: { current: () => ctx.data.checkpoints, save: (patch) => ctx.checkpoint(patch) },
+    logger: log,
+    runAnnotations: run.annotations ?? {},
+    onSigned: () => deps.metrics?.signCreated(kind),
+    onLogged: () => deps.metrics?.payloadUploaded(kind),
+    onStored: (artifact, backend, result) => {
+      deps.metrics?.payloadStored(kind);
+      log.debug({ artifact: artifact.checkpointKey, backend, locations: result.locations }, 'stored');
+    },
+  });
   let transparency: string | undefined;
-
-  for (const artifact of plan) {
-    const signed = await signOnce(artifact, checkpoints, ctx, wiring, upload, deps, key);
-    const entry = tlogEntryOf(signed.transparency.bundle);
-    if (artifact.type === 'provenance' && entry !== undefined) {
-      transparency = transparencyAnnotationValue(config.transparency.url, entry.logIndex);
-    }
-    await storeOnce(artifact, signed, ctx, wiring, scope, deps, key, log);
+  for (const { artifact, bundle } of result.artifacts) {
+    const entry = tlogEntryOf(bundle);
+    if (artifact.type === 'provenance' && entry !== undefined) transparency = transparencyAnnotationValue(config.transparency.url, entry.logIndex);
   }
 
+  // One PATCH per run: what `tekton` storage left for it, and `signed` with it (issue 10).
   const annotations: Record<string, string | null> = {
+    ...result.annotations,
     [signedAnnotation]: 'true',
     [signedUidAnnotation]: run.uid,
     [reasonAnnotation]: null,
@@ -171,90 +146,42 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
   log.info({ artifacts: plan.map((a) => a.checkpointKey), transparency }, 'run signed');
 
   if (run.kind === 'TaskRun' && deps.enqueue) {
-    const parent = parentPipelineRun(run);
+    const parent = parentPipelineRun(run.raw);
     if (parent) await deps.enqueue(parent);
   }
   return { status: 'signed', artifacts: plan.map((a) => a.checkpointKey), ...(transparency ? { transparency } : {}) };
 }
 
-async function signOnce(
-  artifact: PlannedArtifact,
-  checkpoints: Checkpoints,
-  ctx: Pick<JobContext, 'checkpoint'>,
-  wiring: Wiring,
-  upload: boolean,
-  deps: ReconcileDeps,
-  key: RunKey,
-): Promise<ArtifactCheckpoint> {
-  const existing = checkpoints.bundles?.[artifact.checkpointKey] as ArtifactCheckpoint | undefined;
-  const signer = wiring.signer(artifact.section);
-  const witnesses = [...(upload && wiring.rekor ? [wiring.rekor] : []), ...(wiring.tsa ? [wiring.tsa] : [])];
-  const payload = existing?.payload ?? Buffer.from(artifact.payload).toString('base64');
-  let latest = existing;
-  const bundler = createTransparentBundler({ signer, witnesses, logger: deps.logger });
-  const bundle = await step(upload ? 'tlog' : 'signing', () =>
-    bundler.create(
-      { kind: artifact.type === 'provenance' ? 'dsse' : 'message-signature', data: Buffer.from(payload, 'base64') },
-      {
-        checkpoint: existing?.transparency,
-        save: async (transparency) => {
-          // The first checkpoint of an artifact is a new signature; later ones only add the tlog entry.
-          if (latest === undefined) deps.metrics?.signCreated(metricKind(key));
-          if (transparency.witnessed && upload) deps.metrics?.payloadUploaded(metricKind(key));
-          latest = { transparency, payload };
-          const entry = tlogEntryOf(transparency.bundle);
-          await ctx.checkpoint({
-            ...(artifact.type === 'provenance' ? { statementDigest: `sha256:${createHash('sha256').update(Buffer.from(payload, 'base64')).digest('hex')}` } : {}),
-            bundles: { [artifact.checkpointKey]: latest },
-            ...(entry ? { rekor: { [artifact.checkpointKey]: { logIndex: Number(entry.logIndex) } } } : {}),
-          });
-        },
-      },
-    ),
-  );
-  return { transparency: { ...(latest?.transparency ?? { verifier: '', witnessed: true }), bundle }, payload };
+/** The n-th recheck after completion, where n grows with log2 of the time waited so far. */
+export function deferredRecheckMs(run: Pick<Run, 'status'>, deps: Pick<ReconcileDeps, 'deferredRecheck' | 'now' | 'random'>): number {
+  const backoff = deps.deferredRecheck ?? defaultDeferredRecheck;
+  const now = (deps.now ?? Date.now)();
+  const completed = run.status.completionTime === undefined ? Number.NaN : Date.parse(run.status.completionTime);
+  const waited = Number.isFinite(completed) ? Math.max(0, now - completed) : 0;
+  const n = 1 + Math.floor(Math.log2(Math.max(1, waited / Math.max(1, backoff.baseMs))));
+  return backoffDelayMs(n, backoff, deps.random ?? Math.random);
 }
 
-async function storeOnce(
-  artifact: PlannedArtifact,
-  signed: ArtifactCheckpoint,
-  ctx: Pick<JobContext, 'checkpoint' | 'data'>,
-  wiring: Wiring,
-  scope: StorageScope,
-  deps: ReconcileDeps,
-  key: RunKey,
-  log: Logger,
-): Promise<void> {
-  const done = new Set(ctx.data.checkpoints.stored?.[artifact.checkpointKey] ?? []);
-  for (const name of artifact.storage) {
-    if (done.has(name)) continue;
-    const result = await step('storage', async () =>
-      (await wiring.storage(name, scope)).store({
-        run: key,
-        artifact: {
-          type: artifact.type,
-          shortKey: artifact.shortKey,
-          subjects: artifact.subjects,
-          ...(artifact.predicateType ? { predicateType: artifact.predicateType } : {}),
-        },
-        payload: Buffer.from(signed.payload, 'base64'),
-        bundle: signed.transparency.bundle,
-      }),
-    );
-    done.add(name);
-    await ctx.checkpoint({ stored: { [artifact.checkpointKey]: [...done] } });
-    deps.metrics?.payloadStored(metricKind(key));
-    log.debug({ artifact: artifact.checkpointKey, backend: name, locations: result.locations }, 'stored');
-  }
-}
-
-function alreadyReconciled(run: Run): boolean {
-  const a = run.annotations ?? {};
-  const signed = a[signedAnnotation];
-  if (signed !== 'true' && signed !== 'failed') return false;
-  // A run copied with our annotations (re-run tools copy them, Chains #1004) carries another uid.
-  const signedUid = a[signedUidAnnotation];
-  return signedUid === undefined || signedUid === run.uid;
+/**
+ * The queue handler for run jobs: reconcile, record the job metrics, and ask the queue to requeue
+ * a deferred PipelineRun after `requeueAfterMs` (a delayed job, not a timer in the controller).
+ */
+export function createRunJobHandler(deps: ReconcileDeps): JobHandler {
+  const now = deps.now ?? Date.now;
+  return async (ctx) => {
+    const started = now();
+    const kind = metricKind(ctx.data.key);
+    let outcome: ReconcileOutcome;
+    try {
+      outcome = await reconcileRun(ctx, deps);
+    } catch (err) {
+      deps.metrics?.observeJobSeconds(kind, 'retry', (now() - started) / 1000);
+      throw err;
+    }
+    deps.metrics?.observeJobSeconds(kind, outcome.status, (now() - started) / 1000);
+    if (outcome.status !== 'signed') deps.logger.debug({ run: ctx.data.key, outcome }, 'job done without signing');
+    return outcome.status === 'deferred' ? { requeueAfterMs: outcome.requeueAfterMs } : undefined;
+  };
 }
 
 async function loadChildren(run: Run, config: Config, deps: ReconcileDeps): Promise<{ children: Run[] } | { deferred: string }> {
@@ -266,19 +193,11 @@ async function loadChildren(run: Run, config: Config, deps: ReconcileDeps): Prom
     const child = parseRun(raw, { kind: 'TaskRun' });
     if (!isRunDone(child) || child.status.completionTime === undefined) return { deferred: `child TaskRun ${ref.name} is not done` };
     if (config.artifacts.taskrun.signer !== 'none') {
-      const s = child.annotations?.[signedAnnotation];
-      if (s !== 'true' && s !== 'failed') return { deferred: `child TaskRun ${ref.name} is not signed yet` };
+      if (!isReconciled(runSigningState(child.raw, 'TaskRun'))) return { deferred: `child TaskRun ${ref.name} is not signed yet` };
     }
     children.push(child);
   }
   return { children };
-}
-
-function parentPipelineRun(run: Run): RunKey | undefined {
-  const owners = (run.raw as { metadata?: { ownerReferences?: { kind?: string; name?: string; uid?: string }[] } }).metadata?.ownerReferences ?? [];
-  const owner = owners.find((o) => o.kind === 'PipelineRun' && typeof o.name === 'string' && typeof o.uid === 'string');
-  if (!owner?.name || !owner.uid) return undefined;
-  return { kind: 'PipelineRun', namespace: run.namespace, name: owner.name, uid: owner.uid };
 }
 
 /**
@@ -294,9 +213,7 @@ export async function handleFailure(
 ): Promise<void> {
   const key = ctx.data.key;
   const log = deps.logger.child({ run: formatRunKey(key), uid: key.uid, attempt: ctx.attempt });
-  const perr = isProvenantError(err)
-    ? err
-    : new ProvenantError('transient', 'UNEXPECTED', errorMessage(err), { cause: err, context: { run: formatRunKey(key) } });
+  const perr = classifyError(err, { run: formatRunKey(key) });
   const fields = { err: { kind: perr.kind, code: perr.code, message: perr.message, hint: perr.context.hint }, final };
   try {
     if (!final) {

@@ -15,7 +15,7 @@ import {
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import type { Signature } from '@sigstore/sign';
-import { ProvenantError, type ErrorKind } from '../errors.js';
+import { ProvenantError, type ErrorKind, type SigningErrorCode } from '../errors.js';
 import { spkiDerToPem } from './der.js';
 import type { KeyAlgorithm, KeySigner, SignerDeps } from './types.js';
 
@@ -190,12 +190,12 @@ export async function createAwsKmsSigner(ref: string, deps: AwsKmsSignerDeps): P
 interface Classified {
   /** Kind at sign time; at start every failure is `config`. */
   readonly kind: ErrorKind;
-  readonly code: string;
+  readonly code: SigningErrorCode;
   /** A short, secret-free description (the SDK's error name or network code). */
   readonly what: string;
 }
 
-const transientNames: Readonly<Record<string, string>> = {
+const transientNames: Readonly<Record<string, SigningErrorCode>> = {
   ThrottlingException: 'KMS_THROTTLED',
   LimitExceededException: 'KMS_THROTTLED',
   TooManyRequestsException: 'KMS_THROTTLED',
@@ -209,7 +209,7 @@ const transientNames: Readonly<Record<string, string>> = {
   RequestTimeout: 'KMS_UNREACHABLE',
 };
 
-const permanentNames: Readonly<Record<string, string>> = {
+const permanentNames: Readonly<Record<string, SigningErrorCode>> = {
   AccessDeniedException: 'KMS_ACCESS_DENIED',
   UnrecognizedClientException: 'KMS_ACCESS_DENIED',
   InvalidSignatureException: 'KMS_ACCESS_DENIED',
@@ -255,7 +255,7 @@ function classifyAwsError(err: unknown): Classified {
   return { kind: 'permanent', code: 'KMS_REQUEST_REJECTED', what: name };
 }
 
-function startHint(code: string): string {
+function startHint(code: SigningErrorCode): string {
   switch (code) {
     case 'KMS_ACCESS_DENIED':
       return 'grant the controller identity kms:GetPublicKey and kms:Sign on the key (check the key policy and IAM role / IRSA)';

@@ -14,7 +14,7 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import type { Signature } from '@sigstore/sign';
 import type { TokenCredential } from '@azure/identity';
 import type { CommonClientOptions } from '@azure/core-client';
-import { ProvenantError, type ErrorKind } from '../errors.js';
+import { ProvenantError, type ErrorKind, type SigningErrorCode } from '../errors.js';
 import { rawEcdsaToDer } from './der.js';
 import { kmsKeyAlgorithmOf } from './key-signer.js';
 import type { KeySigner, SignerDeps } from './types.js';
@@ -49,7 +49,7 @@ export interface AzureKmsSignerDeps extends SignerDeps {
 
 interface Classified {
   readonly kind: ErrorKind;
-  readonly code: string;
+  readonly code: SigningErrorCode;
 }
 
 // @azure/identity error classes: the identity could not get a token (wrong secret, bad assertion, none configured).

@@ -10,7 +10,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { KeyManagementServiceClient } from '@google-cloud/kms';
 import type { CallOptions, ClientOptions } from 'google-gax';
 import type { Signature } from '@sigstore/sign';
-import { ProvenantError, type ErrorKind } from '../errors.js';
+import { ProvenantError, type ErrorKind, type SigningErrorCode } from '../errors.js';
 import type { KeyAlgorithm, KeySigner, SignerDeps } from './types.js';
 
 export type { ClientOptions } from 'google-gax';
@@ -210,7 +210,7 @@ function int64(v: unknown): number | undefined {
 
 interface Classified {
   readonly kind: ErrorKind;
-  readonly code: string;
+  readonly code: SigningErrorCode;
   readonly what: string;
 }
 
@@ -239,7 +239,7 @@ function classifyGcpError(err: unknown): Classified {
   return { kind: 'transient', code: 'KMS_CLIENT_ERROR', what: err instanceof Error ? err.name : 'error' };
 }
 
-function startHint(code: string): string {
+function startHint(code: SigningErrorCode): string {
   switch (code) {
     case 'KMS_ACCESS_DENIED':
       return 'grant the controller identity cloudkms.cryptoKeyVersions.viewPublicKey and cloudkms.cryptoKeyVersions.useToSign (roles/cloudkms.signerVerifier) on the key';

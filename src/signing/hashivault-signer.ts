@@ -18,7 +18,7 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Signature } from '@sigstore/sign';
 import type { KmsAuthConfig } from '../config/index.js';
-import { ProvenantError, type ErrorKind } from '../errors.js';
+import { ProvenantError, type ErrorKind, type SigningErrorCode } from '../errors.js';
 import { hashFor, kmsKeyAlgorithmOf } from './key-signer.js';
 import { fetchJwtSvid } from './spiffe-workload.js';
 import type { KeySigner, SignerDeps } from './types.js';
@@ -46,7 +46,7 @@ const emptyAuth: KmsAuthConfig = {
 
 interface Classified {
   readonly kind: ErrorKind;
-  readonly code: string;
+  readonly code: SigningErrorCode;
 }
 
 function classifyStatus(status: number): Classified {
@@ -253,7 +253,7 @@ export async function createHashivaultSigner(ref: string, deps: HashivaultSigner
   };
 }
 
-function hintFor(code: string): string {
+function hintFor(code: SigningErrorCode): string {
   switch (code) {
     case 'KMS_ACCESS_DENIED':
       return 'the Vault policy must allow read on <transit>/keys/<key> and update on <transit>/sign/<key>; check the token or login role';

@@ -1,4 +1,5 @@
-export type { KeyAlgorithm, KeySigner, SignerDeps } from './types.js';
+export type { KeyAlgorithm, KeySigner, SignerDeps, Pkcs11ModuleTable } from './types.js';
+export { createPkcs11ModuleTable } from './types.js';
 export { hashFor, keyAlgorithmOf, keySignerFromPrivateKey } from './key-signer.js';
 export { createEphemeralSigner } from './ephemeral-signer.js';
 export { decryptCosignKey, cosignKeyPemTypes } from './cosign-key.js';

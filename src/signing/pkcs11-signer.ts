@@ -12,10 +12,11 @@ import pkcs11js from 'pkcs11js';
 import type { Handle, PKCS11, Template, TokenInfo } from 'pkcs11js';
 import type { Signature } from '@sigstore/sign';
 import { ProvenantError, errorMessage } from '../errors.js';
+import { createMutex } from '../mutex.js';
 import type { Logger } from '../observability/index.js';
 import { rawEcdsaToDer } from './der.js';
 import { parsePkcs11Uri, PKCS11_URI_CONFIG_KEY, type Pkcs11Uri } from './pkcs11-uri.js';
-import type { KeyAlgorithm, KeySigner, SignerDeps } from './types.js';
+import { createPkcs11ModuleTable, type KeyAlgorithm, type KeySigner, type Pkcs11ModuleTable, type SignerDeps } from './types.js';
 
 interface Curve {
   readonly name: 'P-256' | 'P-384';
@@ -43,7 +44,6 @@ interface LoadedModule {
   readonly sessionsPerSlot: Map<string, number>;
 }
 
-const loadedModules = new Map<string, LoadedModule>();
 
 const ckrNames: ReadonlyMap<number, string> = new Map(
   Object.entries(pkcs11js)
@@ -98,7 +98,8 @@ function ulong(buf: Buffer): number {
   return buf.length >= 8 ? Number(buf.readBigUInt64LE(0)) : buf.readUInt32LE(0);
 }
 
-function acquireModule(modulePath: string): LoadedModule {
+function acquireModule(table: Pkcs11ModuleTable, modulePath: string): LoadedModule {
+  const loadedModules = table.modules as Map<string, LoadedModule>;
   const existing = loadedModules.get(modulePath);
   if (existing !== undefined) {
     existing.refs += 1;
@@ -139,10 +140,10 @@ function acquireModule(modulePath: string): LoadedModule {
   return loaded;
 }
 
-function releaseModule(modulePath: string, loaded: LoadedModule): void {
+function releaseModule(table: Pkcs11ModuleTable, modulePath: string, loaded: LoadedModule): void {
   loaded.refs -= 1;
   if (loaded.refs > 0) return;
-  loadedModules.delete(modulePath);
+  table.modules.delete(modulePath);
   try {
     loaded.p11.C_Finalize();
   } catch {
@@ -336,16 +337,6 @@ function findKey(p11: PKCS11, session: Handle, uri: Pkcs11Uri, logger: Logger): 
   return { privateKey, curve, alwaysAuthenticate: alwaysAuth !== undefined && alwaysAuth[0] !== 0, publicKey };
 }
 
-/** Serialises async work: PKCS#11 sessions handle one operation at a time. */
-function createMutex(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = tail.then(fn, fn);
-    tail = run.catch(() => undefined);
-    return run;
-  };
-}
-
 /**
  * Create a signer for the key a `pkcs11:` URI names. Opens and logs in one session now, so a bad
  * module, token, PIN or key fails at load time with a `config` error; device trouble is `transient`.
@@ -362,7 +353,8 @@ export async function createPkcs11Signer(ref: string, deps: SignerDeps): Promise
   }
   const pin = await resolvePin(uri, env);
 
-  const loaded = acquireModule(modulePath);
+  const modules = deps.pkcs11Modules ?? createPkcs11ModuleTable();
+  const loaded = acquireModule(modules, modulePath);
   const { p11 } = loaded;
   let slotKey: string | undefined;
   let session: Handle | undefined;
@@ -449,7 +441,7 @@ export async function createPkcs11Signer(ref: string, deps: SignerDeps): Promise
   } catch (err) {
     releaseSlot();
     closeSession();
-    releaseModule(modulePath, loaded);
+    releaseModule(modules, modulePath, loaded);
     throw err;
   }
 
@@ -470,6 +462,7 @@ export async function createPkcs11Signer(ref: string, deps: SignerDeps): Promise
     return p11.C_SignAsync(s, digest, Buffer.alloc(2 * curve.size));
   };
 
+  // PKCS#11 sessions handle one operation at a time.
   const serialise = createMutex();
 
   const sign = async (data: Buffer): Promise<Signature> =>
@@ -524,7 +517,7 @@ export async function createPkcs11Signer(ref: string, deps: SignerDeps): Promise
       closed = true;
       releaseSlot();
       closeSession();
-      releaseModule(modulePath, loaded);
+      releaseModule(modules, modulePath, loaded);
       logger.debug({ ...describeToken(uri) }, 'PKCS#11 signer closed');
     });
 

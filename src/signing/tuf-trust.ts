@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
-import { ProvenantError } from '../errors.js';
+import { ProvenantError, type SigningErrorCode } from '../errors.js';
 
 /** Chains' default; with it, Chains (and provenant) does not initialise TUF from a mirror. */
 export const defaultTufMirrorUrl = 'https://sigstore-tuf-root.storage.googleapis.com';
@@ -29,7 +29,7 @@ export interface TufTrustOptions {
 const hint = 'check signers.x509.tuf.mirror.url: it must serve root.json, timestamp.json, <n>.snapshot.json, <n>.targets.json and targets/<sha256>.trusted_root.json';
 
 /** tuf-js error classes, by constructor name (its error module is not exported). */
-function classify(cause: unknown): { kind: 'transient' | 'config'; code: string } {
+function classify(cause: unknown): { kind: 'transient' | 'config'; code: SigningErrorCode } {
   let err: unknown = cause;
   for (let i = 0; i < 4 && err instanceof Error; i += 1) {
     switch (err.constructor.name) {

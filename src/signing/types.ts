@@ -5,6 +5,11 @@ import type { Logger } from '../observability/index.js';
 /** What every signer factory receives (STYLE.md #9: dependencies are passed in). */
 export interface SignerDeps {
   readonly logger: Logger;
+  /**
+   * PKCS#11 modules loaded so far. C_Initialize/C_Finalize are per process, so signers sharing a
+   * module must share this table; the wiring creates one per process. Default: one per signer.
+   */
+  readonly pkcs11Modules?: Pkcs11ModuleTable;
   readonly env?: NodeJS.ProcessEnv;
   readonly fetch?: typeof fetch;
   /** `signers.kms.auth.*` (Vault address, token, OIDC/SPIRE login), for the KMS signers that use it. */
@@ -23,4 +28,13 @@ export interface KeySigner extends Signer {
   readonly publicKeyPem: string;
   readonly algorithm: KeyAlgorithm;
   close?(): Promise<void>;
+}
+
+/** Loaded PKCS#11 modules by path (the entries belong to pkcs11-signer.ts; opaque elsewhere). */
+export interface Pkcs11ModuleTable {
+  readonly modules: Map<string, unknown>;
+}
+
+export function createPkcs11ModuleTable(): Pkcs11ModuleTable {
+  return { modules: new Map() };
 }

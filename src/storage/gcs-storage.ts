@@ -10,7 +10,7 @@
  * bytes. The SDK is imported on first use. Credentials: Application Default Credentials, as Chains.
  */
 import type { Bucket, StorageOptions } from '@google-cloud/storage';
-import { ProvenantError } from '../errors.js';
+import { ProvenantError, type StorageErrorCode } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { formatRunKey, type RunKey } from '../tekton/run-key.js';
 import { annotationsForStorage } from './tekton-storage.js';
@@ -45,7 +45,7 @@ export function gcsObjectsFor(request: StoreRequest): Array<{ name: string; data
   return out;
 }
 
-function classify(err: unknown): { kind: 'transient' | 'permanent' | 'config'; code: string } {
+function classify(err: unknown): { kind: 'transient' | 'permanent' | 'config'; code: StorageErrorCode } {
   const code = (err as { code?: unknown }).code;
   if (code === 401 || code === 403) return { kind: 'config', code: 'GCS_ACCESS_DENIED' };
   if (code === 404) return { kind: 'config', code: 'GCS_BUCKET_NOT_FOUND' };

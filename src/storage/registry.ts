@@ -8,7 +8,7 @@ import { ProvenantError } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { createLocalStorage } from './local-storage.js';
 import { createOciStorage, type OciStorageDeps } from './oci/index.js';
-import type { LayerTimestamper, TagLock } from './oci/index.js';
+import type { LayerTimestamper, TagWriter } from './oci/index.js';
 import { createTektonStorage, type TektonStorageDeps } from './tekton-storage.js';
 import type { StorageBackend } from './types.js';
 
@@ -16,8 +16,13 @@ import type { StorageBackend } from './types.js';
 export interface StorageDeps {
   readonly config: Pick<Config, 'storage'>;
   readonly logger: Logger;
-  /** `tekton`: merge-patch the run's annotations (the Kubernetes RunStore). Required when `tekton` is used. */
+  /**
+   * `tekton`: merge-patch the run's annotations (the Kubernetes RunStore). Required when `tekton` is
+   * used, unless `tektonDeferPatch`.
+   */
   readonly patchAnnotations?: TektonStorageDeps['patchAnnotations'];
+  /** `tekton`: return the annotations to the caller, who writes them with its one patch per run. */
+  readonly tektonDeferPatch?: boolean;
   /** `tekton`: the run's current annotations, for the size check. */
   readonly getObjectSize?: TektonStorageDeps['getObjectSize'];
   /** `tekton`: ceiling for the run's annotations after the patch. */
@@ -26,8 +31,8 @@ export interface StorageDeps {
   readonly ociCredentials?: OciStorageDeps['credentials'];
   /** `oci`: ServiceAccount the credentials came from, named in auth errors. */
   readonly serviceAccount?: string;
-  /** `oci`: a lock shared by replicas around each tag read-modify-write (Redis, when the queue is BullMQ). */
-  readonly ociTagLock?: TagLock;
+  /** `oci`: the process's tag writer (one per process, so every `oci` backend coordinates through it). */
+  readonly ociTagWriter?: TagWriter;
   /** `oci`: RFC 3161 timestamps over `.att` layer bytes, when a timestamp authority is configured. */
   readonly ociTimestamper?: LayerTimestamper | undefined;
   readonly fetch?: typeof fetch;
@@ -37,6 +42,13 @@ export type StorageFactory = (deps: StorageDeps) => StorageBackend;
 
 export const storageBackends = {
   tekton: (deps) => {
+    if (deps.tektonDeferPatch === true) {
+      return createTektonStorage({
+        logger: deps.logger,
+        ...(deps.getObjectSize === undefined ? {} : { getObjectSize: deps.getObjectSize }),
+        ...(deps.maxAnnotationBytes === undefined ? {} : { maxAnnotationBytes: deps.maxAnnotationBytes }),
+      });
+    }
     if (deps.patchAnnotations === undefined) {
       throw new ProvenantError('config', 'STORAGE_DEPENDENCY_MISSING', 'the tekton storage backend needs access to the Kubernetes API', {
         context: { backend: 'tekton' },
@@ -56,7 +68,7 @@ export const storageBackends = {
       logger: deps.logger,
       fetch: deps.fetch,
       serviceAccount: deps.serviceAccount,
-      ...(deps.ociTagLock === undefined ? {} : { tagUpdate: { lock: deps.ociTagLock } }),
+      ...(deps.ociTagWriter === undefined ? {} : { tagWriter: deps.ociTagWriter }),
       timestamper: deps.ociTimestamper,
     }),
   local: (deps) => createLocalStorage({ root: deps.config.storage.local.path, logger: deps.logger }),

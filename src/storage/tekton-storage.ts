@@ -35,8 +35,11 @@ export interface RunObjectSize {
 }
 
 export interface TektonStorageDeps {
-  /** Merge-patch `metadata.annotations` of the run (the Kubernetes RunStore provides it). */
-  readonly patchAnnotations: (run: RunKey, annotations: Record<string, string>) => Promise<void>;
+  /**
+   * Merge-patch `metadata.annotations` of the run (the Kubernetes RunStore provides it). Without it
+   * (`deferPatch`), `store` returns the annotations for the caller's one patch per run.
+   */
+  readonly patchAnnotations?: (run: RunKey, annotations: Record<string, string>) => Promise<void>;
   /** Current annotations of the run; without it only the new annotations are measured. */
   readonly getObjectSize?: (run: RunKey) => Promise<RunObjectSize>;
   /** Ceiling for the total annotations size after the patch; default `defaultMaxAnnotationBytes`. */
@@ -105,7 +108,7 @@ export function createTektonStorage(deps: TektonStorageDeps): StorageBackend {
     name: 'tekton',
     async store(request: StoreRequest): Promise<StoreResult> {
       const annotations = annotationsForStorage(request);
-      const existing = deps.getObjectSize === undefined ? {} : (await deps.getObjectSize(request.run)).annotations;
+      const existing = request.runAnnotations ?? (deps.getObjectSize === undefined ? {} : (await deps.getObjectSize(request.run)).annotations);
       const total = annotationsSize({ ...existing, ...annotations });
       if (total > max) {
         throw new ProvenantError(
@@ -124,6 +127,7 @@ export function createTektonStorage(deps: TektonStorageDeps): StorageBackend {
           },
         );
       }
+      if (deps.patchAnnotations === undefined) return { backend: 'tekton', locations: Object.keys(annotations), annotations };
       await deps.patchAnnotations(request.run, annotations);
       deps.logger.debug({ run: formatRunKey(request.run), shortKey: request.artifact.shortKey, bytes: total }, 'stored as run annotations');
       return { backend: 'tekton', locations: Object.keys(annotations) };

@@ -1,13 +1,10 @@
 import type { SerializedBundle } from '@sigstore/bundle';
-import type { RunKey } from '../tekton/run-key.js';
+import type { RunKey } from '../tekton/index.js';
 
-/** An artifact subject: an image or file the signed payload is about. */
-export interface ArtifactSubject {
-  /** Image reference without digest (e.g. `registry.example/app`), or an artifact URI. */
-  readonly name: string;
-  /** `{ sha256: '<hex>' }` etc. */
-  readonly digest: Readonly<Record<string, string>>;
-}
+import type { ArtifactSubject } from '../provenance/index.js';
+
+/** An artifact subject: an image or file the signed payload is about (provenance/ owns the shape). */
+export type { ArtifactSubject };
 
 /**
  * One signed artifact to store. `provenance`: the bundle holds a DSSE envelope over an in-toto
@@ -29,12 +26,22 @@ export interface StoreRequest {
   readonly payload: Uint8Array;
   /** Sigstore bundle v0.3 (with tlog entry when transparency is on). */
   readonly bundle: SerializedBundle;
+  /**
+   * The run's annotations as the caller knows them (the live run plus annotations still pending
+   * from earlier artifacts), so `tekton` storage checks the size without reading the run again.
+   */
+  readonly runAnnotations?: Readonly<Record<string, string>>;
 }
 
 export interface StoreResult {
   readonly backend: string;
   /** Human-readable locations written (tags, digests, paths, annotation keys). */
   readonly locations: readonly string[];
+  /**
+   * Annotations the caller writes with its one final patch of the run (`tekton` storage with
+   * `deferPatch`): not on the run yet, so the store is not done until that patch lands.
+   */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /** A storage backend. `store` must be idempotent: storing the same request twice changes nothing. */

@@ -15,9 +15,8 @@ export const signedValues = { true: 'true', failed: 'failed' } as const;
  */
 export const signedUidAnnotation = 'chains.tekton.dev/signed-uid';
 
-/** Number of failed attempts so far (Chains gives up after 3). */
+/** Number of failed attempts so far (the queue's attempt count decides when to give up). */
 export const retriesAnnotation = 'chains.tekton.dev/retries';
-export const maxRetries = 3;
 
 /** `<transparency.url>/api/v1/log/entries?logIndex=<N>` of the Rekor entry. */
 export const transparencyAnnotation = 'chains.tekton.dev/transparency';

@@ -6,3 +6,4 @@ export { parseRun, parseParamValue, goJsonRunSpec, isRunDone, assertRunDone, suc
 // Kubernetes access (written by the watch/RunStore helper), exported through the room's index.
 export * from './run-store.js';
 export * from './kube-client.js';
+export { isDone, hasCopiedSignature, signingState, runSigningState, isReconciled, parentPipelineRun, pipelineRunLabel, type SigningState } from './run-rules.js';

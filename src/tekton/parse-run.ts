@@ -1,3 +1,4 @@
+import { isDone } from './run-rules.js';
 import { ProvenantError } from '../errors.js';
 import type { RunKind } from './run-key.js';
 import { checkRunLimits } from './run-limits.js';
@@ -410,10 +411,9 @@ export function succeededCondition(run: Run): Condition | undefined {
   return run.status.conditions.find((c) => c.type === 'Succeeded');
 }
 
-/** Done = a Succeeded condition that is not Unknown. Failed runs are done and attested too. */
+/** The "done" rule (tekton/run-rules.ts) on a parsed run. */
 export function isRunDone(run: Run): boolean {
-  const c = succeededCondition(run);
-  return c !== undefined && c.status !== 'Unknown';
+  return isDone(run.raw);
 }
 
 /** Throws `RUN_NOT_DONE` (kind `input`) unless the run is done. */

@@ -61,8 +61,6 @@ export interface RunStore {
   get(key: RunLocator): Promise<unknown>;
   /** JSON merge patch of `metadata.annotations`; `null` removes a key. */
   patchAnnotations(key: RunLocator, annotations: Readonly<Record<string, string | null>>, options?: PatchAnnotationsOptions): Promise<void>;
-  /** TaskRuns labelled `tekton.dev/pipelineRun=<name>` in the PipelineRun's namespace (all pages). */
-  listChildren(pipelineRun: Pick<RunKey, 'namespace' | 'name'>): Promise<unknown[]>;
   /** A core/v1 Event on the run. Best effort: failures are logged (warn), never thrown. */
   emitEvent(target: RunLocator & { readonly uid?: string }, event: RunEventSpec): Promise<void>;
   /** A core/v1 Event on any object (e.g. the chains-config ConfigMap). Best effort, like `emitEvent`. */
@@ -83,11 +81,8 @@ export interface RunStoreOptions {
   readonly now?: () => Date;
   /** `source.component` / `reportingController` of Events. */
   readonly component?: string;
-  /** Page size for `listChildren`. */
-  readonly pageSize?: number;
 }
 
-const parentLabel = 'tekton.dev/pipelineRun';
 
 export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): RunStore {
   const { CustomObjectsApi, CoreV1Api } = kubeSdk();
@@ -95,7 +90,6 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
   const core = kc.makeApiClient(CoreV1Api);
   const now = options.now ?? (() => new Date());
   const component = options.component ?? 'provenant';
-  const pageSize = options.pageSize ?? 500;
   let version: Promise<TektonApiVersion> | undefined = options.apiVersion === undefined ? undefined : Promise.resolve(options.apiVersion);
 
   const apiVersion = (): Promise<TektonApiVersion> => {
@@ -180,33 +174,6 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
       }
     },
 
-    async listChildren(pipelineRun) {
-      const v = await apiVersion();
-      const items: unknown[] = [];
-      let cont: string | undefined;
-      do {
-        try {
-          const page = (await custom.listNamespacedCustomObject({
-            group: tektonGroup,
-            version: v,
-            namespace: pipelineRun.namespace,
-            plural: 'taskruns',
-            labelSelector: `${parentLabel}=${pipelineRun.name}`,
-            limit: pageSize,
-            ...(cont === undefined ? {} : { _continue: cont }),
-          })) as { items?: unknown[]; metadata?: { continue?: string } };
-          items.push(...(page.items ?? []));
-          cont = page.metadata?.continue || undefined;
-        } catch (err) {
-          throw classifyKubeError(err, {
-            action: `list TaskRuns of pipelinerun/${pipelineRun.namespace}/${pipelineRun.name}`,
-            run: `pipelinerun/${pipelineRun.namespace}/${pipelineRun.name}`,
-            rbac: 'list on taskruns.tekton.dev',
-          });
-        }
-      } while (cont !== undefined);
-      return items;
-    },
 
     async emitEvent(target, event) {
       let apiVersionText = `${tektonGroup}/v1`;

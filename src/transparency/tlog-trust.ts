@@ -5,7 +5,7 @@
  * checkpoint signed by that key, and the entry UUID. Pure: no I/O, no clock.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { ProvenantError } from '../errors.js';
+import { ProvenantError, type TransparencyErrorCode } from '../errors.js';
 import { canonicalJson } from './canonical-json.js';
 import { checkpointSignedBy, parseSignedCheckpoint } from './checkpoint.js';
 import { hashLeaf, rootFromInclusionProof } from './merkle.js';
@@ -56,7 +56,7 @@ export interface TlogCheckResult {
   readonly log: TlogKey;
 }
 
-function fail(code: string, message: string, context: Record<string, unknown> = {}): ProvenantError {
+function fail(code: TransparencyErrorCode, message: string, context: Record<string, unknown> = {}): ProvenantError {
   return new ProvenantError('permanent', code, message, { context });
 }
 

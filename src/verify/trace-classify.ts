@@ -8,7 +8,7 @@ import { createHash, createPublicKey, verify as cryptoVerify, X509Certificate, t
 import type { SerializedBundle, SerializedEnvelope } from '@sigstore/bundle';
 import { dsse } from '@sigstore/core';
 import { isProvenantError } from '../errors.js';
-import type { StoredAttestations } from '../storage/oci/index.js';
+import type { StoredAttestations } from '../storage/index.js';
 import { certificateExtensionsMatch } from './trace-identity.js';
 import { verifyBundle, type VerificationPolicy, type VerifiedArtifact } from './verify-bundle.js';
 

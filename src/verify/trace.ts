@@ -8,7 +8,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import type { SerializedBundle as SerializedBundleT } from '@sigstore/bundle';
 import { ProvenantError, errorMessage, isProvenantError } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../observability/index.js';
 import {
   createRegistryClient,
   parseImageDigestRef,

@@ -7,7 +7,7 @@ import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { dsse } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial, type SignedEntity, type VerificationPolicy as SigstorePolicy } from '@sigstore/verify';
-import { ProvenantError, errorMessage } from '../errors.js';
+import { ProvenantError, errorMessage, type TransparencyErrorCode, type VerifyErrorCode } from '../errors.js';
 import { checkBundleLimits, parseStatementBounded } from './bundle-limits.js';
 
 export type VerificationPolicy =
@@ -41,7 +41,7 @@ export interface VerifiedArtifact {
   readonly tlog?: { readonly logIndex: string; readonly integratedTime: string; readonly logId: string };
 }
 
-const codeFor: Record<string, string> = {
+const codeFor: Record<string, VerifyErrorCode | TransparencyErrorCode> = {
   SIGNATURE_ERROR: 'VERIFY_SIGNATURE_INVALID',
   UNTRUSTED_SIGNER_ERROR: 'VERIFY_IDENTITY_MISMATCH',
   CERTIFICATE_ERROR: 'VERIFY_CERTIFICATE_INVALID',
@@ -54,7 +54,7 @@ const codeFor: Record<string, string> = {
   TIMESTAMP_ERROR: 'VERIFY_TIMESTAMP_INVALID',
 };
 
-function rejected(code: string, message: string, cause?: unknown): ProvenantError {
+function rejected(code: VerifyErrorCode | TransparencyErrorCode, message: string, cause?: unknown): ProvenantError {
   return new ProvenantError('permanent', code, message, cause === undefined ? {} : { cause });
 }
 

@@ -1,27 +1,10 @@
 /**
  * The enqueue filter: a pure function of (object, scope, clock). It decides from the watched
  * object alone whether its key is worth a job; the worker re-reads the run anyway, so a wrong
- * "yes" costs one no-op job and a wrong "no" is what we must avoid.
+ * "yes" costs one no-op job and a wrong "no" is what we must avoid. The run rules themselves
+ * (done, signed, copied, parent) live in tekton/ and are shared with reconcile.
  */
-import {
-  certAnnotationPrefix,
-  payloadAnnotationPrefix,
-  signatureAnnotationPrefix,
-  signedAnnotation,
-  signedValues,
-} from '../tekton/annotations.js';
-import type { RunKey, RunKind } from '../tekton/run-key.js';
-
-/**
- * The uid of the run provenant signed, written together with `chains.tekton.dev/signed`.
- * Re-run tools copy annotations onto the new run (Chains #1004); a uid that is not the run's own
- * says "this signature belongs to another run".
- * TODO(tekton/annotations.ts): move this name there (proposed to its owner) and import it.
- */
-export const signedUidAnnotation = 'chains.tekton.dev/signed-uid';
-
-/** Tekton Pipelines' label on a child TaskRun naming its PipelineRun. */
-export const pipelineRunLabel = 'tekton.dev/pipelineRun';
+import { isDone, parentPipelineRun, runSigningState, type RunKey, type RunKind } from '../tekton/index.js';
 
 export type EnqueueReason = 'unsigned' | 'copied-annotations';
 
@@ -64,38 +47,13 @@ function runKind(obj: Obj, fallback: RunKind | undefined): RunKind | undefined {
   return kind === 'TaskRun' || kind === 'PipelineRun' ? kind : undefined;
 }
 
-/** Done = the `Succeeded` condition is True or False (failed runs are attested too). */
-export function isDone(obj: unknown): boolean {
-  if (!isObj(obj) || !isObj(obj['status'])) return false;
-  const conditions = obj['status']['conditions'];
-  if (!Array.isArray(conditions)) return false;
-  const succeeded = conditions.find((c): c is Obj => isObj(c) && c['type'] === 'Succeeded');
-  return succeeded !== undefined && (succeeded['status'] === 'True' || succeeded['status'] === 'False');
+function inScope(metadata: Obj, namespace: string, options: FilterOptions): boolean {
+  const scope = options.namespaces ?? [];
+  return scope.length === 0 || scope.includes(namespace);
 }
 
-function stringMap(v: unknown): Readonly<Record<string, string>> {
-  if (!isObj(v)) return {};
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
-  return out;
-}
-
-/**
- * True when the signing annotations on this run were written for another run (copied by a
- * re-run tool). Evidence, strongest first: our `signed-uid`; else Chains' `tekton` storage keys
- * (`chains.tekton.dev/{payload,signature,cert}-<kind>-<uid>`) naming only other uids.
- */
-export function hasCopiedSignature(annotations: Readonly<Record<string, string>>, kind: RunKind, uid: string): boolean {
-  const recorded = annotations[signedUidAnnotation];
-  if (recorded !== undefined) return recorded !== uid;
-  const runPrefix = `${kind.toLowerCase()}-`;
-  const uids = new Set<string>();
-  for (const name of Object.keys(annotations)) {
-    for (const prefix of [payloadAnnotationPrefix, signatureAnnotationPrefix, certAnnotationPrefix]) {
-      if (name.startsWith(prefix + runPrefix)) uids.add(name.slice(prefix.length + runPrefix.length));
-    }
-  }
-  return uids.size > 0 && !uids.has(uid);
+function deleting(metadata: Obj): boolean {
+  return metadata['deletionTimestamp'] !== undefined && metadata['deletionTimestamp'] !== null;
 }
 
 export function shouldEnqueue(obj: unknown, options: FilterOptions = {}): EnqueueDecision {
@@ -107,20 +65,20 @@ export function shouldEnqueue(obj: unknown, options: FilterOptions = {}): Enqueu
   const name = str(metadata['name']);
   const uid = str(metadata['uid']);
   if (namespace === undefined || name === undefined || uid === undefined) return { enqueue: false, reason: 'missing-metadata' };
-  const scope = options.namespaces ?? [];
-  if (scope.length > 0 && !scope.includes(namespace)) return { enqueue: false, reason: 'out-of-scope' };
-  if (metadata['deletionTimestamp'] !== undefined && metadata['deletionTimestamp'] !== null) {
-    return { enqueue: false, reason: 'deleting' };
-  }
+  if (!inScope(metadata, namespace, options)) return { enqueue: false, reason: 'out-of-scope' };
+  if (deleting(metadata)) return { enqueue: false, reason: 'deleting' };
   if (!isDone(obj)) return { enqueue: false, reason: 'not-done' };
   const key: RunKey = { kind, namespace, name, uid };
-  const annotations = stringMap(metadata['annotations']);
-  const signed = annotations[signedAnnotation];
-  if (signed === signedValues.true || signed === signedValues.failed) {
-    if (hasCopiedSignature(annotations, kind, uid)) return { enqueue: true, key, reason: 'copied-annotations' };
-    return { enqueue: false, reason: signed === signedValues.true ? 'signed' : 'failed' };
+  switch (runSigningState(obj, kind)) {
+    case 'unsigned':
+      return { enqueue: true, key, reason: 'unsigned' };
+    case 'copied':
+      return { enqueue: true, key, reason: 'copied-annotations' };
+    case 'signed':
+      return { enqueue: false, reason: 'signed' };
+    case 'failed':
+      return { enqueue: false, reason: 'failed' };
   }
-  return { enqueue: true, key, reason: 'unsigned' };
 }
 
 /**
@@ -131,15 +89,6 @@ export function parentPipelineRunKey(obj: unknown, options: FilterOptions = {}):
   if (!isObj(obj) || runKind(obj, options.kind) !== 'TaskRun') return undefined;
   const metadata = isObj(obj['metadata']) ? obj['metadata'] : {};
   const namespace = str(metadata['namespace']);
-  const parent = stringMap(metadata['labels'])[pipelineRunLabel];
-  if (namespace === undefined || parent === undefined) return undefined;
-  const scope = options.namespaces ?? [];
-  if (scope.length > 0 && !scope.includes(namespace)) return undefined;
-  if (metadata['deletionTimestamp'] !== undefined && metadata['deletionTimestamp'] !== null) return undefined;
-  if (!isDone(obj)) return undefined;
-  const owners = Array.isArray(metadata['ownerReferences']) ? metadata['ownerReferences'] : [];
-  const owner = owners.find((o): o is Obj => isObj(o) && o['kind'] === 'PipelineRun' && o['name'] === parent);
-  const uid = owner === undefined ? undefined : str(owner['uid']);
-  if (uid === undefined) return undefined;
-  return { kind: 'PipelineRun', namespace, name: parent, uid };
+  if (namespace === undefined || !inScope(metadata, namespace, options) || deleting(metadata) || !isDone(obj)) return undefined;
+  return parentPipelineRun(obj);
 }

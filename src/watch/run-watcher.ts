@@ -9,30 +9,30 @@
  */
 import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { backoffDelayMs } from '../backoff.js';
 import { errorMessage, ProvenantError } from '../errors.js';
-import { classifyKubeError, detectTektonApiVersion, kubeStatusCode, tektonGroup, type TektonApiVersion } from '../tekton/kube-client.js';
-import { formatRunKey, type RunKey, type RunKind } from '../tekton/run-key.js';
+import {
+  classifyKubeError,
+  detectTektonApiVersion,
+  formatRunKey,
+  kubeStatusCode,
+  tektonGroup,
+  type RunKey,
+  type RunKind,
+  type TektonApiVersion,
+} from '../tekton/index.js';
 import { parentPipelineRunKey, shouldEnqueue } from './filter.js';
 
-export interface BackoffOptions {
-  /** First retry delay; default 500 ms. */
+export interface WatchBackoffOptions {
+  /** Nominal delay after the first failure; default 500 ms. */
   readonly initialMs?: number;
   /** Cap; default 30 s. */
   readonly maxMs?: number;
-  /** Growth per attempt; default 2. */
-  readonly factor?: number;
-  /** Fraction of the delay taken off at random (0..1); default 0.3. */
-  readonly jitter?: number;
 }
 
-/** Delay before retry number `attempt` (1-based): capped exponential, minus random jitter. */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
-  const initial = options.initialMs ?? 500;
-  const max = options.maxMs ?? 30_000;
-  const factor = options.factor ?? 2;
-  const jitter = Math.min(Math.max(options.jitter ?? 0.3, 0), 1);
-  const base = Math.min(max, initial * factor ** Math.max(0, attempt - 1));
-  return Math.round(base * (1 - jitter * random()));
+/** Delay before reconnect number `failures` (1-based), by the project's one backoff formula. */
+export function watchBackoffDelay(failures: number, options: WatchBackoffOptions = {}, random: () => number = Math.random): number {
+  return backoffDelayMs(failures, { baseMs: options.initialMs ?? 500, maxMs: options.maxMs ?? 30_000 }, random);
 }
 
 export interface RunWatcherOptions {
@@ -51,7 +51,7 @@ export interface RunWatcherOptions {
    */
   readonly accept?: (obj: unknown) => boolean;
   readonly logger: Logger;
-  readonly backoff?: BackoffOptions;
+  readonly backoff?: WatchBackoffOptions;
   /** `limit` of each list page; default 500. */
   readonly pageSize?: number;
   /** Skip discovery and use this tekton.dev version. */
@@ -292,7 +292,7 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
         }
         // Closed at once with nothing delivered: do not spin against a struggling server.
         failures += 1;
-        await sleep(backoffDelay(failures, options.backoff, random));
+        await sleep(watchBackoffDelay(failures, options.backoff, random));
       } catch (err) {
         if (stopped) return;
         const e = classifyKubeError(err, { action: `list/watch ${s.plural}`, rbac: `list and watch on ${s.plural}.tekton.dev` });
@@ -302,7 +302,7 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
         }
         if (e.code === 'KUBE_GONE') rv = undefined;
         failures += 1;
-        const delay = backoffDelay(failures, options.backoff, random);
+        const delay = watchBackoffDelay(failures, options.backoff, random);
         logger.warn({ stream: streamName(s), code: e.code, status: kubeStatusCode(err), attempt: failures, delayMs: delay }, 'list/watch failed; retrying');
         await sleep(delay);
       }

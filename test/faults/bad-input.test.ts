@@ -4,8 +4,6 @@
  * code and a Warning Event; unfinished ones are left alone until they finish; the normal runs are
  * all signed once.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../src/verify/index.js';
 import { bundlesFromTektonAnnotations, taskRunObject } from '../support/controller-harness.js';
@@ -18,7 +16,7 @@ import {
   reconciledCount,
   recordRow,
   refOf,
-  resultsDir,
+  writeResult,
   scenarioTimeoutMs,
   startFaultController,
   startFaultEnvironment,
@@ -138,8 +136,7 @@ describe('fault: bad-input corpus', () => {
       expect(badAudit.duplicates).toBe(0);
       const signedBad = badAudit.signed;
       const failedBad = badAudit.failed;
-      await mkdir(resultsDir, { recursive: true });
-      await writeFile(path.join(resultsDir, 'bad-input-outcomes.json'), `${JSON.stringify(outcomes, null, 1)}\n`);
+      await writeResult('bad-input-outcomes.json', `${JSON.stringify(outcomes, null, 1)}\n`);
       await recordRow({
         scenario: `bad-input corpus (${corpus.length} malformed runs) + ${normal.length} normal runs`,
         runs: corpus.length + normal.length,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/observability/index.js';
 import { createBullQueue } from '../../src/queue/index.js';
 import { loadKubeConfig, type RunKey } from '../../src/tekton/index.js';
-import { createFakeKubeServer, type FakeKubeServer } from '../../src/testing/fake-kube-server.js';
+import { createFakeKubeServer, type FakeKubeServer } from '../support/fake-kube-server.js';
 import { createRunWatcher } from '../../src/watch/index.js';
 import { startRedis, type RedisHandle } from '../support/services.js';
 import { taskRunObject } from '../support/controller-harness.js';

@@ -78,9 +78,10 @@ describe('fake kube server', () => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       try {
-        await waitFor(() => out.includes('"k1"'));
+        await expect.poll(() => out, { timeout: 10_000 }).toContain('"k1"');
+        expect(out).not.toContain('"k-watched"');
         server.create(taskRun('k-watched'));
-        await waitFor(() => out.includes('"k-watched"'));
+        await expect.poll(() => out, { timeout: 10_000 }).toContain('"k-watched"');
       } finally {
         child.kill('SIGTERM');
       }
@@ -132,10 +133,12 @@ describe('fake kube server', () => {
         (type, obj: KubeObject) => seen.push(`${type}:${String((obj.metadata as { name?: string }).name ?? '')}`),
         () => undefined,
       );
-      await waitFor(() => seen.includes('ADDED:after-list') && seen.some((s) => s.startsWith('BOOKMARK')));
+      await expect.poll(() => seen.includes('ADDED:after-list') && seen.some((s) => s.startsWith('BOOKMARK')), { timeout: 10_000 }).toBe(true);
       server.patch({ apiVersion: 'tekton.dev/v1', kind: 'TaskRun', namespace: 'w', name: 'after-list' }, { metadata: { labels: { x: 'y' } } });
       server.delete({ apiVersion: 'tekton.dev/v1', kind: 'TaskRun', namespace: 'w', name: 'after-list' });
-      await waitFor(() => seen.includes('MODIFIED:after-list') && seen.includes('DELETED:after-list'));
+      const changes = (): string[] => seen.filter((s) => !s.startsWith('BOOKMARK'));
+      // Resumed from the list's resourceVersion: exactly the changes made after it, in order.
+      await expect.poll(changes, { timeout: 10_000 }).toEqual(['ADDED:after-list', 'MODIFIED:after-list', 'DELETED:after-list']);
       ctl.abort();
     });
 
@@ -151,7 +154,7 @@ describe('fake kube server', () => {
       server.create(taskRun('inf-1', 'inf'));
       await informer.start();
       server.create(taskRun('inf-2', 'inf'));
-      await waitFor(() => added.includes('inf-1') && added.includes('inf-2'));
+      await expect.poll(() => [...added].sort(), { timeout: 10_000 }).toEqual(['inf-1', 'inf-2']);
       informer.on('error', () => undefined);
       await informer.stop();
     });
@@ -202,8 +205,8 @@ describe('fake kube server', () => {
   });
 
   describe('RunStore and kube-client', () => {
-    it('get / patchAnnotations / listChildren / getConfigMap / emitEvent', async () => {
-      const store = createRunStore(loadKubeConfig({ kubeconfigYaml: server.kubeconfigYaml }), { pageSize: 1, now: () => new Date(0) });
+    it('get / patchAnnotations / getConfigMap / emitEvent', async () => {
+      const store = createRunStore(loadKubeConfig({ kubeconfigYaml: server.kubeconfigYaml }), { now: () => new Date(0) });
       expect(await store.apiVersion()).toBe('v1');
       server.create(taskRun('rs1', 'rs', { metadata: { name: 'rs1', namespace: 'rs', labels: { 'tekton.dev/pipelineRun': 'pr' } } }));
       server.create(taskRun('rs2', 'rs', { metadata: { name: 'rs2', namespace: 'rs', labels: { 'tekton.dev/pipelineRun': 'pr' } } }));
@@ -219,8 +222,6 @@ describe('fake kube server', () => {
       });
       expect(server.requestLog.filter((r) => r.method === 'PATCH' && r.path.endsWith('/rs1')).every((r) => r.contentType === 'application/merge-patch+json')).toBe(true);
       await expect(store.patchAnnotations(key, { a: 'b' }, { resourceVersion: '1' })).rejects.toMatchObject({ code: 'KUBE_CONFLICT', kind: 'transient' });
-      const children = await store.listChildren({ namespace: 'rs', name: 'pr' });
-      expect(children.map((c) => (c as KubeObject & { metadata: { name: string } }).metadata.name).sort()).toEqual(['rs1', 'rs2']);
       server.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'chains-config', namespace: 'rs' }, data: { 'artifacts.taskrun.format': 'slsa/v1' } });
       expect(await store.getConfigMap('rs', 'chains-config')).toEqual({ 'artifacts.taskrun.format': 'slsa/v1' });
       expect(await store.getConfigMap('rs', 'absent')).toBeUndefined();
@@ -275,11 +276,3 @@ describe('fake kube server', () => {
     });
   });
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

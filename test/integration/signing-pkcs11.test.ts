@@ -8,6 +8,7 @@ import { DSSEBundleBuilder, type Bundle } from '@sigstore/sign';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import pkcs11js from 'pkcs11js';
 import { createPkcs11Signer } from '../../src/signing/pkcs11-signer.js';
+import { createPkcs11ModuleTable } from '../../src/signing/index.js';
 import type { KeySigner } from '../../src/signing/types.js';
 import { ProvenantError } from '../../src/errors.js';
 import { createCapturingLogger, createSilentLogger } from '../../src/observability/index.js';
@@ -221,8 +222,11 @@ describe('PKCS#11 signer on SoftHSM2', () => {
   });
 
   it('shares the module between signers: closing one leaves the other working; sign after close fails typed', async () => {
-    const a = await createPkcs11Signer(uriFor('generated'), { logger: createSilentLogger() });
-    const b = await createPkcs11Signer(uriFor('imported'), { logger: createSilentLogger() });
+    // One module table per process (the wiring makes it): both signers share one C_Initialize.
+    const pkcs11Modules = createPkcs11ModuleTable();
+    const a = await createPkcs11Signer(uriFor('generated'), { logger: createSilentLogger(), pkcs11Modules });
+    const b = await createPkcs11Signer(uriFor('imported'), { logger: createSilentLogger(), pkcs11Modules });
+    expect(pkcs11Modules.modules.size).toBe(1);
     await a.close?.();
     await a.close?.(); // idempotent
     const { signature } = await b.sign(statement);

@@ -1,12 +1,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createOciStorage, createOciReader, processTagLock } from '../../src/storage/index.js';
+import { createKeyedMutex } from '../../src/mutex.js';
+import { createOciStorage, createOciReader, createTagWriter } from '../../src/storage/index.js';
 import { createSilentLogger } from '../../src/observability/index.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { createTestKey, pushTestImage, signProvenance, testStatement, type PushedImage } from '../support/oci-image.js';
 
-// The controller passes the process mutex as the shared lock when it runs alone (in-process queue);
-// it must not deadlock on itself, and without the settle wait every writer's layer must still land.
-describe('OCI storage with the process mutex as its lock', () => {
+// The controller declares `{mode: 'shared', lock: <process mutex>}` when it runs alone (in-process
+// queue): without the settle wait every writer's layer must still land.
+describe('OCI storage with a shared tag-write coordination (process mutex as the lock)', () => {
   let registry: RegistryHandle;
   let image: PushedImage;
   beforeAll(async () => {
@@ -20,7 +21,9 @@ describe('OCI storage with the process mutex as its lock', () => {
     const logger = createSilentLogger();
     const config = { repository: undefined, insecure: true, encoding: 'both' as const };
     // two storage instances, as two per-ServiceAccount backends in one controller would be
-    const stores = [createOciStorage({ config, logger, tagUpdate: { lock: processTagLock } }), createOciStorage({ config, logger, tagUpdate: { lock: processTagLock } })];
+    const tagWriter = createTagWriter({ mode: 'shared', lock: createKeyedMutex() });
+    expect(tagWriter.coordination.mode).toBe('shared');
+    const stores = [createOciStorage({ config, logger, tagWriter }), createOciStorage({ config, logger, tagWriter })];
     await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
         const payload = testStatement(image, i);

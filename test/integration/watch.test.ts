@@ -72,9 +72,11 @@ describe('run watcher', () => {
     server.create(runObj('TaskRun', 'signed', 'a', 'True', { annotations: { 'chains.tekton.dev/signed': 'true' } }));
     server.patch(tr({ name: 'r1', ns: 'a' }), { status: { conditions: [{ type: 'Succeeded', status: 'True' }] } });
     server.create(runObj('TaskRun', 'rerun', 'a', 'True', { annotations: { 'chains.tekton.dev/signed': 'true', 'chains.tekton.dev/signed-uid': 'someone-else' } }));
-    await waitFor(() => keys.length >= 2);
-    await settle();
-    expect(names()).toEqual(['TaskRun/a/r1', 'TaskRun/a/rerun']);
+    // A barrier instead of a sleep: events of one stream arrive in order, so once the sentinel is
+    // seen every earlier event (the running and the signed run) has been judged.
+    server.create(runObj('TaskRun', 'sentinel', 'a', 'True'));
+    await expect.poll(() => names(), { timeout: 10_000 }).toContain('TaskRun/a/sentinel');
+    expect(names()).toEqual(['TaskRun/a/r1', 'TaskRun/a/rerun', 'TaskRun/a/sentinel']);
     expect(keys[0]?.uid).toBe((running.metadata as { uid: string }).uid);
   });
 
@@ -141,9 +143,10 @@ describe('run watcher', () => {
     await start({ namespaces: ['a', 'b'] });
     server.create(runObj('TaskRun', 'in-b', 'b', 'True'));
     server.create(runObj('TaskRun', 'out-2', 'z', 'True'));
-    await waitFor(() => names().includes('TaskRun/b/in-b'));
-    await settle();
-    expect(names().sort()).toEqual(['TaskRun/a/in', 'TaskRun/b/in-b']);
+    // Barrier: the sentinel arrives after every earlier event of b's stream; z has no stream at all.
+    server.create(runObj('TaskRun', 'sentinel', 'b', 'True'));
+    await expect.poll(() => names(), { timeout: 10_000 }).toContain('TaskRun/b/sentinel');
+    expect(names().sort()).toEqual(['TaskRun/a/in', 'TaskRun/b/in-b', 'TaskRun/b/sentinel']);
     expect(server.requestLog.some((r) => r.path === '/apis/tekton.dev/v1/taskruns')).toBe(false);
     expect(server.requestLog.some((r) => r.path === '/apis/tekton.dev/v1/namespaces/b/pipelineruns')).toBe(true);
   });
@@ -177,7 +180,8 @@ describe('run watcher', () => {
       },
     });
     server.create(runObj('TaskRun', 'flaky', 'a', 'True'));
-    await waitFor(() => names().includes('TaskRun/a/flaky'));
+    await expect.poll(() => names(), { timeout: 10_000 }).toContain('TaskRun/a/flaky');
+    expect(fail).toBe(false);
   });
 
   it('stop() closes every watch', async () => {
@@ -195,9 +199,4 @@ async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-/** Let in-flight watch events arrive before asserting that something did NOT happen. */
-function settle(ms = 200): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

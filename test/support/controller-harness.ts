@@ -15,7 +15,7 @@ import { createCapturingLogger, createMetrics, createSilentLogger, type Logger, 
 import { createBullQueue, createMemoryQueue, type JobQueue } from '../../src/queue/index.js';
 import { createOciReader, type DockerCredentials } from '../../src/storage/index.js';
 import { loadKubeConfig, payloadAnnotation, signatureAnnotation, signedAnnotation } from '../../src/tekton/index.js';
-import { createFakeKubeServer, type FakeKubeServer, type KubeObject } from '../../src/testing/fake-kube-server.js';
+import { createFakeKubeServer, type FakeKubeServer, type KubeObject } from './fake-kube-server.js';
 import { verifyBundle } from '../../src/verify/index.js';
 import { pushTestImage, type PushedImage } from './oci-image.js';
 import { startRedis, startRegistry, type RedisHandle, type RegistryHandle } from './services.js';

@@ -1,2 +1,2 @@
-// The fake API server lives in src/ because `provenant demo` uses it too; tests import it from here.
-export * from '../../src/testing/fake-kube-server.js';
+// The fake API server is test support (also used by the dev-only demo/ and bench/); never in src/.
+export * from './fake-kube-server.js';

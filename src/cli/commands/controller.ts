@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startController, type ControllerRole } from '../../main.js';
 import { createLogger, createMetrics, startHealthServer } from '../../observability/index.js';
-import { createBullQueue, createMemoryQueue, createRedisLock, type JobQueue, type RedisLock } from '../../queue/index.js';
-import { credentialsFromDockerConfig, processTagLock } from '../../storage/index.js';
+import { createBullQueue, createMemoryQueue, createRedisLock, defaultAttempts, type JobQueue, type RedisLock } from '../../queue/index.js';
+import { createKeyedMutex } from '../../mutex.js';
+import { credentialsFromDockerConfig } from '../../storage/index.js';
 import { loadKubeConfig } from '../../tekton/index.js';
 import { parseCommandArgs, usageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
@@ -80,7 +81,7 @@ async function runController(argv: readonly string[], io: CliIo): Promise<number
   const kubeConfig = loadKubeConfig(values.kubeconfig ? { kubeconfigPath: values.kubeconfig } : {});
   const dockerConfig = values['docker-config'] ?? (io.env['DOCKER_CONFIG'] ? path.join(io.env['DOCKER_CONFIG'], 'config.json') : undefined);
   const ociCredentials = dockerConfig ? credentialsFromDockerConfig(JSON.parse(await readFile(dockerConfig, 'utf8')), dockerConfig) : undefined;
-  const { queue, lock } = await createQueue(io.env, int(values.attempts, 'attempts', 8), logger);
+  const { queue, lock } = await createQueue(io.env, int(values.attempts, 'attempts', defaultAttempts), logger);
   const controller = await startController({
     kubeConfig,
     queue,
@@ -91,8 +92,9 @@ async function runController(argv: readonly string[], io: CliIo): Promise<number
     ...(values['config-name'] ? { configMapName: values['config-name'] } : {}),
     ...(values.namespace ? { namespaces: values.namespace.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     concurrency: int(values.concurrency, 'concurrency', 4),
-    // One process (in-process queue): the process mutex already covers every provenant writer.
-    wiring: { ...(ociCredentials ? { ociCredentials } : {}), ociTagLock: lock ? lock.lock : processTagLock },
+    // Every provenant writer takes the same lock: Redis across replicas, or (in-process queue, one
+    // replica) this process's mutex; so the tag writes need no settle wait.
+    wiring: { ...(ociCredentials ? { ociCredentials } : {}), tagWrites: { mode: 'shared', lock: lock ? lock.lock : createKeyedMutex() } },
   });
   const port = int(values['metrics-port'], 'metrics-port', 9090);
   const health = port === 0 ? undefined : await startHealthServer({ port, metrics, ready: () => controller.ready() });

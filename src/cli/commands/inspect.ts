@@ -7,8 +7,8 @@ import { createOciReader, imageSubjects, readLocal } from '../../storage/index.j
 import {
   reasonAnnotation,
   retriesAnnotation,
-  signedAnnotation,
   signedUidAnnotation,
+  signingState,
   transparencyAnnotation,
   type RunKind,
 } from '../../tekton/index.js';
@@ -67,16 +67,15 @@ export type InspectedAttestation = AttestationDescription & {
   readonly warnings?: readonly string[];
 };
 
-function statusOf(annotations: Readonly<Record<string, string>>, uid: string, notes: string[]): InspectReport['status'] {
-  const signed = annotations[signedAnnotation];
+function statusOf(annotations: Readonly<Record<string, string>>, kind: RunKind, uid: string, notes: string[]): InspectReport['status'] {
   const signedUid = annotations[signedUidAnnotation];
   const retries = Number.parseInt(annotations[retriesAnnotation] ?? '0', 10);
   const transparency = annotations[transparencyAnnotation];
   const reason = annotations[reasonAnnotation];
-  let state: InspectReport['status']['state'] = signed === 'true' ? 'signed' : signed === 'failed' ? 'failed' : 'unsigned';
-  if (state !== 'unsigned' && signedUid !== undefined && signedUid !== uid) {
-    notes.push(`the signing annotations name uid ${signedUid}, not this run's: they were copied from another run`);
-    state = 'unsigned';
+  const rule = signingState(annotations, kind, uid);
+  const state: InspectReport['status']['state'] = rule === 'copied' ? 'unsigned' : rule;
+  if (rule === 'copied') {
+    notes.push(`the signing annotations name ${signedUid === undefined ? 'another uid' : `uid ${signedUid}`}, not this run's: they were copied from another run`);
   }
   return {
     state,
@@ -170,7 +169,7 @@ export const inspectCommand: CliCommand = {
 
     const run = await loadLiveRun({ kind, name, namespace: values.namespace, kubeconfig: values.kubeconfig, env: io.env });
     const notes: string[] = [];
-    const status = statusOf(run.annotations, run.uid, notes);
+    const status = statusOf(run.annotations, run.kind, run.uid, notes);
     const attestations: InspectedAttestation[] = [];
     for (const a of artifactsFromAnnotations(run.annotations)) {
       const warnings = a.payloadMismatch ? ['the payload annotation differs from the signed payload (changed after signing)'] : [];

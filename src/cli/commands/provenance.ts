@@ -1,7 +1,7 @@
 import type { ProvenantError } from '../../errors.js';
 import { configDataFromDocument, defaultConfig, formatNames, parseConfig, type Config, type FormatName } from '../../config/index.js';
 import { createLogger } from '../../observability/logger.js';
-import { composeStatement, formatFor, optionsFromConfig } from '../../provenance/index.js';
+import { composeProvenance, formatFor, optionsFromConfig } from '../../provenance/index.js';
 import { parseRun } from '../../tekton/index.js';
 import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand } from '../io.js';
@@ -52,13 +52,13 @@ export const provenanceCommand: CliCommand = {
     for (const c of values.child ?? []) children.push(parseRun(await readDocument(c, io), { kind: 'TaskRun', requireMetadata: false }));
 
     const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'warn', name: 'provenant' });
-    const statement = composeStatement({
+    const { statement, warnings } = composeProvenance({
       format: (format as FormatName | undefined) ?? formatFor(config, run.kind),
       run,
       children,
       options: optionsFromConfig(config, run.kind),
-      logger,
     });
+    for (const w of warnings) logger[w.level](w.fields, w.message);
     io.stdout(values.compact ? `${JSON.stringify(statement)}\n` : `${JSON.stringify(statement, null, 2)}\n`);
     return 0;
   },

@@ -1,10 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
-import { applyTransparencyFlags, configDataFromDocument, parseConfig, type Config, type SignerName } from '../../config/index.js';
+import { applyTransparencyFlags, configDataFromDocument, parseConfig, type Config, type StorageName } from '../../config/index.js';
 import { ProvenantError } from '../../errors.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
-import { composeStatement, formatFor, optionsFromConfig, serializeStatement } from '../../provenance/index.js';
-import { planArtifacts, type PlannedArtifact } from '../../reconcile/index.js';
+import { createMemoryCheckpoints, planArtifacts, processArtifacts, StepError } from '../../reconcile/index.js';
 import { createSignerFromConfig, type ProvenantSigner, type SerializedBundle, type Witness } from '../../signing/index.js';
 import { createStorageBackends, type StorageBackend, type StorageDeps } from '../../storage/index.js';
 import {
@@ -17,7 +16,6 @@ import {
 } from '../../tekton/index.js';
 import {
   createTransparencyWitness,
-  createTransparentBundler,
   createTsaWitness,
   resolveTransparency,
   tlogEntryOf,
@@ -63,27 +61,6 @@ const usage = (message: string): ProvenantError => usageError('sign', message);
 
 function stderrLogger(io: CliIo, level: string): Logger {
   return createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? level, name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
-}
-
-/** Signers by name, created once and closed at the end. */
-function signerPool(config: Config, logger: Logger, env: NodeJS.ProcessEnv): { get(name: Exclude<SignerName, 'none'>): Promise<ProvenantSigner>; close(): Promise<void> } {
-  const made = new Map<string, Promise<ProvenantSigner>>();
-  return {
-    get(name) {
-      let s = made.get(name);
-      if (s === undefined) {
-        s = createSignerFromConfig(config, { logger, env }, name);
-        made.set(name, s);
-      }
-      return s;
-    },
-    async close() {
-      for (const s of made.values()) {
-        const signer = await s.catch(() => undefined);
-        await signer?.close?.();
-      }
-    },
-  };
 }
 
 interface StoreOptions {
@@ -151,25 +128,13 @@ export const signCommand: CliCommand = {
     const targets = resolveTransparency(config, run.annotations ?? {});
     const tsa = targets.tsaUrl === undefined ? undefined : createTsaWitness({ url: targets.tsaUrl, logger });
     const witnesses: Witness[] = [...(targets.rekorUrl === undefined ? [] : [createTransparencyWitness({ transparency: { ...config.transparency, url: targets.rekorUrl }, logger })]), ...(tsa ? [tsa] : [])];
-    const signers = signerPool(config, logger, io.env);
-    try {
-      let provenance: SerializedBundle;
-      if (storage.length === 0) {
-        const statement = composeStatement({ format: formatFor(config, run.kind), run, children, options: optionsFromConfig(config, run.kind), logger });
-        const bundler = createTransparentBundler({ signer: await signers.get(signerName), witnesses, logger });
-        provenance = await bundler.create({ kind: 'dsse', data: serializeStatement(statement) });
-      } else {
-        provenance = await signAndStore(
-          { run, children, rawRun, runPath, runOut: values['run-out'], config, witnesses, rekorUrl: targets.rekorUrl, logger, io, signers },
-          { storage, localDir: values['local-dir'], dockerConfig: values['docker-config'], insecure: values.insecure ?? false, tsa },
-        );
-      }
-      const text = `${JSON.stringify(provenance, null, 2)}\n`;
-      if (values.out === undefined) io.stdout(text);
-      else await writeFile(values.out, text);
-    } finally {
-      await signers.close();
-    }
+    const provenance = await signAndStore(
+      { run, children, rawRun, runPath, runOut: values['run-out'], config, witnesses, rekorUrl: targets.rekorUrl, logger, io },
+      { storage, localDir: values['local-dir'], dockerConfig: values['docker-config'], insecure: values.insecure ?? false, tsa },
+    );
+    const text = `${JSON.stringify(provenance, null, 2)}\n`;
+    if (values.out === undefined) io.stdout(text);
+    else await writeFile(values.out, text);
     return 0;
   },
 };
@@ -185,7 +150,6 @@ interface SignContext {
   readonly rekorUrl: string | undefined;
   readonly logger: Logger;
   readonly io: CliIo;
-  readonly signers: ReturnType<typeof signerPool>;
 }
 
 function runKeyOf(run: Run): RunKey {
@@ -197,10 +161,15 @@ function runKeyOf(run: Run): RunKey {
   return { kind: run.kind, namespace: run.namespace === '' ? 'default' : run.namespace, name: run.name, uid: run.uid };
 }
 
-/** Signs every planned artifact (provenance, and image signatures of a TaskRun), stores them, returns the provenance bundle. */
+/**
+ * The controller's per-artifact engine with in-memory checkpoints: signs every planned artifact that
+ * has somewhere to go (the provenance always; image signatures of a TaskRun when a listed backend is
+ * also in artifacts.oci.storage), logs them, stores them, and returns the provenance bundle.
+ */
 async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<SerializedBundle> {
   const { run, config, logger, io } = ctx;
-  const key = runKeyOf(run);
+  const names = [...new Set(options.storage)] as StorageName[];
+  const key = names.length === 0 ? undefined : runKeyOf(run);
   const added: Record<string, string> = {};
   const deps: StorageDeps = {
     config: {
@@ -211,51 +180,49 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
       },
     },
     logger,
-    patchAnnotations: async (_run, annotations) => {
-      Object.assign(added, annotations);
-    },
-    ...(options.storage.includes('oci') ? { ociCredentials: await loadDockerCredentials(options.dockerConfig, io.env) } : {}),
+    tektonDeferPatch: true,
+    ...(names.includes('oci') ? { ociCredentials: await loadDockerCredentials(options.dockerConfig, io.env) } : {}),
     ...(options.tsa ? { ociTimestamper: options.tsa.timestamp } : {}),
   };
-  const names = [...new Set(options.storage)];
-  const backends = new Map<string, StorageBackend>();
-  createStorageBackends(names, deps).forEach((b, i) => backends.set(names[i] ?? b.name, b));
-
-  const plan: PlannedArtifact[] = planArtifacts({ run, children: ctx.children, config, logger });
-  let provenance: SerializedBundle | undefined;
-  for (const artifact of plan) {
-    // Provenance goes to every listed backend; image signatures to those artifacts.oci.storage also names.
-    const targets = artifact.type === 'provenance' ? names : names.filter((n) => (config.artifacts.oci.storage as readonly string[]).includes(n));
-    if (targets.length === 0) continue;
-    const bundler = createTransparentBundler({ signer: await ctx.signers.get(artifact.signer), witnesses: ctx.witnesses, logger });
-    const bundle = await bundler.create({ kind: artifact.type === 'provenance' ? 'dsse' : 'message-signature', data: artifact.payload });
-    if (artifact.type === 'provenance') {
-      provenance = bundle;
-      const entry = tlogEntryOf(bundle);
-      if (entry !== undefined && ctx.rekorUrl !== undefined) added[transparencyAnnotation] = transparencyAnnotationValue(ctx.rekorUrl, entry.logIndex);
+  const backends = new Map<string, StorageBackend>(createStorageBackends(names, deps).map((b) => [b.name, b]));
+  // Provenance goes to every listed backend; image signatures to those artifacts.oci.storage also names.
+  const plan = planArtifacts({ run, children: ctx.children, config, logger })
+    .map((a) => ({ ...a, storage: a.type === 'provenance' ? names : names.filter((n) => config.artifacts.oci.storage.includes(n)) }))
+    .filter((a) => a.type === 'provenance' || a.storage.length > 0);
+  const signers = new Map<string, ProvenantSigner>();
+  try {
+    for (const name of new Set(plan.map((a) => a.signer))) signers.set(name, await createSignerFromConfig(config, { logger, env: io.env }, name));
+    const result = await processArtifacts(plan, {
+      run: key ?? { kind: run.kind, namespace: run.namespace, name: run.name, uid: run.uid },
+      signer: (artifact) => signers.get(artifact.signer) as ProvenantSigner,
+      witnesses: ctx.witnesses,
+      logs: ctx.rekorUrl !== undefined,
+      storage: (name) => {
+        const backend = backends.get(name);
+        if (backend === undefined) throw new ProvenantError('config', 'STORAGE_NOT_WIRED', `storage backend ${name} is not configured`);
+        return backend;
+      },
+      checkpoints: createMemoryCheckpoints(),
+      logger,
+      runAnnotations: run.annotations ?? {},
+      onStored: (artifact, name, stored) => {
+        for (const location of stored.locations) io.stderr(`provenant sign: stored ${artifact.type} ${artifact.shortKey} in ${name}: ${location}\n`);
+      },
+    }).catch((err: unknown) => {
+      throw err instanceof StepError ? err.inner : err;
+    });
+    Object.assign(added, result.annotations);
+    const provenance = result.artifacts.find((r) => r.artifact.type === 'provenance')?.bundle;
+    if (provenance === undefined) {
+      throw new ProvenantError('config', 'SIGNING_DISABLED', `the config signs no provenance for ${run.kind}`);
     }
-    for (const name of targets) {
-      const backend = backends.get(name);
-      if (backend === undefined) continue;
-      const stored = await backend.store({
-        run: key,
-        artifact: {
-          type: artifact.type,
-          shortKey: artifact.shortKey,
-          subjects: artifact.subjects,
-          ...(artifact.predicateType === undefined ? {} : { predicateType: artifact.predicateType }),
-        },
-        payload: artifact.payload,
-        bundle,
-      });
-      for (const location of stored.locations) io.stderr(`provenant sign: stored ${artifact.type} ${artifact.shortKey} in ${name}: ${location}\n`);
-    }
+    const entry = tlogEntryOf(provenance);
+    if (entry !== undefined && ctx.rekorUrl !== undefined) added[transparencyAnnotation] = transparencyAnnotationValue(ctx.rekorUrl, entry.logIndex);
+    if (key !== undefined && names.includes('tekton')) await writeAnnotatedRun(ctx, key, added);
+    return provenance;
+  } finally {
+    for (const signer of signers.values()) await signer.close?.();
   }
-  if (provenance === undefined) {
-    throw new ProvenantError('config', 'SIGNING_DISABLED', `the config signs no provenance for ${run.kind}`);
-  }
-  if (names.includes('tekton')) await writeAnnotatedRun(ctx, key, added);
-  return provenance;
 }
 
 /** The `tekton` backend without a cluster: the run document with the annotations Chains would patch in. */

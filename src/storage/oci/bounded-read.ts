@@ -3,7 +3,7 @@
  * layer and entry counts), blobs (bytes, streamed SHA-256 checked against the digest asked for) and
  * small JSON answers (referrers, tokens). Used by registry-client.ts; every failure is typed.
  */
-import { ProvenantError } from '../../errors.js';
+import { ProvenantError, type ErrorCode } from '../../errors.js';
 import { checkJsonShape, limits, readBodyBounded, violationError, type BodyErrors } from '../../limits.js';
 
 export interface Where {
@@ -11,7 +11,7 @@ export interface Where {
   readonly repository: string;
 }
 
-function bodyErrors(where: Where, code: string, what: string, max: number): BodyErrors {
+function bodyErrors(where: Where, code: ErrorCode, what: string, max: number): BodyErrors {
   return {
     tooLarge: (actual) =>
       new ProvenantError('input', code, `${what} from ${where.registry}/${where.repository} has ${actual} bytes, over the limit of ${max}`, {

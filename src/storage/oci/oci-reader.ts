@@ -5,8 +5,8 @@
  * returned for key-based verification.
  */
 import type { SerializedBundle, SerializedEnvelope } from '@sigstore/bundle';
-import type { Logger } from '../../observability/logger.js';
-import type { Config } from '../../config/types.js';
+import type { Config } from '../../config/index.js';
+import type { Logger } from '../../observability/index.js';
 import type { DockerCredentials } from './credentials.js';
 import { createRegistryClient, type Descriptor, type RegistryClient } from './registry-client.js';
 import { digestTag, parseImageDigestRef, type RepositoryRef } from './reference.js';

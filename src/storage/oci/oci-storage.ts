@@ -3,8 +3,8 @@
  * referrer (with the referrers tag-schema fallback), per `storage.oci.encoding-format`.
  * Layout rules and their sources: docs/oci-layout.md.
  */
-import type { Logger } from '../../observability/logger.js';
-import type { Config } from '../../config/types.js';
+import type { Config } from '../../config/index.js';
+import type { Logger } from '../../observability/index.js';
 import { ProvenantError } from '../../errors.js';
 import type { ArtifactSubject, StorageBackend, StoreRequest, StoreResult } from '../types.js';
 import type { DockerCredentials } from './credentials.js';
@@ -26,7 +26,7 @@ import {
   type Layer,
 } from './layouts.js';
 import { withAttestationTimestamp, type LayerTimestamper } from './layer-timestamp.js';
-import { defaultTagUpdateOptions, updateTag, type Doc, type TagKind, type TagUpdateOptions } from './tag-update.js';
+import { createTagWriter, type Doc, type TagKind, type TagUpdateOptions, type TagWriter } from './tag-update.js';
 
 export interface OciStorageDeps {
   readonly config: Config['storage']['oci'];
@@ -37,7 +37,9 @@ export interface OciStorageDeps {
   readonly serviceAccount?: string | undefined;
   /** RFC 3161 timestamps over `.att` layer bytes (`signers.x509.tsa.url`); see layer-timestamp.ts. */
   readonly timestamper?: LayerTimestamper | undefined;
-  /** Concurrency tuning of tag read-modify-write (tests shorten the settle time). */
+  /** The process's tag writer (coordination + coalescing); default a `{mode: 'process'}` one of its own. */
+  readonly tagWriter?: TagWriter;
+  /** Tuning of the default tag writer's read-modify-write (tests shorten the settle time). */
   readonly tagUpdate?: Partial<TagUpdateOptions>;
 }
 
@@ -75,9 +77,7 @@ export function imageSubjects(subjects: readonly ArtifactSubject[]): { images: I
 export function createOciStorage(deps: OciStorageDeps): StorageBackend {
   const override = parseRepositoryOverride(deps.config.repository);
   const encoding = deps.config.encoding;
-  // With a lock that every provenant writer takes (Redis across replicas, or the process mutex when
-  // there is one process), the settle wait only guards against foreign writers: re-read at once.
-  const tagOptions: TagUpdateOptions = { ...defaultTagUpdateOptions, ...(deps.tagUpdate?.lock ? { settleMs: 0 } : {}), ...deps.tagUpdate };
+  const tagWriter = deps.tagWriter ?? createTagWriter({ mode: 'process' }, deps.tagUpdate);
   const log = deps.logger.child({ backend: 'oci' });
   const clients = new Map<string, RegistryClient>();
 
@@ -129,7 +129,7 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
     const client = clientFor(target.registry);
     await client.pushBlob(target.repository, layer.bytes, layer.descriptor.mediaType);
     const tag = digestTag(image.digest, suffix);
-    const wrote = await updateTag(
+    const wrote = await tagWriter.update(
       client,
       target.repository,
       tag,
@@ -143,7 +143,6 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
         },
         contains: (doc) => !mergeSignatureManifest(doc, [layer.descriptor]).changed,
       },
-      tagOptions,
     );
     const location = `${formatRepository(target)}:${tag}`;
     log.info({ image: `${formatRepository(image)}@${image.digest}`, location, layer: layer.descriptor.digest, wrote }, 'cosign layer stored');
@@ -176,7 +175,7 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
       annotations: bundleAnnotations(request.bundle, request.artifact.predicateType),
     };
     const tag = digestTag(image.digest);
-    await updateTag(
+    await tagWriter.update(
       client,
       target.repository,
       tag,
@@ -193,7 +192,6 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
         },
         contains: (doc) => indexHas(doc, digest),
       },
-      tagOptions,
     );
     locations.push(`${formatRepository(target)}:${tag}`);
     log.info({ image: `${formatRepository(image)}@${image.digest}`, referrer: digest }, 'sigstore bundle stored as referrer');

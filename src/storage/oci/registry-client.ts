@@ -12,8 +12,8 @@
  * commonly redirected to object storage with their own signed URL).
  */
 import { createHash } from 'node:crypto';
-import type { Logger } from '../../observability/logger.js';
-import { ProvenantError } from '../../errors.js';
+import type { Logger } from '../../observability/index.js';
+import { ProvenantError, type ErrorCode } from '../../errors.js';
 import type { DockerCredentials, RegistryCredential } from './credentials.js';
 import { apiHost } from './reference.js';
 import { httpTransport } from './http-transport.js';
@@ -124,7 +124,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   const referrersCache = new Map<string, boolean>();
   const timeoutMs = deps.timeoutMs ?? limits.http.timeoutMs;
   const bodyTooLarge =
-    (code = 'OCI_BLOB_INVALID') =>
+    (code: ErrorCode = 'OCI_BLOB_INVALID') =>
     (actual: number, max: number): ProvenantError =>
       new ProvenantError('input', code, `registry ${deps.registry} sent a body of more than ${max} bytes (${actual} read)`, {
         context: { registry: deps.registry, limit: 'bytes', max, actual, hint: 'see docs/limits.md' },

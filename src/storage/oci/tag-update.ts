@@ -4,10 +4,12 @@
  *
  * 1. Writers of the same tag through the same client are coalesced: one runner per repo/tag takes every
  *    pending update, applies them all to one read, and writes once (20 parallel stores → a few PUTs).
- * 2. Every read-modify-write of one tag runs under a lock: a process-wide mutex always (separate storage
- *    instances, other credentials), and the `lock` option when replicas share one (the controller passes
- *    a Redis lock when it runs on BullMQ), which makes the update a real critical section.
- * 3. Writers we cannot lock out (cosign run by hand, a replica without the shared lock): after a PUT we
+ * 2. Every read-modify-write of one tag runs under a lock decided by the explicit coordination value:
+ *    `{mode: 'process'}` takes the writer's own mutex (shared by every storage instance built with the
+ *    same writer: other credentials, other ServiceAccounts); `{mode: 'shared', lock}` takes a lock every
+ *    provenant writer of the deployment takes (Redis across replicas, or the process mutex of a single
+ *    replica), which makes the update a real critical section.
+ * 3. Writers we cannot lock out (cosign run by hand, a CLI next to a controller): in `process` mode, after a PUT we
  *    wait a settle time, re-read the tag and check every entry of the batch is still there; if another
  *    writer overwrote the tag from an older read, we merge again and re-PUT (bounded attempts, then
  *    `transient` `OCI_CONCURRENT_UPDATE` so the job retries). Such an entry is lost only if the other
@@ -15,6 +17,7 @@
  */
 import type { RegistryClient } from './registry-client.js';
 import { ProvenantError } from '../../errors.js';
+import { createKeyedMutex, type KeyedLock } from '../../mutex.js';
 
 export type Doc = Record<string, unknown>;
 
@@ -32,14 +35,21 @@ export interface TagKind {
 }
 
 /** Runs `fn` while holding the lock named `key` (shared by every writer that can see the lock). */
-export type TagLock = <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+export type TagLock = KeyedLock;
+
+/**
+ * How tag writes are coordinated, stated explicitly (not inferred from whether a lock was passed):
+ * - `process`: this process's writers exclude each other; other processes may write the same tags
+ *   (a CLI next to a controller, cosign), so every PUT is followed by a settle wait and a re-read.
+ * - `shared`: every provenant writer of the deployment takes `lock` (Redis across replicas, or the
+ *   process mutex of a single-replica controller), so the re-read needs no settle wait.
+ */
+export type TagWriteCoordination = { readonly mode: 'process' } | { readonly mode: 'shared'; readonly lock: TagLock };
 
 export interface TagUpdateOptions {
   readonly settleMs: number;
   readonly maxAttempts: number;
   readonly sleep: (ms: number) => Promise<void>;
-  /** A lock shared across replicas (e.g. in Redis); the process-wide mutex is always taken too. */
-  readonly lock?: TagLock;
 }
 
 export const defaultTagUpdateOptions: TagUpdateOptions = {
@@ -47,6 +57,11 @@ export const defaultTagUpdateOptions: TagUpdateOptions = {
   maxAttempts: 6,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
+
+/** The settle wait a coordination mode calls for. */
+export function settleMsFor(coordination: TagWriteCoordination): number {
+  return coordination.mode === 'shared' ? 0 : defaultTagUpdateOptions.settleMs;
+}
 
 interface Pending {
   readonly update: TagUpdate;
@@ -58,28 +73,6 @@ interface Queue {
   readonly pending: Pending[];
   running: boolean;
 }
-
-/** Per client (i.e. per set of credentials): a batch is written with the credentials of its writers only. */
-const queuesByClient = new WeakMap<RegistryClient, Map<string, Queue>>();
-
-/** Tail of the chain of holders per `registry/repository:tag`, process-wide. */
-const processLocks = new Map<string, Promise<void>>();
-
-/** A FIFO mutex per key within this process. */
-export const processTagLock: TagLock = async (key, fn) => {
-  const previous = processLocks.get(key) ?? Promise.resolve();
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  const tail = previous.then(() => mine);
-  processLocks.set(key, tail);
-  await previous;
-  try {
-    return await fn();
-  } finally {
-    release();
-    if (processLocks.get(key) === tail) processLocks.delete(key);
-  }
-};
 
 async function runBatch(client: RegistryClient, repository: string, tag: string, kind: TagKind, batch: readonly Pending[], options: TagUpdateOptions): Promise<void> {
   const wrote = new Set<Pending>();
@@ -109,42 +102,58 @@ async function runBatch(client: RegistryClient, repository: string, tag: string,
   for (const p of batch) p.resolve(wrote.has(p));
 }
 
-/** Adds this writer's entries to the tag. Resolves true when this call wrote them, false when they were there. */
-export function updateTag(client: RegistryClient, repository: string, tag: string, kind: TagKind, update: TagUpdate, options: TagUpdateOptions): Promise<boolean> {
-  const key = `${repository}:${tag}`;
-  let queues = queuesByClient.get(client);
-  if (queues === undefined) {
-    queues = new Map();
-    queuesByClient.set(client, queues);
-  }
-  const qs = queues;
-  let queue = queues.get(key);
-  if (queue === undefined) {
-    queue = { pending: [], running: false };
-    queues.set(key, queue);
-  }
-  const q = queue;
-  const result = new Promise<boolean>((resolve, reject) => q.pending.push({ update, resolve, reject }));
-  if (!q.running) {
-    q.running = true;
-    void (async () => {
-      try {
-        while (q.pending.length > 0) {
-          const batch = q.pending.splice(0);
-          try {
-            const lockKey = `${client.registry}/${repository}:${tag}`;
-            const locked = () => processTagLock(lockKey, () => runBatch(client, repository, tag, kind, batch, options));
-            // The process mutex is not reentrant: take it once even when it is also the configured lock.
-            await (options.lock !== undefined && options.lock !== processTagLock ? options.lock(lockKey, locked) : locked());
-          } catch (err) {
-            for (const p of batch) p.reject(err);
-          }
-        }
-      } finally {
-        q.running = false;
-        if (q.pending.length === 0 && qs.get(key) === q) qs.delete(key);
+export interface TagWriter {
+  readonly coordination: TagWriteCoordination;
+  /** Adds this writer's entries to the tag. Resolves true when this call wrote them, false when they were there. */
+  update(client: RegistryClient, repository: string, tag: string, kind: TagKind, update: TagUpdate): Promise<boolean>;
+}
+
+/**
+ * One writer per process (the wiring builds it once and hands it to every `oci` backend), so storage
+ * instances with different credentials still coalesce and exclude each other. `tuning` is for tests.
+ */
+export function createTagWriter(coordination: TagWriteCoordination, tuning: Partial<TagUpdateOptions> = {}): TagWriter {
+  const options: TagUpdateOptions = { ...defaultTagUpdateOptions, settleMs: settleMsFor(coordination), ...tuning };
+  const lock: TagLock = coordination.mode === 'shared' ? coordination.lock : createKeyedMutex();
+  /** Per client (i.e. per set of credentials): a batch is written with the credentials of its writers only. */
+  const queuesByClient = new WeakMap<RegistryClient, Map<string, Queue>>();
+
+  return {
+    coordination,
+    update(client, repository, tag, kind, update) {
+      const key = `${repository}:${tag}`;
+      let queues = queuesByClient.get(client);
+      if (queues === undefined) {
+        queues = new Map();
+        queuesByClient.set(client, queues);
       }
-    })();
-  }
-  return result;
+      const qs = queues;
+      let queue = queues.get(key);
+      if (queue === undefined) {
+        queue = { pending: [], running: false };
+        queues.set(key, queue);
+      }
+      const q = queue;
+      const result = new Promise<boolean>((resolve, reject) => q.pending.push({ update, resolve, reject }));
+      if (!q.running) {
+        q.running = true;
+        void (async () => {
+          try {
+            while (q.pending.length > 0) {
+              const batch = q.pending.splice(0);
+              try {
+                await lock(`${client.registry}/${repository}:${tag}`, () => runBatch(client, repository, tag, kind, batch, options));
+              } catch (err) {
+                for (const p of batch) p.reject(err);
+              }
+            }
+          } finally {
+            q.running = false;
+            if (q.pending.length === 0 && qs.get(key) === q) qs.delete(key);
+          }
+        })();
+      }
+      return result;
+    },
+  };
 }

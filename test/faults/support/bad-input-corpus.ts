@@ -8,7 +8,7 @@
  * - `waits-for-children`: a PipelineRun whose child TaskRun does not exist: left unsigned (deferred)
  *   until the child exists and is signed, then signed.
  */
-import type { KubeObject } from '../../../src/testing/fake-kube-server.js';
+import type { KubeObject } from '../../support/fake-kube-server.js';
 import { taskRunObject } from '../../support/controller-harness.js';
 import { fakeImage } from './fault-harness.js';
 

@@ -2,8 +2,9 @@
  * Fault-suite harness: a backlog of runs, a controller (in-process or as a child process that can be
  * SIGKILLed), and the end-of-scenario audit every scenario shares: every stored bundle verified
  * (local storage with its Rekor entry against the mock's trusted root, tekton annotations with the
- * key), Rekor entries counted per run through the payload hash, signed annotations counted, and a
- * row of the results table written to `test-artifacts/faults/`.
+ * key), Rekor entries counted per run through the payload hash, signed annotations counted. The
+ * results table is written only when asked for (`FAULTS_RESULTS=<dir>`, as `npm run faults:long`
+ * does): a plain test run has no side effect on the tree.
  *
  * Scale: `FAULTS_SCALE` multiplies the backlog (default 1 → 200 TaskRuns + 10 PipelineRuns with 2
  * children each = 230 runs); `FAULTS_LONG=1` (npm run faults:long) sets scale 5 and the full fault
@@ -12,16 +13,16 @@
 import { expect } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startController, type Controller, type WiringDeps } from '../../../src/main.js';
+import { startController, type Controller, type ControllerOptions } from '../../../src/main.js';
 import { createCapturingLogger, createMetrics, type Metrics } from '../../../src/observability/index.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from '../../../src/queue/index.js';
 import { readLocal } from '../../../src/storage/index.js';
 import { loadKubeConfig, signedAnnotation } from '../../../src/tekton/index.js';
-import type { FakeKubeServer, KubeObject } from '../../../src/testing/fake-kube-server.js';
+import type { FakeKubeServer, KubeObject } from '../../support/fake-kube-server.js';
 import { verifyBundle } from '../../../src/verify/index.js';
 import {
   annotationsOf,
@@ -45,7 +46,15 @@ export const backlogTaskRuns = Math.max(20, Math.round(200 * scale));
 export const scenarioTimeoutMs = Math.round(150_000 * Math.max(1, scale));
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const resultsDir = path.join(repoRoot, 'test-artifacts', 'faults');
+/** Where results rows go, when asked for (`FAULTS_RESULTS`, relative to the repository); else nowhere. */
+export const resultsDir: string | undefined = process.env['FAULTS_RESULTS'] ? path.resolve(repoRoot, process.env['FAULTS_RESULTS']) : undefined;
+
+/** Writes a results file when `FAULTS_RESULTS` asks for one; a no-op otherwise. */
+export async function writeResult(name: string, text: string, mode: 'append' | 'replace' = 'replace'): Promise<void> {
+  if (resultsDir === undefined) return;
+  await mkdir(resultsDir, { recursive: true });
+  await (mode === 'append' ? appendFile : writeFile)(path.join(resultsDir, name), text);
+}
 
 export interface FaultEnvironment extends E2eEnvironment {
   /** `storage.local.path`: full bundles (with the Rekor entry) land here. */
@@ -175,7 +184,7 @@ export async function startFaultController(
     attempts?: number;
     backoff?: { baseMs: number; maxMs: number };
     concurrency?: number;
-    wiring?: Omit<WiringDeps, 'logger' | 'runStore'>;
+    wiring?: ControllerOptions['wiring'];
   } = {},
 ): Promise<FaultController> {
   const { logger, lines } = createCapturingLogger('debug');
@@ -393,8 +402,7 @@ export function leakedSecrets(lines: readonly string[], secrets: readonly string
 }
 
 export async function recordRow(row: ScenarioRow): Promise<void> {
-  await mkdir(resultsDir, { recursive: true });
-  await appendFile(path.join(resultsDir, 'results.jsonl'), `${JSON.stringify({ ...row, scale, at: new Date().toISOString() })}\n`);
+  await writeResult('results.jsonl', `${JSON.stringify({ ...row, scale, at: new Date().toISOString() })}\n`, 'append');
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -61,6 +61,26 @@ describe('Dockerfile invariants (checked without a Docker engine)', () => {
     const ignore = readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     for (const entry of ['node_modules', '.git', 'test', '**/*.pem', '**/*.key', '**/*.password', '**/cosign.*']) {
       expect(ignore).toContain(entry);
+    }
+  });
+
+  it('holds no test double: the image gets src/ only, and src/ neither contains nor imports one', () => {
+    // What the build stage copies from the context: nothing of test/, demo/ or bench/ (the build script is not a double).
+    const copied = instructions.filter((l) => /^COPY\s/i.test(l) && !/--from=/.test(l)).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    for (const source of copied.filter((c) => !c.startsWith('--'))) expect(source).toMatch(/^(package(-lock)?\.json|tsconfig(\.build)?\.json|src|bin|scripts\/build\.mjs)$/);
+    const ignore = readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const entry of ['test', 'demo', 'bench']) expect(ignore).toContain(entry);
+    const files = readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(50);
+    for (const f of files) {
+      expect(f).not.toMatch(/(^|\/)(testing|fakes?|mocks?)(\/|$)|fake-|-fake|mock-/);
+      const text = readFileSync(path.join(root, 'src', f), 'utf8');
+      // Static imports stay inside src/ (the demo entry is loaded by path, only in a source checkout).
+      for (const m of text.matchAll(/from '(\.[^']+)'/g)) {
+        const target = path.resolve(path.dirname(path.join(root, 'src', f)), m[1] ?? '');
+        expect(path.relative(path.join(root, 'src'), target).startsWith('..')).toBe(false);
+      }
+      expect(text).not.toMatch(/createFakeKubeServer|injectFault/);
     }
   });
 });

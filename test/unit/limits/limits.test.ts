@@ -16,7 +16,7 @@ import { runCaptured } from '../../support/cli.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'fuzz');
 const small: JsonShapeLimits = { maxDepth: 4, maxKeys: 3, maxItems: 3, maxStringLength: 5, maxNodes: 20, maxBytes: 200 };
-const fail = violationError('input', 'TEST_LIMIT', 'doc');
+const fail = violationError('input', 'INPUT_TOO_LARGE', 'doc');
 const codeOf = (fn: () => unknown): string | undefined => {
   try {
     fn();
@@ -45,7 +45,7 @@ describe('checkJsonShape', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toMatchObject({ kind: 'input', code: 'TEST_LIMIT', context: { limit } });
+    expect(err).toMatchObject({ kind: 'input', code: 'INPUT_TOO_LARGE', context: { limit } });
   });
 
   it('walks 200,000 levels without recursion and names the path', () => {
@@ -90,25 +90,25 @@ describe('asn1Depth', () => {
 
 describe('readBodyBounded', () => {
   const errors = {
-    tooLarge: (n: number) => new ProvenantError('permanent', 'TOO_LARGE', `${n}`),
-    failed: () => new ProvenantError('transient', 'FAILED', 'read failed'),
+    tooLarge: (n: number) => new ProvenantError('permanent', 'OCI_BLOB_INVALID', `${n}`),
+    failed: () => new ProvenantError('transient', 'OCI_UNAVAILABLE', 'read failed'),
   };
 
   it('hashes while reading and refuses a declared or actual size over the cap', async () => {
     const ok = await readBodyBounded(new Response('hello'), 5, errors);
     expect(Buffer.from(ok.bytes).toString()).toBe('hello');
     expect(ok.digest).toBe('sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824');
-    await expect(readBodyBounded(new Response('hello!'), 5, errors)).rejects.toMatchObject({ code: 'TOO_LARGE' });
-    await expect(readBodyBounded(new Response('x', { headers: { 'content-length': '999999' } }), 5, errors)).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    await expect(readBodyBounded(new Response('hello!'), 5, errors)).rejects.toMatchObject({ code: 'OCI_BLOB_INVALID' });
+    await expect(readBodyBounded(new Response('x', { headers: { 'content-length': '999999' } }), 5, errors)).rejects.toMatchObject({ code: 'OCI_BLOB_INVALID' });
   });
 
   it('stops an endless stream at the cap and types a broken one', async () => {
     let pulls = 0;
     const endless = new ReadableStream<Uint8Array>({ pull: (c) => void (pulls++, c.enqueue(new Uint8Array(1024))) });
-    await expect(readBodyBounded(new Response(endless), 10_000, errors)).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    await expect(readBodyBounded(new Response(endless), 10_000, errors)).rejects.toMatchObject({ code: 'OCI_BLOB_INVALID' });
     expect(pulls).toBeLessThan(20);
     const broken = new ReadableStream<Uint8Array>({ pull: (c) => c.error(new TypeError('terminated')) });
-    await expect(readBodyBounded(new Response(broken), 10_000, errors)).rejects.toMatchObject({ code: 'FAILED' });
+    await expect(readBodyBounded(new Response(broken), 10_000, errors)).rejects.toMatchObject({ code: 'OCI_UNAVAILABLE' });
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { createCapturingLogger } from '../../../src/observability/logger.js';
 import {
   checkDigest,
+  composeProvenance,
   composeStatement,
   extractImageSubjects,
   parseImageDigestReference,
@@ -33,7 +33,6 @@ const results = (...r: [string, unknown][]) => ({ results: r.map(([name, value])
 const subjects = (run: Run, format: 'in-toto' | 'slsa/v2alpha3' | 'slsa/v2alpha4' = 'in-toto') =>
   composeStatement({ format, run, children: [], options }).subject ?? [];
 const materials = (run: Run) => composeStatement({ format: 'in-toto', run, children: [], options }).predicate['materials'];
-const logged = (lines: string[]) => lines.map((l) => JSON.parse(l) as { level: number; reason?: string; msg: string });
 
 describe('docker reference normalisation (go-containerregistry semantics)', () => {
   it.each([
@@ -134,38 +133,34 @@ describe('invalid digests are dropped with a logged reason, never thrown', () =>
     ['ARTIFACT_OUTPUTS without uri', results(['f-ARTIFACT_OUTPUTS', { digest: `sha256:${A}` }])],
     ['ARTIFACT_OUTPUTS not an object', results(['f-ARTIFACT_OUTPUTS', 'x'])],
   ])('%s', (_label, status) => {
-    const { logger, lines } = createCapturingLogger();
-    const s = composeStatement({ format: 'in-toto', run: taskRun(status), children: [], options, logger });
+    const { statement: s, warnings } = composeProvenance({ format: 'in-toto', run: taskRun(status), children: [], options });
     expect(s.subject).toBeUndefined();
-    const warns = logged(lines).filter((l) => l.level === 40);
+    const warns = warnings.filter((w) => w.level === 'warn');
     expect(warns.length).toBeGreaterThan(0);
-    expect(warns.every((w) => typeof w.reason === 'string' && w.reason.length > 0)).toBe(true);
+    expect(warns.every((w) => typeof w.fields['reason'] === 'string' && w.fields['reason'].length > 0)).toBe(true);
   });
 
   it('invalid build artifact is dropped from v2alpha4 subjects and byproducts', () => {
-    const { logger, lines } = createCapturingLogger();
     const run = taskRun(results(['f-ARTIFACT_OUTPUTS', { uri: 'def', digest: 'sha256:basd-sha', isBuildArtifact: 'true' }], ['other', 'x']));
-    const s = composeStatement({ format: 'slsa/v2alpha4', run, children: [], options, logger });
+    const { statement: s, warnings } = composeProvenance({ format: 'slsa/v2alpha4', run, children: [], options });
     expect(s.subject).toBeUndefined();
     const byproducts = (s.predicate['runDetails'] as Record<string, unknown>)['byproducts'] as { name: string }[];
     expect(byproducts.map((b) => b.name)).toEqual(['taskRunResults/tr/other']);
-    expect(logged(lines).some((l) => l.level === 40 && l.reason !== undefined)).toBe(true);
+    expect(warnings.some((w) => w.level === 'warn' && w.fields['reason'] !== undefined)).toBe(true);
   });
 
   it('invalid ARTIFACT_INPUTS digest is dropped from materials with a reason', () => {
-    const { logger, lines } = createCapturingLogger();
     const run = taskRun(results(['in-ARTIFACT_INPUTS', { uri: 'abc', digest: 'sha256:nope' }]));
-    const s = composeStatement({ format: 'in-toto', run, children: [], options, logger });
+    const { statement: s, warnings } = composeProvenance({ format: 'in-toto', run, children: [], options });
     expect(s.predicate['materials']).toBeUndefined();
-    expect(logged(lines).filter((l) => l.level === 40)).toHaveLength(1);
+    expect(warnings.filter((w) => w.level === 'warn')).toHaveLength(1);
   });
 
   it('a step imageID without "@" is dropped with a reason (Chains fails the whole attestation)', () => {
-    const { logger, lines } = createCapturingLogger();
     const run = taskRun({ steps: [{ name: 'a', imageID: 'gcr.io/unpinned:latest' }, { name: 'b', imageID: `gcr.io/pinned@sha256:${A}` }] });
-    const s = composeStatement({ format: 'in-toto', run, children: [], options, logger });
+    const { statement: s, warnings } = composeProvenance({ format: 'in-toto', run, children: [], options });
     expect(s.predicate['materials']).toEqual([{ digest: { sha256: A }, uri: 'oci://gcr.io/pinned' }]);
-    expect(logged(lines).filter((l) => l.level === 40)).toHaveLength(1);
+    expect(warnings.filter((w) => w.level === 'warn')).toHaveLength(1);
   });
 });
 

@@ -24,6 +24,7 @@ describe('createMemoryQueue', () => {
   it('a throwing onFailed callback does not break the queue', async () => {
     const q = createMemoryQueue({ logger: createSilentLogger(), attempts: 1 });
     const done = deferred();
+    let callbacks = 0;
     q.process(
       async (ctx) => {
         if (ctx.data.key.uid === 'bad') throw new Error('boom');
@@ -32,6 +33,7 @@ describe('createMemoryQueue', () => {
       {
         concurrency: 1,
         onFailed: async () => {
+          callbacks++;
           throw new Error('callback broke');
         },
       },
@@ -39,6 +41,9 @@ describe('createMemoryQueue', () => {
     await q.add(runKey('bad'));
     await q.add(runKey('good'));
     await done.promise;
+    expect(callbacks).toBe(1);
+    // The failed job is kept as failed, and the queue went on to the next one.
+    expect(await q.depth()).toEqual({ waiting: 0, active: expect.any(Number), delayed: 0, failed: 1 });
     await q.close({ graceful: true, timeoutMs: 1_000 });
   });
 });

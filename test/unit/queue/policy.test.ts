@@ -50,27 +50,19 @@ describe('backoffDelayMs', () => {
 
 describe('isRetryable', () => {
   it('retries transient and unclassified errors only', () => {
-    expect(isRetryable(new ProvenantError('transient', 'X', 'x'))).toBe(true);
+    expect(isRetryable(new ProvenantError('transient', 'UNEXPECTED', 'x'))).toBe(true);
     expect(isRetryable(new Error('x'))).toBe(true);
     expect(isRetryable('x')).toBe(true);
-    expect(isRetryable(new ProvenantError('permanent', 'X', 'x'))).toBe(false);
-    expect(isRetryable(new ProvenantError('config', 'X', 'x'))).toBe(false);
-    expect(isRetryable(new ProvenantError('input', 'X', 'x'))).toBe(false);
+    expect(isRetryable(new ProvenantError('permanent', 'RUN_MALFORMED', 'x'))).toBe(false);
+    expect(isRetryable(new ProvenantError('config', 'CONFIG_INVALID', 'x'))).toBe(false);
+    expect(isRetryable(new ProvenantError('input', 'USAGE', 'x'))).toBe(false);
   });
 });
 
 describe('mergeCheckpoints', () => {
-  it('replaces top-level fields and merges records by artifact key', () => {
-    const merged = mergeCheckpoints(
-      { statementDigest: 'a', bundles: { x: 1 }, stored: { x: ['tekton'] } },
-      { statementDigest: 'b', bundles: { y: 2 }, stored: { x: ['tekton', 'oci'] }, rekor: { y: { logIndex: 3 } } },
-    );
-    expect(merged).toEqual({
-      statementDigest: 'b',
-      bundles: { x: 1, y: 2 },
-      stored: { x: ['tekton', 'oci'] },
-      rekor: { y: { logIndex: 3 } },
-    });
+  it('merges records by artifact key', () => {
+    const merged = mergeCheckpoints({ bundles: { x: 1 }, stored: { x: ['tekton'] } }, { bundles: { y: 2 }, stored: { x: ['tekton', 'oci'] } });
+    expect(merged).toEqual({ bundles: { x: 1, y: 2 }, stored: { x: ['tekton', 'oci'] } });
     expect(mergeCheckpoints({ bundles: { x: 1 } }, {})).toEqual({ bundles: { x: 1 } });
   });
 });

@@ -34,7 +34,7 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const transient = (): ProvenantError => new ProvenantError('transient', 'TEST_TRANSIENT', 'flaky');
+const transient = (): ProvenantError => new ProvenantError('transient', 'QUEUE_UNAVAILABLE', 'flaky');
 const fastBackoff: BackoffOptions = { baseMs: 40, maxMs: 100 };
 
 export function defineQueueContract(name: string, factory: QueueFactory): void {
@@ -138,7 +138,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
         {
           concurrency: 1,
           onFailed: async (ctx, err, final) => {
-            expect(isProvenantError(err, 'TEST_TRANSIENT')).toBe(true);
+            expect(isProvenantError(err, 'QUEUE_UNAVAILABLE')).toBe(true);
             expect(ctx.data.key.uid).toBe('u-r');
             failures.push(final);
           },
@@ -152,7 +152,8 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(18);
       expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(38);
       await waitFor(async () => (await q.depth()).failed === 1);
-      await sleep(150);
+      // No sleep-and-see: the queue's own state says no retry is scheduled or waiting.
+      expect(await q.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 1 });
       expect(attempts).toHaveLength(3);
     });
 
@@ -181,7 +182,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
         q.process(
           async () => {
             calls++;
-            throw new ProvenantError(kind, 'TEST_NO_RETRY', 'nope');
+            throw new ProvenantError(kind, 'RUN_MALFORMED', 'nope');
           },
           {
             concurrency: 1,
@@ -189,9 +190,9 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
           },
         );
         await q.add(runKey(`u-${kind}`));
-        expect(await failed.promise).toEqual({ final: true, code: 'TEST_NO_RETRY' });
+        expect(await failed.promise).toEqual({ final: true, code: 'RUN_MALFORMED' });
         await waitFor(async () => (await q.depth()).failed === 1);
-        await sleep(150);
+        expect(await q.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 1 });
         expect(calls).toBe(1);
       });
     }
@@ -204,17 +205,15 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
         async (ctx: JobContext) => {
           seen.push(ctx.data);
           if (ctx.attempt === 1) {
-            await ctx.checkpoint({ statementDigest: 'sha256:aa', bundles: { a: { b: 1 } } });
-            expect(ctx.data.checkpoints.statementDigest).toBe('sha256:aa');
-            await ctx.checkpoint({ rekor: { a: { logIndex: 7 } } });
+            await ctx.checkpoint({ bundles: { a: { b: 1 } } });
+            expect(ctx.data.checkpoints.bundles).toEqual({ a: { b: 1 } });
+            await ctx.checkpoint({ stored: { a: ['tekton'] } });
             throw transient();
           }
-          await ctx.checkpoint({ bundles: { b: { b: 2 } }, stored: { a: ['oci'] } });
+          await ctx.checkpoint({ bundles: { b: { b: 2 } }, stored: { b: ['oci'] } });
           expect(ctx.data.checkpoints).toEqual({
-            statementDigest: 'sha256:aa',
             bundles: { a: { b: 1 }, b: { b: 2 } },
-            rekor: { a: { logIndex: 7 } },
-            stored: { a: ['oci'] },
+            stored: { a: ['tekton'], b: ['oci'] },
           });
           done.resolve();
         },
@@ -222,11 +221,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       );
       await q.add(runKey('u-c'));
       await done.promise;
-      expect(seen[1]?.checkpoints).toEqual({
-        statementDigest: 'sha256:aa',
-        bundles: { a: { b: 1 } },
-        rekor: { a: { logIndex: 7 } },
-      });
+      expect(seen[1]?.checkpoints).toEqual({ bundles: { a: { b: 1 } }, stored: { a: ['tekton'] } });
     });
 
     it('re-adding a finally failed run starts it again with its checkpoints', async () => {
@@ -240,7 +235,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
           seen.push(ctx.data);
           if (failOnce) {
             failOnce = false;
-            await ctx.checkpoint({ statementDigest: 'sha256:bb' });
+            await ctx.checkpoint({ bundles: { x: 'bb' } });
             throw transient();
           }
           done.resolve();
@@ -252,7 +247,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       await waitFor(async () => (await q.depth()).failed === 1);
       expect(await q.add(runKey('u-f'))).toBe('added');
       await done.promise;
-      expect(seen[1]?.checkpoints).toEqual({ statementDigest: 'sha256:bb' });
+      expect(seen[1]?.checkpoints).toEqual({ bundles: { x: 'bb' } });
       expect(seen[1]?.key).toEqual(runKey('u-f'));
     });
 
@@ -320,6 +315,37 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       await q.close({ graceful: true, timeoutMs: 150 });
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(await abortedSeen.promise).toBe(true);
+    });
+
+    it('a job added with delayMs waits as delayed, then runs', async () => {
+      const q = await make();
+      const ran = deferred();
+      q.process(async () => ran.resolve(), { concurrency: 1 });
+      expect(await q.add(runKey('u-d'), { delayMs: 300 })).toBe('added');
+      expect((await q.depth()).delayed).toBe(1);
+      expect(await q.add(runKey('u-d'))).toBe('duplicate');
+      await ran.promise;
+      await waitFor(async () => (await q.depth()).active === 0);
+      expect(await q.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    });
+
+    it('a handler result with requeueAfterMs adds the run again once the job completed', async () => {
+      const q = await make();
+      const attempts: number[] = [];
+      const second = deferred();
+      q.process(
+        async (ctx) => {
+          attempts.push(ctx.attempt);
+          if (attempts.length === 1) return { requeueAfterMs: 50 };
+          second.resolve();
+          return undefined;
+        },
+        { concurrency: 1 },
+      );
+      await q.add(runKey('u-r'));
+      await second.promise;
+      // A requeue is a new job, not a retry: its attempt count starts again.
+      expect(attempts).toEqual([1, 1]);
     });
 
     it('refuses to add after close', async () => {

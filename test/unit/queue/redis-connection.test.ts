@@ -40,13 +40,15 @@ describe('redisOptionsFromUrl', () => {
   }
 
   it('never puts the password into the error', () => {
+    let thrown: unknown;
     try {
       redisOptionsFromUrl({ redisUrl: 'http://:hunter2@h:1' });
-      expect.unreachable();
     } catch (err) {
-      expect(JSON.stringify(err)).not.toContain('hunter2');
-      expect(String((err as Error).message)).not.toContain('hunter2');
+      thrown = err;
     }
+    expect(thrown).toMatchObject({ code: 'QUEUE_REDIS_URL_INVALID' });
+    expect(JSON.stringify(thrown)).not.toContain('hunter2');
+    expect(String((thrown as Error).message)).not.toContain('hunter2');
   });
 });
 

@@ -2,19 +2,20 @@ import { describe, it, expect } from 'vitest';
 import type { Signer } from '@sigstore/sign';
 import { parseConfig, type StorageName } from '../../../src/config/index.js';
 import { ProvenantError } from '../../../src/errors.js';
-import { createCapturingLogger, createMetrics } from '../../../src/observability/index.js';
+import { createCapturingLogger, createMetrics, createSilentLogger } from '../../../src/observability/index.js';
 import { mergeCheckpoints, type Checkpoints, type JobContext, type RunJobData } from '../../../src/queue/index.js';
 import {
+  createRunJobHandler,
   handleFailure,
   reconcileRun,
   type RunAccess,
-  type StorageScope,
-  type Wiring,
 } from '../../../src/reconcile/index.js';
+import type { StorageScope, Wiring } from '../../../src/wiring/index.js';
 import { createEphemeralSigner } from '../../../src/signing/index.js';
-import type { StorageBackend, StoreRequest } from '../../../src/storage/index.js';
+import { createTektonStorage, type StorageBackend, type StoreRequest } from '../../../src/storage/index.js';
 import type { RunKey } from '../../../src/tekton/index.js';
 import { verifyBundle } from '../../../src/verify/index.js';
+import { shouldEnqueue } from '../../../src/watch/index.js';
 
 type Obj = Record<string, unknown> & { metadata: Record<string, unknown> };
 
@@ -223,6 +224,22 @@ describe('reconcileRun: skips', () => {
     expect(annotationsOf(runs.objects.get('TaskRun/tr'))['chains.tekton.dev/signed-uid']).toBe('u2');
   });
 
+  it('signs a run carrying Chains tekton-storage annotations of another uid without signed-uid (filter and reconcile agree)', async () => {
+    // Before the run rules were shared, the filter enqueued this run as copied on every list and
+    // reconcile skipped it as "signed by Chains" every time: it was never signed.
+    const tr = taskRun('tr', 'u2', {
+      annotations: { 'chains.tekton.dev/signed': 'true', 'chains.tekton.dev/signature-taskrun-u1': 'c2ln', 'chains.tekton.dev/payload-taskrun-u1': 'cA==' },
+    });
+    expect(shouldEnqueue(tr)).toMatchObject({ enqueue: true, reason: 'copied-annotations' });
+    const { deps, runs, w } = setup([tr]);
+    const out = await reconcileRun(jobContext(keyOf(tr)), deps);
+    expect(out.status).toBe('signed');
+    expect(w.signer_.calls).toBeGreaterThan(0);
+    const after = runs.objects.get('TaskRun/tr');
+    expect(annotationsOf(after)['chains.tekton.dev/signed-uid']).toBe('u2');
+    expect(shouldEnqueue(after)).toEqual({ enqueue: false, reason: 'signed' });
+  });
+
   it('skips a run that is not done', async () => {
     const tr = taskRun('tr', 'u1', { status: { conditions: [{ type: 'Succeeded', status: 'Unknown' }], completionTime: undefined } });
     const { deps } = setup([tr]);
@@ -281,11 +298,12 @@ describe('reconcileRun: signing', () => {
     const ctx = jobContext(keyOf(tr));
     await expect(reconcileRun(ctx, deps)).rejects.toMatchObject({ code: 'OCI_UNAVAILABLE' });
     expect(annotationsOf(runs.objects.get('TaskRun/tr'))['chains.tekton.dev/signed']).toBeUndefined();
-    const signsAfterFirst = w.signer_.calls;
-    expect(signsAfterFirst).toBe(1);
+    // Two artifacts, both signed (concurrently) before any is stored.
+    expect(w.signer_.calls).toBe(2);
+    expect(Object.keys(ctx.data.checkpoints.bundles ?? {})).toHaveLength(2);
     ctx.setAttempt(2);
     expect((await reconcileRun(ctx, deps)).status).toBe('signed');
-    // Two artifacts: provenance signed once (reused), the image signed on the retry; never twice.
+    // The retry reuses both checkpointed signatures: never signed twice.
     expect(w.signer_.calls).toBe(2);
     // The backend that already stored provenance is not asked again for it.
     const local = w.backends.get('local')?.requests ?? [];
@@ -293,6 +311,33 @@ describe('reconcileRun: signing', () => {
     // Same bundle stored in both backends.
     const prov = tekton.requests.find((r) => r.artifact.type === 'provenance');
     expect(prov?.bundle).toEqual(local.find((r) => r.artifact.type === 'provenance')?.bundle);
+  });
+
+  it('one PATCH per run: the tekton annotations of every artifact and signed together (a retry writes them again)', async () => {
+    const tr = taskRun('tr', 'u1');
+    const { deps, w, runs } = setup([tr], {}, ['local', 'tekton']);
+    const tekton = createTektonStorage({ logger: createSilentLogger() });
+    let tektonStores = 0;
+    const wiringWithTekton: Wiring = {
+      ...w,
+      storage: (name, scope) => (name === 'tekton' ? { name, store: (req) => ((tektonStores += 1), tekton.store(req)) } : w.storage(name, scope)),
+    };
+    const ctx = jobContext(keyOf(tr));
+    runs.failPatch = true;
+    await expect(reconcileRun(ctx, { ...deps, wiring: () => wiringWithTekton })).rejects.toMatchObject({ code: 'KUBE_UNAVAILABLE' });
+    // The tekton store is not checkpointed: its annotations were never written.
+    expect(ctx.data.checkpoints.stored?.['provenance']).toEqual(['local']);
+    runs.failPatch = false;
+    ctx.setAttempt(2);
+    expect((await reconcileRun(ctx, { ...deps, wiring: () => wiringWithTekton })).status).toBe('signed');
+    expect(runs.patches).toBe(1);
+    const a = annotationsOf(runs.objects.get('TaskRun/tr'));
+    expect(a['chains.tekton.dev/signed']).toBe('true');
+    expect(a['chains.tekton.dev/signature-taskrun-u1']).toBeDefined();
+    expect(a[`chains.tekton.dev/signature-${'a'.repeat(12)}`]).toBeDefined();
+    // Two artifacts per attempt, and the retry re-used both signatures.
+    expect(tektonStores).toBe(4);
+    expect(w.signer_.calls).toBe(2);
   });
 
   it('a PipelineRun is deferred until its child TaskRuns are signed; a signed child enqueues its parent', async () => {
@@ -309,6 +354,20 @@ describe('reconcileRun: signing', () => {
     expect(enqueued).toEqual([keyOf(pr), keyOf(pr)]);
     expect((await reconcileRun(jobContext(keyOf(pr)), deps)).status).toBe('signed');
     expect(w.backends.get('local')?.scopes.at(-1)).toEqual({ namespace: 'ns', serviceAccountName: 'builder' });
+  });
+
+  it('a deferred PipelineRun asks to be requeued later, the delay growing with the time waited', async () => {
+    const pr = pipelineRun('pr', 'p1', ['c1']);
+    const { deps } = setup([pr]);
+    const completed = Date.parse('2026-01-01T00:01:00Z');
+    const at = (ms: number) => ({ ...deps, now: () => completed + ms, random: () => 1, deferredRecheck: { baseMs: 1_000, maxMs: 8_000 } });
+    const first = await reconcileRun(jobContext(keyOf(pr)), at(0));
+    expect(first).toMatchObject({ status: 'deferred', requeueAfterMs: 1_000 });
+    expect(await reconcileRun(jobContext(keyOf(pr)), at(2_000))).toMatchObject({ requeueAfterMs: 2_000 });
+    expect(await reconcileRun(jobContext(keyOf(pr)), at(5_000))).toMatchObject({ requeueAfterMs: 4_000 });
+    expect(await reconcileRun(jobContext(keyOf(pr)), at(3_600_000))).toMatchObject({ requeueAfterMs: 8_000 });
+    // The queue handler turns it into a delayed re-add (no timers in the controller).
+    expect(await createRunJobHandler(at(0))({ ...jobContext(keyOf(pr)), signal: new AbortController().signal } as JobContext)).toEqual({ requeueAfterMs: 1_000 });
   });
 
   it('a child marked signed=failed does not block its parent', async () => {
@@ -347,8 +406,8 @@ describe('handleFailure', () => {
 
   it('a permanent error is final at once, an unknown error is classified UNEXPECTED', async () => {
     const a = setup([tr()]);
-    await handleFailure(jobContext(keyOf(tr())), new ProvenantError('permanent', 'PAYLOAD_INVALID', 'x'), true, a.deps);
-    expect(annotationsOf(a.runs.objects.get('TaskRun/tr'))['chains.tekton.dev/reason']).toBe('PAYLOAD_INVALID');
+    await handleFailure(jobContext(keyOf(tr())), new ProvenantError('permanent', 'RUN_MALFORMED', 'x'), true, a.deps);
+    expect(annotationsOf(a.runs.objects.get('TaskRun/tr'))['chains.tekton.dev/reason']).toBe('RUN_MALFORMED');
     const b = setup([tr()]);
     await handleFailure(jobContext(keyOf(tr())), new Error('boom'), true, b.deps);
     expect(annotationsOf(b.runs.objects.get('TaskRun/tr'))['chains.tekton.dev/reason']).toBe('UNEXPECTED');
@@ -356,7 +415,7 @@ describe('handleFailure', () => {
 
   it('a config error never marks the run (fixing the ConfigMap re-lists it) but emits a Warning Event', async () => {
     const { deps, runs } = setup([tr()]);
-    await handleFailure(jobContext(keyOf(tr())), new ProvenantError('config', 'SIGNER_KEY_MISSING', 'x'), true, deps);
+    await handleFailure(jobContext(keyOf(tr())), new ProvenantError('config', 'SIGNING_KEY_MISSING', 'x'), true, deps);
     expect(annotationsOf(runs.objects.get('TaskRun/tr'))['chains.tekton.dev/signed']).toBeUndefined();
     expect(runs.patches).toBe(0);
     expect(runs.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'ProvenantConfigError' })]);

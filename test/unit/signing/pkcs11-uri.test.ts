@@ -85,12 +85,11 @@ describe('parsePkcs11Uri', () => {
     ['fragment', 'pkcs11:token=t;object=k#x'],
   ];
   for (const [name, uri] of bad) {
-    it(`rejects ${name} with config/PKCS11_URI_INVALID naming signers.kms.kmsref`, () => {
+    it(`rejects ${name} with config/PKCS11_URI_INVALID whose context names signers.kms.kmsref`, () => {
       const err = failure(uri);
       expect(err.kind).toBe('config');
       expect(err.code).toBe('PKCS11_URI_INVALID');
       expect(err.context['configKey']).toBe('signers.kms.kmsref');
-      expect(err.message).toContain('signers.kms.kmsref');
     });
   }
 

@@ -21,7 +21,7 @@ import {
 } from '../../../src/storage/oci/index.js';
 import { parseChallenge, type FetchedManifest, type RegistryClient } from '../../../src/storage/oci/registry-client.js';
 import { attestationLayer, mergeReferrersIndex, mergeSignatureManifest, signatureLayer, cosignRekorBundle } from '../../../src/storage/oci/layouts.js';
-import { updateTag } from '../../../src/storage/oci/tag-update.js';
+import { createTagWriter, settleMsFor } from '../../../src/storage/oci/tag-update.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
@@ -329,7 +329,7 @@ describe('tag read-modify-write', () => {
 
   it('re-merges and re-writes when a concurrent writer overwrote the tag', async () => {
     const client = memoryClient(() => ({ items: ['theirs'] }));
-    expect(await updateTag(client, 'r', 't', kind, add('mine'), fast)).toBe(true);
+    expect(await createTagWriter({ mode: 'process' }, fast).update(client, 'r', 't', kind, add('mine'))).toBe(true);
     expect(client.puts).toBe(2);
     expect((await client.getManifest('r', 't'))?.json).toEqual({ items: ['theirs', 'mine'] });
   });
@@ -341,7 +341,24 @@ describe('tag read-modify-write', () => {
       getManifest: async () => ({ json: { items: [`other-${n++}`] } }) as unknown as FetchedManifest,
       putManifest: async () => ({ mediaType: 'm', digest: 'd', size: 1 }),
     } as unknown as RegistryClient;
-    const err = await updateTag(client, 'r', 't2', kind, add('mine'), fast).catch((e: unknown) => e);
+    const err = await createTagWriter({ mode: 'process' }, fast).update(client, 'r', 't2', kind, add('mine')).catch((e: unknown) => e);
     expect(isProvenantError(err, 'OCI_CONCURRENT_UPDATE') && err.kind === 'transient').toBe(true);
+  });
+
+  it('the coordination value decides the settle wait and the lock taken', async () => {
+    expect(settleMsFor({ mode: 'process' })).toBeGreaterThan(0);
+    const keys: string[] = [];
+    const lock = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+      keys.push(key);
+      return fn();
+    };
+    expect(settleMsFor({ mode: 'shared', lock })).toBe(0);
+    const slept: number[] = [];
+    await createTagWriter({ mode: 'shared', lock }, { sleep: async (ms) => void slept.push(ms) }).update(memoryClient(() => undefined), 'r', 't3', kind, add('mine'));
+    expect(keys).toEqual(['mem/r:t3']);
+    expect(slept).toEqual([]);
+    await createTagWriter({ mode: 'process' }, { sleep: async (ms) => void slept.push(ms) }).update(memoryClient(() => undefined), 'r', 't4', kind, add('mine'));
+    expect(slept.length).toBeGreaterThan(0);
+    expect(slept[0]).toBeGreaterThanOrEqual(settleMsFor({ mode: 'process' }));
   });
 });

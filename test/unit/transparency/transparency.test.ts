@@ -94,7 +94,7 @@ describe('classifyRekorError', () => {
     expect([err.kind, err.code]).toEqual(['transient', 'REKOR_UNAVAILABLE']);
   });
   it('keeps an already classified error', () => {
-    const original = new ProvenantError('config', 'X', 'x');
+    const original = new ProvenantError('config', 'CONFIG_INVALID', 'x');
     expect(classifyRekorError(original, 'u')).toBe(original);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { shouldEnqueue, parentPipelineRunKey, hasCopiedSignature, isDone, signedUidAnnotation } from '../../../src/watch/filter.js';
-import { backoffDelay } from '../../../src/watch/run-watcher.js';
+import { hasCopiedSignature, isDone, signedUidAnnotation } from '../../../src/tekton/index.js';
+import { shouldEnqueue, parentPipelineRunKey } from '../../../src/watch/filter.js';
+import { watchBackoffDelay } from '../../../src/watch/run-watcher.js';
 
 type Opts = {
   kind?: string;
@@ -146,15 +147,14 @@ describe('parentPipelineRunKey', () => {
   });
 });
 
-describe('backoffDelay', () => {
+describe('watchBackoffDelay (the one backoff formula)', () => {
   it('grows exponentially and is capped', () => {
-    const o = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0 };
-    expect([1, 2, 3, 4, 5, 10].map((a) => backoffDelay(a, o))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    const o = { initialMs: 100, maxMs: 1000 };
+    expect([1, 2, 3, 4, 5, 10].map((a) => watchBackoffDelay(a, o, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000]);
   });
-  it('jitter only shortens, within the fraction', () => {
-    const o = { initialMs: 1000, maxMs: 1000, jitter: 0.5 };
-    expect(backoffDelay(1, o, () => 0)).toBe(1000);
-    expect(backoffDelay(1, o, () => 0.999)).toBeGreaterThanOrEqual(500);
-    expect(backoffDelay(1, o, () => 0.5)).toBe(750);
+  it('jitter only shortens, never below half', () => {
+    const o = { initialMs: 1000, maxMs: 1000 };
+    expect(watchBackoffDelay(1, o, () => 0)).toBe(500);
+    expect(watchBackoffDelay(1, o, () => 0.5)).toBe(750);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { createSilentLogger } from '../../../src/observability/index.js';
-import { createTtlCache, isManagedByAccepted, serviceAccountCredentials, type PullSecretSource } from '../../../src/reconcile/index.js';
+import { isManagedByAccepted } from '../../../src/reconcile/index.js';
+import { createTtlCache, serviceAccountCredentials, type PullSecretSource } from '../../../src/wiring/index.js';
 import { credentialsFromDockerConfig } from '../../../src/storage/index.js';
 import { ProvenantError } from '../../../src/errors.js';
 

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createSilentLogger } from '../../observability/index.js';
+import { createSilentLogger } from '../src/observability/index.js';
 import {
   createCommitChecker,
   createLocalEvidence,
@@ -23,8 +23,8 @@ import {
   traceExitCode,
   traceImage,
   type TrustPolicy,
-} from '../../verify/index.js';
-import type { CliIo } from '../io.js';
+} from '../src/verify/index.js';
+import type { CliIo } from '../src/cli/io.js';
 
 type KubeObject = Record<string, unknown>;
 

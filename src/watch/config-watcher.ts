@@ -1,0 +1,142 @@
+/**
+ * Watch of the `chains-config` ConfigMap. Changes are applied one at a time and the latest wins:
+ * while one `apply` runs, further edits only replace the pending data, so an older configuration
+ * can never be installed after a newer one. Reconnects use the run watcher's backoff.
+ */
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { errorMessage } from '../errors.js';
+import { watchBackoffDelay, type WatchBackoffOptions } from './run-watcher.js';
+
+export type ConfigData = Readonly<Record<string, string>>;
+
+export interface ConfigWatcherOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+  readonly name: string;
+  /** The data already in use (read at start-up): a watch replaying it changes nothing. */
+  readonly initialData: ConfigData | undefined;
+  /** Installs one configuration; never called concurrently. Errors are logged, not retried. */
+  readonly apply: (data: ConfigData) => Promise<void>;
+  readonly logger: Logger;
+  readonly backoff?: WatchBackoffOptions;
+  readonly random?: () => number;
+}
+
+export interface ConfigWatcher {
+  /** The ConfigMap's uid, once an event carried it (for Events about the ConfigMap). */
+  readonly uid: string | undefined;
+  start(): void;
+  /** Stops watching and waits for an `apply` in progress. */
+  stop(): Promise<void>;
+  /** Resolves once no `apply` is running or pending. */
+  settled(): Promise<void>;
+}
+
+/** Order-insensitive identity of ConfigMap data. */
+export function configDataKey(data: ConfigData | undefined): string {
+  const d = data ?? {};
+  return JSON.stringify(Object.keys(d).sort().map((k) => [k, d[k]]));
+}
+
+/**
+ * Serialises calls of `apply`: `offer` while an apply runs replaces the pending value (latest
+ * wins); values equal to the last offered one are dropped.
+ */
+export function createLatestWins<T>(
+  apply: (value: T) => Promise<void>,
+  options: { readonly keyOf: (value: T) => string; readonly initialKey: string; readonly onError: (err: unknown) => void },
+): { offer(value: T): void; settled(): Promise<void> } {
+  let lastKey = options.initialKey;
+  let pending: { value: T } | undefined;
+  let running: Promise<void> | undefined;
+  const drain = async (): Promise<void> => {
+    while (pending !== undefined) {
+      const { value } = pending;
+      pending = undefined;
+      await apply(value).catch(options.onError);
+    }
+  };
+  return {
+    offer(value) {
+      const key = options.keyOf(value);
+      if (key === lastKey) return;
+      lastKey = key;
+      pending = { value };
+      running ??= drain().finally(() => {
+        running = undefined;
+      });
+    },
+    async settled() {
+      while (running !== undefined) await running;
+    },
+  };
+}
+
+export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatcher {
+  const { logger } = options;
+  const random = options.random ?? Math.random;
+  const watch = new Watch(options.kubeConfig);
+  const applier = createLatestWins<ConfigData>(options.apply, {
+    keyOf: configDataKey,
+    initialKey: configDataKey(options.initialData),
+    onError: (err) => logger.error({ err: { message: errorMessage(err) } }, 'applying chains-config failed'),
+  });
+  let uid: string | undefined;
+  let stopped = false;
+  let abort: AbortController | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let failures = 0;
+
+  const reconnect = (): void => {
+    if (stopped) return;
+    failures += 1;
+    timer = setTimeout(connect, watchBackoffDelay(failures, options.backoff, random));
+    timer.unref();
+  };
+  function connect(): void {
+    if (stopped) return;
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      reconnect();
+    };
+    watch
+      .watch(
+        `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/configmaps`,
+        { fieldSelector: `metadata.name=${options.name}` },
+        (type: string, obj: { metadata?: { uid?: string }; data?: Record<string, string> }) => {
+          failures = 0;
+          uid = obj.metadata?.uid ?? uid;
+          // Compare data, not resourceVersions: the first ADDED (and every replay after a reconnect)
+          // carries the current object, which may have changed since it was last read.
+          if (type === 'ADDED' || type === 'MODIFIED') applier.offer(obj.data ?? {});
+        },
+        end,
+      )
+      .then(
+        (controller) => {
+          abort = controller;
+          if (stopped) controller.abort();
+        },
+        end,
+      );
+  }
+
+  return {
+    get uid() {
+      return uid;
+    },
+    start() {
+      connect();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      abort?.abort();
+      await applier.settled();
+    },
+    settled: () => applier.settled(),
+  };
+}
