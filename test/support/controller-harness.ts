@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SerializedBundle } from '@sigstore/bundle';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { startController, type Controller } from '../../src/main.js';
 import { createCapturingLogger, createMetrics, createSilentLogger, type Logger, type Metrics } from '../../src/observability/index.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from '../../src/queue/index.js';
@@ -122,6 +123,8 @@ export interface InstanceOptions {
   readonly ociCredentials?: DockerCredentials;
   /** Run with this kubeconfig instead of the manifests' ServiceAccount. */
   readonly kubeconfigYaml?: string;
+  /** Run with this client configuration (e.g. the in-cluster one). */
+  readonly kubeConfig?: KubeConfig;
 }
 
 export async function startInstance(env: E2eEnvironment, options: InstanceOptions = {}): Promise<ControllerInstance> {
@@ -143,7 +146,7 @@ export async function startInstance(env: E2eEnvironment, options: InstanceOption
           stalledIntervalMs: 1000,
         });
   const controller = await startController({
-    kubeConfig: loadKubeConfig({ kubeconfigYaml: options.kubeconfigYaml ?? env.identity.kubeconfigYaml }),
+    kubeConfig: options.kubeConfig ?? loadKubeConfig({ kubeconfigYaml: options.kubeconfigYaml ?? env.identity.kubeconfigYaml }),
     queue,
     logger,
     metrics,
