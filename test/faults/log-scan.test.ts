@@ -31,7 +31,8 @@ const wrongPassword = 'faults-test-only-WRONG-pass';
 const pin = '739146-test-only-pin';
 
 beforeAll(async () => {
-  [env, secured] = await Promise.all([startFaultEnvironment(), startRegistry({ auth })]);
+  // Pull secrets are read: the opt-in RBAC overlay.
+  [env, secured] = await Promise.all([startFaultEnvironment({ rbacTarget: 'manifests/overlays/pull-secrets' }), startRegistry({ auth })]);
 }, 60_000);
 
 afterAll(async () => {
