@@ -209,4 +209,17 @@ describe('the controller', () => {
       await applyControllerIdentity(env.kube);
     }
   }, 40_000);
+
+  it('with list on taskruns missing, the controller does not start: its first list answers 403 and start fails with KUBE_FORBIDDEN', async () => {
+    await applyControllerIdentity(env.kube, { transform: withoutVerb('taskruns', 'list') });
+    const before = env.kube.requestLog.length;
+    try {
+      await expect(startInstance(env, { memoryQueue: true })).rejects.toMatchObject({ code: 'KUBE_FORBIDDEN', kind: 'config' });
+      const lists = env.kube.requestLog.slice(before).filter((r) => r.method === 'GET' && r.path.endsWith('/taskruns') && r.query['watch'] === undefined);
+      expect(lists.length).toBeGreaterThan(0);
+      expect(lists.every((r) => r.status === 403)).toBe(true);
+    } finally {
+      await applyControllerIdentity(env.kube);
+    }
+  }, 40_000);
 });
