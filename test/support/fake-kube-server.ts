@@ -967,7 +967,10 @@ export async function createFakeKubeServer(options: FakeKubeServerOptions = {}):
     doCreate(typeFor(String(obj['apiVersion']), String(obj['kind'])), undefined, obj, false);
   }
 
-  const server: Server = createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem }, (req, res) => {
+  // client-node's https.Agent has no keep-alive: every API call is a new TLS connection. TLS 1.2
+  // session resumption skips the key exchange on the reconnects (measured here: ~4 instead of ~5 ms
+  // CPU per client-node call, both ends in one process); the API server accepts TLS 1.2 too.
+  const server: Server = createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem, maxVersion: 'TLSv1.2' }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) query[k] = v;
