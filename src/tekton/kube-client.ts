@@ -17,6 +17,13 @@ export interface KubeConfigSource {
   readonly kubeconfigPath?: string;
   /** Force the in-cluster service account config. */
   readonly inCluster?: boolean;
+  /**
+   * In-cluster config with the service account files under this root
+   * (`<root>/var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace}`), as
+   * client-node's `loadFromCluster(pathPrefix)` reads them; `KUBERNETES_SERVICE_HOST`/`PORT` still
+   * name the server. Implies `inCluster`.
+   */
+  readonly inClusterRoot?: string;
   /** Context to use instead of the file's current-context. */
   readonly context?: string;
 }
@@ -31,7 +38,11 @@ export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
   try {
     if (source.kubeconfigYaml !== undefined) kc.loadFromString(source.kubeconfigYaml);
     else if (source.kubeconfigPath !== undefined) kc.loadFromFile(source.kubeconfigPath);
-    else if (source.inCluster === true) kc.loadFromCluster();
+    else if (source.inCluster === true || source.inClusterRoot !== undefined) {
+      // client-node would build `https://undefined:undefined` and fail on the first request.
+      if (!process.env['KUBERNETES_SERVICE_HOST'] || !process.env['KUBERNETES_SERVICE_PORT']) throw new Error('KUBERNETES_SERVICE_HOST/PORT unset');
+      kc.loadFromCluster(source.inClusterRoot);
+    }
     else kc.loadFromDefault();
     if (source.context !== undefined) kc.setCurrentContext(source.context);
   } catch (err) {
@@ -100,7 +111,7 @@ export function classifyKubeError(err: unknown, ctx: KubeErrorContext): Provenan
       cause: err,
       context: {
         ...base,
-        hint: `grant the controller's service account ${ctx.rbac ?? 'the needed verbs'} (see config/rbac.yaml)`,
+        hint: `grant the controller's service account ${ctx.rbac ?? 'the needed verbs'} (see manifests/base/rbac.yaml)`,
       },
     });
   }

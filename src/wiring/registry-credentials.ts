@@ -4,7 +4,7 @@
  * legacy `kubernetes.io/dockercfg`), then the controller's mounted docker config. For a registry
  * present in several, the first wins (kubelet's order). Secret values never reach a log or an error.
  */
-import { errorMessage } from '../errors.js';
+import { errorMessage, isProvenantError, ProvenantError } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { credentialsFromDockerConfig, mergeDockerCredentials, noCredentials, type DockerCredentials } from '../storage/index.js';
 import type { RunStore } from '../tekton/index.js';
@@ -13,13 +13,34 @@ export type PullSecretSource = Pick<RunStore, 'getServiceAccount' | 'getSecret'>
 
 const secretKeys = { 'kubernetes.io/dockerconfigjson': '.dockerconfigjson', 'kubernetes.io/dockercfg': '.dockercfg' } as const;
 
+/**
+ * Loggers that have already reported a refused pull secret read: the refusal is a deployment
+ * choice (the base manifests do not grant `get secrets`), so it is said once per controller, not
+ * once per run.
+ */
+const refusalReported = new WeakSet<Logger>();
+
+/** The typed, actionable form of a 403 on a pull secret (logged once; storage goes on). */
+export function pullSecretForbidden(cause: unknown, namespace: string, secret: string): ProvenantError {
+  return new ProvenantError('config', 'KUBE_FORBIDDEN', 'not allowed to read image pull Secrets: pushing with the controller\'s own registry credentials', {
+    cause,
+    context: {
+      namespace,
+      secret,
+      hint: "to push with the runs' imagePullSecrets, grant get on secrets (kubectl apply -k manifests/overlays/pull-secrets); otherwise give the controller a push credential (--docker-config). See docs/rbac.md",
+    },
+  });
+}
+
 /** ServiceAccount used when a run names none (as Kubernetes does). */
 export const defaultServiceAccount = 'default';
 
 /**
  * Credentials of `namespace/serviceAccount` merged over `base` (the mounted docker config).
- * A missing ServiceAccount or Secret is skipped (kubelet does the same), an unreadable one (RBAC,
- * API down) throws its classified error; a malformed pull secret is skipped with a warning.
+ * A missing ServiceAccount or Secret is skipped (kubelet does the same); a Secret the controller may
+ * not read (403: the base RBAC does not grant `get secrets`) is skipped and reported once per
+ * logger as a `KUBE_FORBIDDEN` warning with the fix; any other failure (an unreadable ServiceAccount,
+ * the API down) throws its classified error; a malformed pull secret is skipped with a warning.
  */
 export async function serviceAccountCredentials(
   source: PullSecretSource,
@@ -35,7 +56,22 @@ export async function serviceAccountCredentials(
   }
   const found: DockerCredentials[] = [];
   for (const name of sa.imagePullSecrets) {
-    const secret = await source.getSecret(namespace, name);
+    let secret: Awaited<ReturnType<PullSecretSource['getSecret']>>;
+    try {
+      secret = await source.getSecret(namespace, name);
+    } catch (err) {
+      // Not granted (the default install): degrade to the mounted credentials, say so once.
+      if (!isProvenantError(err, 'KUBE_FORBIDDEN')) throw err;
+      if (!refusalReported.has(options.logger)) {
+        refusalReported.add(options.logger);
+        const e = pullSecretForbidden(err, namespace, name);
+        // `secret` is a redacted log key: the Secret's name goes as `secretName`.
+        options.logger.warn({ code: e.code, kind: e.kind, namespace, serviceAccount, secretName: name, hint: e.context.hint }, e.message);
+      } else {
+        options.logger.debug({ namespace, serviceAccount, secretName: name }, 'image pull secret not readable (RBAC); skipped');
+      }
+      continue;
+    }
     if (secret === undefined) {
       options.logger.warn({ namespace, serviceAccount, secret: name }, 'image pull secret not found; skipped');
       continue;

@@ -1,7 +1,8 @@
 /**
  * Controller fault scenarios (in-process queue; the Redis paths are in controller.test.ts): watch
  * drops and 410 relists, a broken ConfigMap, an invalid digest, storage that keeps failing, and
- * registry credentials taken from the run's ServiceAccount pull secrets.
+ * registry credentials taken from the run's ServiceAccount pull secrets (only with the opt-in
+ * `manifests/overlays/pull-secrets` RBAC; the base install degrades to the controller's own).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,7 @@ import {
   type E2eEnvironment,
   type RunRef,
 } from '../support/controller-harness.js';
+import { applyControllerIdentity } from '../support/manifest-rbac.js';
 
 let env: E2eEnvironment;
 const cmRef = { apiVersion: 'v1', kind: 'ConfigMap', namespace: configNamespace, name: 'chains-config' };
@@ -151,9 +153,39 @@ describe('controller faults', () => {
       await secured?.stop();
     });
 
-    it('uses the imagePullSecrets of spec.serviceAccountName; a ServiceAccount without them is refused', async () => {
-      const dockerConfig = { auths: { [secured.host]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString('base64') } } };
-      const credentials = credentialsFromDockerConfig(dockerConfig);
+    const dockerConfig = (): Record<string, unknown> => ({ auths: { [secured.host]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString('base64') } } });
+    const controllerUser = 'system:serviceaccount:tekton-chains:provenant-controller';
+
+    it('base RBAC: the 403 on the pull secret is one typed warning and the push uses the controller credentials', async () => {
+      const credentials = credentialsFromDockerConfig(dockerConfig());
+      const image = await pushTestImage({ host: secured.host, repository: 'private/own', credentials });
+      env.kube.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'denied', namespace: runNamespace },
+        type: 'kubernetes.io/dockerconfigjson',
+        data: { '.dockerconfigjson': Buffer.from(JSON.stringify(dockerConfig())).toString('base64') },
+      });
+      env.kube.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'denied-sa', namespace: runNamespace }, imagePullSecrets: [{ name: 'denied' }] });
+      const c = await startInstance(env, { memoryQueue: true, attempts: 2, capture: true, ociCredentials: credentials });
+      try {
+        const refs = ['own-1', 'own-2'].map((n) => refOf(env.kube.create(taskRunObject(n, { image, serviceAccountName: 'denied-sa' }))));
+        await waitFor(() => signedState(env.kube, refs).signed === 2, 30_000, 'both runs signed with the controller credentials');
+        expect((await verifyRegistry(env, [image], credentials)).envelopes).toBe(2);
+        const refused = env.kube.requestLog.filter((r) => r.path === `/api/v1/namespaces/${runNamespace}/secrets/denied`);
+        expect(refused.length).toBeGreaterThan(0);
+        expect(refused.every((r) => r.status === 403 && r.user === controllerUser)).toBe(true);
+        const warned = c.lines.map((l) => JSON.parse(l) as { level: number; code?: string; secretName?: string; hint?: string }).filter((l) => l.code === 'KUBE_FORBIDDEN');
+        expect(warned).toHaveLength(1);
+        expect(warned[0]).toMatchObject({ level: 40, secretName: 'denied', hint: expect.any(String) });
+      } finally {
+        await c.stop();
+      }
+    }, 60_000);
+
+    it('with manifests/overlays/pull-secrets: uses the imagePullSecrets of spec.serviceAccountName; a ServiceAccount without them is refused', async () => {
+      await applyControllerIdentity(env.kube, { target: 'manifests/overlays/pull-secrets' });
+      const credentials = credentialsFromDockerConfig(dockerConfig());
       const image = await pushTestImage({ host: secured.host, repository: 'private/app', credentials });
       const other = await pushTestImage({ host: secured.host, repository: 'private/other', credentials });
       env.kube.create({
@@ -161,7 +193,7 @@ describe('controller faults', () => {
         kind: 'Secret',
         metadata: { name: 'regcred', namespace: runNamespace },
         type: 'kubernetes.io/dockerconfigjson',
-        data: { '.dockerconfigjson': Buffer.from(JSON.stringify(dockerConfig)).toString('base64') },
+        data: { '.dockerconfigjson': Buffer.from(JSON.stringify(dockerConfig())).toString('base64') },
       });
       env.kube.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'builder', namespace: runNamespace }, imagePullSecrets: [{ name: 'regcred' }] });
       env.kube.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'nobody', namespace: runNamespace } });
@@ -178,6 +210,7 @@ describe('controller faults', () => {
         expect(JSON.stringify(env.kube.events())).not.toContain(auth.password);
       } finally {
         await c.stop();
+        env.kube.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', name: 'provenant-pull-secrets' });
       }
     }, 60_000);
   });

@@ -32,7 +32,8 @@ const pin = '739146-test-only-pin';
 const vaultToken = 'hvs.faults-test-only-vault-token';
 
 beforeAll(async () => {
-  [env, secured] = await Promise.all([startFaultEnvironment(), startRegistry({ auth })]);
+  // Pull secrets are read: the opt-in RBAC overlay.
+  [env, secured] = await Promise.all([startFaultEnvironment({ rbacTarget: 'manifests/overlays/pull-secrets' }), startRegistry({ auth })]);
 }, 60_000);
 
 afterAll(async () => {

@@ -11,14 +11,18 @@ import { createFakeKubeServer, type FakeKubeServer } from '../support/fake-kube-
 import { createRunWatcher } from '../../src/watch/index.js';
 import { startRedis, type RedisHandle } from '../support/services.js';
 import { taskRunObject } from '../support/controller-harness.js';
+import { applyControllerIdentity, type ControllerIdentity } from '../support/manifest-rbac.js';
 import { sleep, waitUntil } from './support/fault-harness.js';
 
 let redis: RedisHandle;
 let kube: FakeKubeServer;
+/** The watcher runs as the manifests' ServiceAccount, with exactly its RBAC. */
+let identity: ControllerIdentity;
 
 beforeAll(async () => {
   [redis, kube] = await Promise.all([startRedis(), createFakeKubeServer({ bookmarkIntervalMs: 0 })]);
   kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'builds' } });
+  identity = await applyControllerIdentity(kube);
 }, 30_000);
 
 afterAll(async () => {
@@ -59,7 +63,7 @@ describe('watcher relist', () => {
     for (let i = 0; i < 5; i++) kube.create(taskRunObject(`relist-${i}`));
     const keys: RunKey[] = [];
     const watcher = createRunWatcher({
-      kubeConfig: loadKubeConfig({ kubeconfigYaml: kube.kubeconfigYaml }),
+      kubeConfig: loadKubeConfig({ kubeconfigYaml: identity.kubeconfigYaml }),
       onKey: (k) => void keys.push(k),
       logger: createSilentLogger(),
       backoff: { initialMs: 5, maxMs: 50 },

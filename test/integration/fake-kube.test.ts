@@ -271,8 +271,10 @@ describe('fake kube server', () => {
 
     it('loadKubeConfig: bad input is a config error; http clusters get skipTLSVerify', () => {
       expect(() => loadKubeConfig({ kubeconfigPath: '/nonexistent/kubeconfig' })).toThrow(expect.objectContaining({ code: 'KUBECONFIG_INVALID' }));
-      const yaml = server.kubeconfigYaml.replace('insecure-skip-tls-verify: true', 'insecure-skip-tls-verify: false');
+      const yaml = server.kubeconfigYaml.replace(/server: https:\/\/.*/, 'server: http://127.0.0.1:1');
       expect(loadKubeConfig({ kubeconfigYaml: yaml }).getCurrentCluster()?.skipTLSVerify).toBe(true);
+      // The fake serves https with its own CA: the cluster stays verified.
+      expect(loadKubeConfig({ kubeconfigYaml: server.kubeconfigYaml }).getCurrentCluster()?.skipTLSVerify).toBe(false);
     });
   });
 });

@@ -11,6 +11,7 @@ import { createFakeKubeServer, type FakeKubeServer } from '../support/fake-kube.
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..', '..');
 
+// The fake serves HTTPS with its own CA and enforces RBAC; kubectl applies as the admin (system:masters).
 describe('install manifests, applied by a real kubectl to the fake API server', () => {
   let server: FakeKubeServer;
   let dir: string;
@@ -48,5 +49,19 @@ describe('install manifests, applied by a real kubectl to the fake API server', 
     expect(cm.data['storage.oci.encoding-format']).toBe('both');
     const deployments = server.list('apps/v1', 'Deployment', 'tekton-chains').map((d) => (d['metadata'] as { name: string }).name);
     expect(deployments.sort()).toEqual(['provenant-controller', 'provenant-redis']);
+  });
+
+  it('kubectl as the applied ServiceAccount (TLS + its token) gets what the roles grant and a 403 for the rest', async () => {
+    const token = server.issueServiceAccountToken('tekton-chains', 'provenant-controller');
+    const saConfig = path.join(dir, 'sa-kubeconfig');
+    await writeFile(saConfig, server.kubeconfigFor(token, 'tekton-chains').yaml);
+    const asSa = (...args: string[]) => run('kubectl', ['--kubeconfig', saConfig, ...args]);
+    const { stdout } = await asSa('get', 'taskruns.tekton.dev', '-A', '-o', 'json');
+    expect((JSON.parse(stdout) as { items: unknown[] }).items).toEqual([]);
+    await asSa('get', 'configmap', 'chains-config', '-o', 'json');
+    const before = server.requestLog.length;
+    await expect(asSa('get', 'secrets', '-n', 'default')).rejects.toMatchObject({ code: 1 });
+    const refused = server.requestLog.slice(before).filter((r) => r.path === '/api/v1/namespaces/default/secrets');
+    expect(refused.map((r) => [r.status, r.user])).toContainEqual([403, 'system:serviceaccount:tekton-chains:provenant-controller']);
   });
 });

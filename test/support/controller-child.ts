@@ -4,7 +4,8 @@
  * (`spawnChildController`). Prints READY on stdout once watching. With CHILD_LOG_LEVEL set it logs
  * JSON lines to stderr through the production logger (redaction included), so a suite can scan them.
  *
- * Environment: CHILD_KUBECONFIG (YAML), CHILD_REDIS_URL, CHILD_QUEUE, CHILD_LOG_LEVEL (default
+ * Environment: CHILD_IN_CLUSTER_ROOT (the pod's service account files, with KUBERNETES_SERVICE_HOST
+ * and KUBERNETES_SERVICE_PORT: the in-cluster path) or CHILD_KUBECONFIG (YAML), CHILD_REDIS_URL, CHILD_QUEUE, CHILD_LOG_LEVEL (default
  * silent), CHILD_BACKOFF_MAX_MS (default 400).
  */
 import { startController } from '../../src/main.js';
@@ -26,7 +27,9 @@ const queue = await createBullQueue({
   stalledIntervalMs: 1000,
 });
 await startController({
-  kubeConfig: loadKubeConfig({ kubeconfigYaml: env['CHILD_KUBECONFIG'] ?? '' }),
+  kubeConfig: env['CHILD_IN_CLUSTER_ROOT']
+    ? loadKubeConfig({ inClusterRoot: env['CHILD_IN_CLUSTER_ROOT'] })
+    : loadKubeConfig({ kubeconfigYaml: env['CHILD_KUBECONFIG'] ?? '' }),
   queue,
   logger,
   configNamespace: 'tekton-chains',

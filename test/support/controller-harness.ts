@@ -2,6 +2,11 @@
  * End-to-end harness: the project's fake Kubernetes API server, a real Redis, a real registry
  * (CNCF Distribution), the mock Rekor, a signing-secrets directory with a throwaway `x509.pem`, and
  * controllers started in-process (`startController`) or as a child process (to SIGKILL it).
+ *
+ * The API server enforces RBAC: the ServiceAccount, roles and bindings of `manifests/` (or of
+ * `rbacTarget`) are applied to it, and every controller runs as that ServiceAccount (in-process
+ * with its token, as a child process through the in-cluster path: `KUBERNETES_SERVICE_HOST`/`PORT`
+ * and the token and CA files). Test setup goes straight to the server's store, like an admin.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -10,12 +15,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SerializedBundle } from '@sigstore/bundle';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { startController, type Controller } from '../../src/main.js';
 import { createCapturingLogger, createMetrics, createSilentLogger, type Logger, type Metrics } from '../../src/observability/index.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from '../../src/queue/index.js';
 import { createOciReader, type DockerCredentials } from '../../src/storage/index.js';
 import { loadKubeConfig, payloadAnnotation, signatureAnnotation, signedAnnotation } from '../../src/tekton/index.js';
 import { createFakeKubeServer, type FakeKubeServer, type KubeObject } from './fake-kube-server.js';
+import { applyControllerIdentity, writeInClusterFiles, type ControllerIdentity } from './manifest-rbac.js';
 import { verifyBundle } from '../../src/verify/index.js';
 import { pushTestImage, type PushedImage } from './oci-image.js';
 import { startRedis, startRegistry, type RedisHandle, type RegistryHandle } from './services.js';
@@ -34,10 +41,23 @@ export interface E2eEnvironment {
   readonly publicKeyPem: string;
   /** The chains-config data every scenario starts from. */
   readonly configData: Record<string, string>;
+  /** The controller's ServiceAccount from the manifests, with its token and kubeconfig. */
+  readonly identity: ControllerIdentity;
+  /** Root of the pod's service account files (`loadKubeConfig({ inClusterRoot })`). */
+  readonly inClusterRoot: string;
+  /** `KUBERNETES_SERVICE_HOST`/`PORT` as a pod gets them. */
+  readonly inClusterEnv: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
 
-export async function startE2eEnvironment(options: { redis?: boolean; registryAuth?: { username: string; password: string } } = {}): Promise<E2eEnvironment> {
+export interface E2eOptions {
+  readonly redis?: boolean;
+  readonly registryAuth?: { username: string; password: string };
+  /** Kustomize target whose RBAC the controller gets; default `manifests` (the base). */
+  readonly rbacTarget?: string;
+}
+
+export async function startE2eEnvironment(options: E2eOptions = {}): Promise<E2eEnvironment> {
   const [kube, redis, registry, sigstore] = await Promise.all([
     createFakeKubeServer({ bookmarkIntervalMs: 0 }),
     options.redis === false ? Promise.resolve(undefined) : startRedis(),
@@ -61,6 +81,10 @@ export async function startE2eEnvironment(options: { redis?: boolean; registryAu
     'signers.secret.path': secretsDir,
   };
   kube.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'chains-config', namespace: configNamespace }, data: configData });
+  const identity = await applyControllerIdentity(kube, options.rbacTarget === undefined ? {} : { target: options.rbacTarget });
+  if (identity.namespace !== configNamespace) throw new Error(`manifests install into ${identity.namespace}, the harness expects ${configNamespace}`);
+  const inClusterRoot = await mkdtemp(path.join(tmpdir(), 'provenant-e2e-pod-'));
+  const inClusterEnv = await writeInClusterFiles(kube, identity, inClusterRoot);
   return {
     kube,
     redis,
@@ -69,9 +93,13 @@ export async function startE2eEnvironment(options: { redis?: boolean; registryAu
     secretsDir,
     publicKeyPem,
     configData,
+    identity,
+    inClusterRoot,
+    inClusterEnv,
     stop: async () => {
       await Promise.allSettled([kube.stop(), redis?.stop(), registry.stop(), sigstore.stop()]);
       await rm(secretsDir, { recursive: true, force: true });
+      await rm(inClusterRoot, { recursive: true, force: true });
     },
   };
 }
@@ -93,6 +121,10 @@ export interface InstanceOptions {
   /** Use the in-process queue instead of Redis. */
   readonly memoryQueue?: boolean;
   readonly ociCredentials?: DockerCredentials;
+  /** Run with this kubeconfig instead of the manifests' ServiceAccount. */
+  readonly kubeconfigYaml?: string;
+  /** Run with this client configuration (e.g. the in-cluster one). */
+  readonly kubeConfig?: KubeConfig;
 }
 
 export async function startInstance(env: E2eEnvironment, options: InstanceOptions = {}): Promise<ControllerInstance> {
@@ -114,7 +146,7 @@ export async function startInstance(env: E2eEnvironment, options: InstanceOption
           stalledIntervalMs: 1000,
         });
   const controller = await startController({
-    kubeConfig: loadKubeConfig({ kubeconfigYaml: env.kube.kubeconfigYaml }),
+    kubeConfig: options.kubeConfig ?? loadKubeConfig({ kubeconfigYaml: options.kubeconfigYaml ?? env.identity.kubeconfigYaml }),
     queue,
     logger,
     metrics,
@@ -139,7 +171,8 @@ export function spawnControllerProcess(env: E2eEnvironment, options: { queueName
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: {
       ...process.env,
-      CHILD_KUBECONFIG: env.kube.kubeconfigYaml,
+      ...env.inClusterEnv,
+      CHILD_IN_CLUSTER_ROOT: env.inClusterRoot,
       CHILD_REDIS_URL: env.redis?.url ?? '',
       CHILD_QUEUE: options.queueName,
     },

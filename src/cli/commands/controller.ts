@@ -24,7 +24,8 @@ options:
   --metrics-port N         /metrics, /healthz, /readyz (default: 9090; 0 = off)
   --kubeconfig FILE        kubeconfig (default: as kubectl: $KUBECONFIG, ~/.kube/config, in-cluster)
   --docker-config FILE     registry credentials for oci storage (default: $DOCKER_CONFIG/config.json if set);
-                           the run's ServiceAccount imagePullSecrets are used first, as Chains does
+                           the run's ServiceAccount imagePullSecrets come first where RBAC allows
+                           reading them (opt-in: manifests/overlays/pull-secrets, docs/rbac.md)
 
 environment:
   REDIS_URL                redis://[:password@]host:port[/db] or rediss:// (TLS); unset = in-process queue

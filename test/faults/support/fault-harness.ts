@@ -66,8 +66,8 @@ export interface FaultEnvironment extends E2eEnvironment {
   readonly secrets: string[];
 }
 
-export async function startFaultEnvironment(options: { redis?: boolean } = {}): Promise<FaultEnvironment> {
-  const base = await startE2eEnvironment({ redis: options.redis ?? false });
+export async function startFaultEnvironment(options: { redis?: boolean; rbacTarget?: string } = {}): Promise<FaultEnvironment> {
+  const base = await startE2eEnvironment({ redis: options.redis ?? false, ...(options.rbacTarget === undefined ? {} : { rbacTarget: options.rbacTarget }) });
   const localDir = await mkdtemp(path.join(tmpdir(), 'provenant-faults-local-'));
   const faultConfig: Record<string, string> = {
     ...base.configData,
@@ -88,6 +88,7 @@ export async function startFaultEnvironment(options: { redis?: boolean } = {}): 
     // Every base64 line of the private key (a partial leak counts too).
     ...keyPem.split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----')),
     ...base.kube.kubeconfig.users.map((u) => u.token),
+    base.identity.token,
   ];
   return {
     ...base,
@@ -204,7 +205,7 @@ export async function startFaultController(
           stalledIntervalMs: 1000,
         });
   const controller = await startController({
-    kubeConfig: loadKubeConfig({ kubeconfigYaml: env.kube.kubeconfigYaml }),
+    kubeConfig: loadKubeConfig({ kubeconfigYaml: env.identity.kubeconfigYaml }),
     queue,
     logger,
     metrics,
@@ -231,7 +232,8 @@ export function spawnChildController(env: FaultEnvironment, queueName: string, l
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: {
       ...process.env,
-      CHILD_KUBECONFIG: env.kube.kubeconfigYaml,
+      ...env.inClusterEnv,
+      CHILD_IN_CLUSTER_ROOT: env.inClusterRoot,
       CHILD_REDIS_URL: env.redis?.url ?? '',
       CHILD_QUEUE: queueName,
       CHILD_LOG_LEVEL: 'debug',

@@ -79,6 +79,14 @@ describe.each(targets)('kustomize %s', (dir) => {
       }
     }
   });
+
+  it('reads Secrets outside its namespace only with the opt-in pull-secrets overlay, and then only with get', () => {
+    const clusterSecretRules = objects
+      .filter((o) => o.kind === 'ClusterRole')
+      .flatMap((o) => (o['rules'] as { resources: string[]; verbs: string[] }[]).filter((rule) => rule.resources.includes('secrets')));
+    if (dir === 'manifests/overlays/pull-secrets') expect(clusterSecretRules.map((r) => r.verbs)).toEqual([['get']]);
+    else expect(clusterSecretRules).toEqual([]);
+  });
 });
 
 describe('config/ examples', () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { createSilentLogger } from '../../../src/observability/index.js';
+import { createCapturingLogger, createSilentLogger } from '../../../src/observability/index.js';
 import { isManagedByAccepted } from '../../../src/reconcile/index.js';
 import { createTtlCache, serviceAccountCredentials, type PullSecretSource } from '../../../src/wiring/index.js';
 import { credentialsFromDockerConfig } from '../../../src/storage/index.js';
@@ -47,6 +47,33 @@ describe('serviceAccountCredentials', () => {
     const base = credentialsFromDockerConfig(dockerConfig('reg.one', 'mounted'));
     expect((await serviceAccountCredentials(source({}, {}), 'ns', 'default', { base, logger })).get('reg.one')?.username).toBe('mounted');
     await expect(serviceAccountCredentials(source({}, {}, 'default'), 'ns', 'default', { base, logger })).rejects.toMatchObject({ code: 'KUBE_FORBIDDEN' });
+  });
+});
+
+describe('serviceAccountCredentials without RBAC for Secrets (the base install)', () => {
+  it('skips a pull secret it may not read, keeps the mounted credentials, and warns once with the typed code', async () => {
+    const denied: PullSecretSource = {
+      getServiceAccount: () => Promise.resolve({ imagePullSecrets: ['regcred', 'other'] }),
+      getSecret: () => Promise.reject(new ProvenantError('config', 'KUBE_FORBIDDEN', 'no')),
+    };
+    const { logger: captured, lines } = createCapturingLogger('debug');
+    const base = credentialsFromDockerConfig(dockerConfig('reg.one', 'mounted'));
+    for (let i = 0; i < 3; i++) {
+      const creds = await serviceAccountCredentials(denied, 'ns', 'builder', { base, logger: captured });
+      expect(creds.get('reg.one')?.username).toBe('mounted');
+    }
+    const parsed = lines.map((l) => JSON.parse(l) as { level: number; code?: string; kind?: string; hint?: string; secretName?: string });
+    const warnings = parsed.filter((l) => l.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ code: 'KUBE_FORBIDDEN', kind: 'config', secretName: 'regcred', hint: expect.any(String) });
+  });
+
+  it('other failures reading a Secret still throw their classified error', async () => {
+    const down: PullSecretSource = {
+      getServiceAccount: () => Promise.resolve({ imagePullSecrets: ['regcred'] }),
+      getSecret: () => Promise.reject(new ProvenantError('transient', 'KUBE_UNAVAILABLE', 'down')),
+    };
+    await expect(serviceAccountCredentials(down, 'ns', 'builder', { logger })).rejects.toMatchObject({ code: 'KUBE_UNAVAILABLE' });
   });
 });
 
