@@ -10,3 +10,19 @@ export { parseImageDigestRef, parseRepository, digestTag } from './reference.js'
 export type { ImageDigestRef, RepositoryRef } from './reference.js';
 export { dsseEnvelopeBytes, cosignEnvelopeJson } from './layouts.js';
 export { createTagWriter, settleMsFor, type TagLock, type TagWriter, type TagWriteCoordination } from './tag-update.js';
+export {
+  createIndexReader,
+  defaultIndexLimits,
+  formatPlatform,
+  hostPlatform,
+  isIndexMediaType,
+  parsePlatform,
+  platformManifestsOfIndex,
+  readPlatformManifests,
+  selectPlatformManifests,
+  type IndexLimits,
+  type IndexReader,
+  type IndexReaderDeps,
+  type Platform,
+  type PlatformManifest,
+} from './image-index.js';
