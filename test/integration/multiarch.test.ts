@@ -177,9 +177,14 @@ describe('artifacts.oci.sign-index-manifests', () => {
     for (const p of index.platforms) expect(all.out).toContain(`Verified OK: ${p.ref}`);
     expect((await verify('index')).code).toBe(0);
     const host = await verify();
-    expect(host.code).toBe(['linux/amd64', 'linux/arm64'].includes(hostPlatform()) ? 0 : 1);
+    expect(host.code).toBe(['linux/amd64', 'linux/arm64'].includes(hostPlatform()) ? 0 : 2);
+    // trace starts at the platform manifest (its attestation names it), not at the index.
+    const trace = await runCaptured(['trace', index.ref, '--key', path.join(dir, 'key.pub'), '--platform', 'linux/arm64', '-o', 'json'], { env: { HOME: dir } });
+    expect(trace.code, trace.err).toBe(0);
+    const graph = JSON.parse(trace.out) as { root: string };
+    expect(graph.root).toContain(arm.digest);
     const missing = await verify('windows/amd64');
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.err).toContain('VERIFY_PLATFORM_NOT_FOUND');
   }, 60_000);
 

@@ -14,11 +14,12 @@ import {
   renderTraceText,
 } from '../../verify/index.js';
 import { parseCommandArgs, usageError } from '../args.js';
+import { parsePlatformChoice, resolveImagePlatforms } from '../image-platform.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant trace IMAGE@sha256:DIGEST
          (--key PEM_FILE [--key PEM_FILE]... | --certificate-identity SAN --certificate-oidc-issuer URL --trusted-root FILE)
-         [--max-depth N] [--docker-config FILE] [--insecure] [-o text|json] [--dot FILE] [--graph FILE]
+         [--max-depth N] [--docker-config FILE] [--insecure] [--platform P] [-o text|json] [--dot FILE] [--graph FILE]
 
 Walks the supply chain of an image: verifies its attestations, then follows the materials (SLSA v0.2)
 and resolved dependencies (SLSA v1) of its verified provenance to their own attestations.
@@ -29,6 +30,8 @@ and resolved dependencies (SLSA v1) of its verified provenance to their own atte
   --max-depth N                    links to follow from the image (default ${defaultTraceMaxDepth})
   --docker-config FILE             registry credentials (Docker config.json)
   --insecure                       plain HTTP to registries (loopback registries always use HTTP)
+  --platform P                     IMAGE is an image index: trace its platform manifest for P, os/arch[/variant]
+                                   (default: this host's), or the index itself ('index')
   -o, --output text|json           tree with a verdict per link (default), or the graph as JSON
   --dot FILE                       also write the graph as Graphviz DOT
   --graph FILE                     also write a self-contained HTML page with the graph
@@ -89,6 +92,7 @@ export const traceCommand: CliCommand = {
       'max-depth': { type: 'string' },
       'docker-config': { type: 'string' },
       insecure: { type: 'boolean' },
+      platform: { type: 'string' },
       output: { type: 'string', short: 'o' },
       dot: { type: 'string' },
       graph: { type: 'string' },
@@ -109,7 +113,12 @@ export const traceCommand: CliCommand = {
     const insecure = values.insecure ?? false;
     const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'error', name: 'provenant' });
 
-    const graph: TraceGraph = await traceImage(positionals[0]!, {
+    // An index is followed to one platform manifest (the one that runs); the graph has one root.
+    const choice = parsePlatformChoice(values.platform);
+    if (choice === undefined || choice === 'all') throw usage(`--platform must be os/arch[/variant] or index: ${values.platform ?? ''}`);
+    const [root] = await resolveImagePlatforms(positionals[0]!, choice, { insecure, credentials, logger });
+    if (root?.via !== undefined) io.stderr(`trace: ${root.via} -> ${root.ref}\n`);
+    const graph: TraceGraph = await traceImage(root?.ref ?? positionals[0]!, {
       reader: createOciReader({ config: { repository: undefined, insecure }, credentials, logger }),
       manifestExists: createManifestProbe({ insecure, credentials, logger }),
       policies,

@@ -2,16 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { ProvenantError, errorMessage, isProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
-import {
-  createIndexReader,
-  createOciReader,
-  formatPlatform,
-  hostPlatform,
-  parseImageDigestRef,
-  parsePlatform,
-  selectPlatformManifests,
-  type DockerCredentials,
-} from '../../storage/index.js';
+import { createOciReader, parseImageDigestRef, type DockerCredentials } from '../../storage/index.js';
 import { runShortKey, transparencyAnnotation, type RunKind } from '../../tekton/index.js';
 import {
   verifyBundle,
@@ -27,6 +18,7 @@ import {
   type AttestationPolicy,
 } from '../../verify/index.js';
 import { parseCommandArgs, usageError } from '../args.js';
+import { parsePlatformChoice, platformHelp, resolveImagePlatforms } from '../image-platform.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant verify (--bundle FILE | --taskrun NAME | --pipelinerun NAME | --image REF@DIGEST)...
@@ -47,7 +39,7 @@ Sources (at least one; several may be combined, each must pass):
   --image REF@DIGEST               the image's attestations in the registry: Sigstore bundle referrers and
                                    cosign .att envelopes; at least one must verify and name the digest
   --platform P                     when --image is an image index / manifest list: verify the platform
-                                   manifest for P (default: this host's, e.g. linux/amd64), every one
+                                   manifest for P: os/arch[/variant] (default: this host's), every one
                                    ('all'; each must pass), or the index itself ('index')
   --docker-config FILE             registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)
   --insecure                       plain HTTP / unverified TLS to the registry
@@ -177,26 +169,12 @@ async function runSource(kind: RunKind, name: string, values: Values, io: CliIo,
  * what runs is the platform manifest, so that is what must carry a verified attestation naming its digest.
  */
 async function imageSources(ref: string, values: Values, io: CliIo, base: AttestationPolicy): Promise<Source[]> {
-  const image = parseImageDigestRef(ref);
-  const wanted = values.platform ?? hostPlatform();
-  const platform = wanted === 'all' || wanted === 'index' ? wanted : parsePlatform(wanted);
-  if (platform === undefined) throw usage(`--platform must be os/arch[/variant], all or index: ${wanted}`);
+  const choice = parsePlatformChoice(values.platform);
+  if (choice === undefined) throw usage(`--platform must be ${platformHelp}: ${values.platform ?? ''}`);
   const credentials = await loadDockerCredentials(values['docker-config'], io.env);
-  if (platform !== 'index') {
-    const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'silent', name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
-    const manifests = await createIndexReader({ insecure: values.insecure ?? false, credentials, logger }).platformManifests(image);
-    if (manifests !== undefined) {
-      const selected = selectPlatformManifests(manifests, platform);
-      const repo = ref.slice(0, ref.lastIndexOf('@'));
-      if (selected.length === 0) {
-        const has = manifests.map((m) => formatPlatform(m.platform)).join(', ');
-        const message = `${ref} is an image index without a ${wanted} manifest (it has: ${has || 'none'}); use --platform`;
-        return [{ name: ref, rule: 'any', candidates: [{ location: ref, bundle: {} as SerializedBundle, rejected: { code: 'VERIFY_PLATFORM_NOT_FOUND', message } }], policy: base, notes: [] }];
-      }
-      return Promise.all(selected.map((m) => imageSource(`${repo}@${m.digest}`, values, io, base, credentials, `${ref} ${formatPlatform(m.platform)}`)));
-    }
-  }
-  return [await imageSource(ref, values, io, base, credentials)];
+  const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'silent', name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
+  const images = await resolveImagePlatforms(ref, choice, { insecure: values.insecure ?? false, credentials, logger });
+  return Promise.all(images.map((i) => imageSource(i.ref, values, io, base, credentials, i.via)));
 }
 
 async function imageSource(ref: string, values: Values, io: CliIo, base: AttestationPolicy, credentials: DockerCredentials | undefined, label?: string): Promise<Source> {
