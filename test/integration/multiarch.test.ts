@@ -188,6 +188,24 @@ describe('artifacts.oci.sign-index-manifests', () => {
     expect(missing.err).toContain('VERIFY_PLATFORM_NOT_FOUND');
   }, 60_000);
 
+  it('provenant sign (the same engine, one shot) signs the platform manifests too', async () => {
+    const index = await pushTestIndex({ host: registry.host, repository: 'multi/cli', platforms: ['linux/amd64', 'linux/s390x'] });
+    await writeFile(path.join(dir, 'x509.pem'), key.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    await writeFile(path.join(dir, 'cli-run.json'), JSON.stringify(taskRunFor('uid-cli', index)));
+    await writeFile(path.join(dir, 'cli-config.json'), JSON.stringify({ 'artifacts.oci.sign-index-manifests': 'true', 'transparency.enabled': 'false' }));
+    const signed = await runCaptured(
+      ['sign', '--config', path.join(dir, 'cli-config.json'), '--signing-secrets', dir, '--storage', 'oci', '--insecure', path.join(dir, 'cli-run.json')],
+      { env: { HOME: dir } },
+    );
+    expect(signed.code, signed.err).toBe(0);
+    for (const image of [index, ...index.platforms]) {
+      expect(await hasTag('multi/cli', digestTag(image.digest, 'sig'))).toBe(true);
+      expect(await hasTag('multi/cli', digestTag(image.digest, 'att'))).toBe(true);
+    }
+    const s390x = await runCaptured(['verify', '--image', index.ref, '--key', path.join(dir, 'key.pub'), '--platform', 'linux/s390x'], { env: { HOME: dir } });
+    expect(s390x.code, s390x.err).toBe(0);
+  }, 60_000);
+
   it('off (the default): only the index is signed; cosign rejects a platform manifest and provenant verify says why', async () => {
     const index = await pushTestIndex({ host: registry.host, repository: 'multi/off', platforms: ['linux/amd64', 'linux/arm64'], docker: true });
     await reconcile(taskRunFor('uid-off', index), {});
