@@ -263,6 +263,7 @@ export function parseConfig(data: Data): ParsedConfig {
     format: oneOf(ctx, 'artifacts.oci.format', ['simplesigning'] as const, 'simplesigning'),
     storage: storageList(ctx, 'artifacts.oci.storage', ['oci']),
     signer: oneOf<SignerName>(ctx, 'artifacts.oci.signer', signerNames, 'x509'),
+    signIndexManifests: bool(ctx, 'artifacts.oci.sign-index-manifests', false),
   };
   const kmsNeeded = [tr.signer, pr.signer, oci.signer].includes('kms');
   const usesStorage = (name: StorageName): boolean => [tr.storage, pr.storage, oci.storage].some((list) => list.includes(name));

@@ -47,6 +47,11 @@ export interface OciArtifactConfig {
   readonly format: 'simplesigning';
   readonly storage: readonly StorageName[];
   readonly signer: SignerName;
+  /**
+   * `artifacts.oci.sign-index-manifests` (provenant, tektoncd/chains#1070): when a built image is an
+   * image index / manifest list, also sign each platform manifest and name them as provenance subjects.
+   */
+  readonly signIndexManifests: boolean;
 }
 
 export interface Config {

@@ -13,6 +13,7 @@ import {
   simpleSigningPayload,
   statementSubjects,
   type ArtifactSubject,
+  type InTotoStatement,
   type ProvenanceWarnings,
 } from '../provenance/index.js';
 import { imageShortKey, runShortKey, type Run } from '../tekton/index.js';
@@ -33,8 +34,49 @@ export interface PlannedArtifact {
   readonly format?: FormatName;
 }
 
-export function planArtifacts(input: { run: Run; children: readonly Run[]; config: Config; logger?: Logger }): PlannedArtifact[] {
+/**
+ * The platform manifests of built images that are indexes (`artifacts.oci.sign-index-manifests`),
+ * by `platformKey(name, hex)` of the index; read by the caller before planning (planning stays pure).
+ */
+export type PlatformManifestMap = ReadonlyMap<string, readonly { readonly digest: string }[]>;
+
+export const platformKey = (name: string, sha256Hex: string): string => `${name}@sha256:${sha256Hex}`;
+
+/**
+ * The images whose index the caller reads when `artifacts.oci.sign-index-manifests` is on: a TaskRun's
+ * built images (Chains' image results), a PipelineRun's children's. Empty when the flag is off.
+ */
+export function indexCandidates(input: { run: Run; children: readonly Run[]; config: Config }): ArtifactSubject[] {
+  if (!input.config.artifacts.oci.signIndexManifests) return [];
+  const out: ArtifactSubject[] = [];
+  for (const r of [input.run, ...input.children]) {
+    for (const image of extractImageSubjects(r)) {
+      const hex = image.digest['sha256'];
+      if (hex !== undefined && !out.some((o) => o.name === image.name && o.digest['sha256'] === hex)) out.push(image);
+    }
+  }
+  return out;
+}
+
+/** Each subject that is a known index followed by its platform manifests (same name), not repeating any subject. */
+function withPlatformSubjects(statement: InTotoStatement, platforms: PlatformManifestMap): InTotoStatement {
+  if (statement.subject === undefined || platforms.size === 0) return statement;
+  const subject: NonNullable<InTotoStatement['subject']>[number][] = [];
+  const has = (name: string, hex: string): boolean => subject.some((s) => s.name === name && s.digest['sha256'] === hex);
+  for (const s of statement.subject) {
+    const hex = s.digest['sha256'];
+    if (hex === undefined || !has(s.name, hex)) subject.push(s);
+    for (const m of hex === undefined ? [] : (platforms.get(platformKey(s.name, hex)) ?? [])) {
+      const mHex = m.digest.replace(/^sha256:/, '');
+      if (!has(s.name, mHex)) subject.push({ name: s.name, digest: { sha256: mHex } });
+    }
+  }
+  return { ...statement, subject };
+}
+
+export function planArtifacts(input: { run: Run; children: readonly Run[]; config: Config; logger?: Logger; platforms?: PlatformManifestMap }): PlannedArtifact[] {
   const { run, children, config, logger } = input;
+  const platforms: PlatformManifestMap = config.artifacts.oci.signIndexManifests ? (input.platforms ?? new Map()) : new Map();
   const section = run.kind === 'TaskRun' ? 'taskrun' : 'pipelinerun';
   const artifactConfig = config.artifacts[section];
   const out: PlannedArtifact[] = [];
@@ -42,8 +84,9 @@ export function planArtifacts(input: { run: Run; children: readonly Run[]; confi
   // Chains: signer "none" disables the artifact entirely.
   if (artifactConfig.signer !== 'none') {
     const format = formatFor(config, run.kind);
-    const { statement, warnings } = composeProvenance({ format, run, children, options: optionsFromConfig(config, run.kind) });
-    for (const w of warnings) logger?.[w.level](w.fields, w.message);
+    const composed = composeProvenance({ format, run, children, options: optionsFromConfig(config, run.kind) });
+    for (const w of composed.warnings) logger?.[w.level](w.fields, w.message);
+    const statement = withPlatformSubjects(composed.statement, platforms);
     out.push({
       type: 'provenance',
       shortKey: runShortKey(run.kind, run.uid),
@@ -64,7 +107,13 @@ export function planArtifacts(input: { run: Run; children: readonly Run[]; confi
     const warnings: ProvenanceWarnings = [];
     const images = extractImageSubjects(run, warnings);
     for (const w of warnings) logger?.[w.level](w.fields, w.message);
-    for (const image of images) {
+    // An index's platform manifests follow it (each signed on its own digest, tektoncd/chains#1070).
+    const withPlatforms = images.flatMap((image) => {
+      const hex = image.digest['sha256'];
+      const manifests = hex === undefined ? [] : (platforms.get(platformKey(image.name, hex)) ?? []);
+      return [image, ...manifests.map((m) => ({ name: image.name, digest: { sha256: m.digest.replace(/^sha256:/, '') } }))];
+    });
+    for (const image of withPlatforms) {
       const digest = image.digest['sha256'];
       if (digest === undefined) continue;
       const shortKey = imageShortKey(digest);

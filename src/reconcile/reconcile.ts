@@ -27,7 +27,8 @@ import {
 import { resolveTransparency, tlogEntryOf, transparencyAnnotationValue } from '../transparency/index.js';
 import { processArtifacts, step, StepError } from './engine.js';
 import { isManagedByAccepted } from './managed-by.js';
-import { planArtifacts } from './plan.js';
+import { indexCandidates, planArtifacts, type PlatformManifestMap } from './plan.js';
+import { readPlatformManifestMap } from './platform-manifests.js';
 import { defaultServiceAccount, type StorageScope, type Wiring } from '../wiring/index.js';
 
 /** What reconcile needs from Kubernetes (the RunStore provides it). */
@@ -107,7 +108,8 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
     children = gate.children;
   }
 
-  const plan = await step('payload_creation', () => planArtifacts({ run, children, config, logger: log }));
+  const platforms = await step('payload_creation', () => platformManifestsFor(run, children, wiring, scope));
+  const plan = await step('payload_creation', () => planArtifacts({ run, children, config, logger: log, platforms }));
   const upload = wiring.rekor !== undefined && resolveTransparency(config, run.annotations ?? {}).rekorUrl !== undefined;
   const kind = metricKind(key);
   const result = await processArtifacts(plan, {
@@ -150,6 +152,14 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
     if (parent) await deps.enqueue(parent);
   }
   return { status: 'signed', artifacts: plan.map((a) => a.checkpointKey), ...(transparency ? { transparency } : {}) };
+}
+
+/** `artifacts.oci.sign-index-manifests`: the platform manifests of built images that are indexes. */
+async function platformManifestsFor(run: Run, children: readonly Run[], wiring: Wiring, scope: StorageScope): Promise<PlatformManifestMap> {
+  const read = wiring.platformManifests;
+  const candidates = indexCandidates({ run, children, config: wiring.config });
+  if (read === undefined || candidates.length === 0) return new Map();
+  return readPlatformManifestMap(candidates, (image) => read(image, scope));
 }
 
 /** The n-th recheck after completion, where n grows with log2 of the time waited so far. */

@@ -11,8 +11,11 @@ import { ProvenantError } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { createPkcs11ModuleTable, createSignersFromConfig, type SignerSet } from '../signing/index.js';
 import {
+  createIndexReader,
   createStorageBackends,
   createTagWriter,
+  type ImageDigestRef,
+  type IndexReader,
   type StorageBackend,
   type StorageDeps,
   type TagWriteCoordination,
@@ -104,12 +107,13 @@ async function buildWiring(
       : undefined);
   /** Per-ServiceAccount `oci` backends (their pull secrets), reused for `pullSecretTtlMs`. */
   const ociByScope = createTtlCache<StorageBackend>(deps.pullSecretTtlMs ?? 60_000);
+  const credentialsFor = async (scope: StorageScope): Promise<StorageDeps['ociCredentials']> =>
+    pullSecrets === undefined
+      ? deps.ociCredentials
+      : await serviceAccountCredentials(pullSecrets, scope.namespace, scope.serviceAccountName, { base: deps.ociCredentials, logger });
   const ociFor = (scope: StorageScope): Promise<StorageBackend> =>
     ociByScope.get(`${scope.namespace}/${scope.serviceAccountName}`, async () => {
-      const credentials =
-        pullSecrets === undefined
-          ? deps.ociCredentials
-          : await serviceAccountCredentials(pullSecrets, scope.namespace, scope.serviceAccountName, { base: deps.ociCredentials, logger });
+      const credentials = await credentialsFor(scope);
       const [backend] = createStorageBackends(['oci'], {
         ...storageDeps,
         ...(credentials ? { ociCredentials: credentials } : {}),
@@ -118,6 +122,18 @@ async function buildWiring(
       if (backend === undefined) throw new ProvenantError('config', 'STORAGE_NOT_WIRED', 'storage backend oci is not configured');
       return backend;
     });
+  /** Per-ServiceAccount index readers (`artifacts.oci.sign-index-manifests`), same credentials as `oci`. */
+  const indexByScope = createTtlCache<IndexReader>(deps.pullSecretTtlMs ?? 60_000);
+  const indexReaderFor = (scope: StorageScope): Promise<IndexReader> =>
+    indexByScope.get(`${scope.namespace}/${scope.serviceAccountName}`, async () =>
+      createIndexReader({
+        insecure: config.storage.oci.insecure,
+        credentials: await credentialsFor(scope),
+        logger,
+        fetch: deps.fetch,
+        serviceAccount: `${scope.namespace}/${scope.serviceAccountName}`,
+      }),
+    );
   const rekor = config.transparency.mode === 'false' ? undefined : createTransparencyWitness({ transparency: config.transparency, logger });
   return {
     config,
@@ -135,8 +151,12 @@ async function buildWiring(
       if (b === undefined) throw new ProvenantError('config', 'STORAGE_NOT_WIRED', `storage backend ${name} is not configured`);
       return name === 'oci' ? ociFor(scope) : b;
     },
+    ...(config.artifacts.oci.signIndexManifests
+      ? { platformManifests: async (image: ImageDigestRef, scope: StorageScope) => (await indexReaderFor(scope)).platformManifests(image) }
+      : {}),
     close: async () => {
       ociByScope.clear();
+      indexByScope.clear();
       await signers?.close();
     },
   };

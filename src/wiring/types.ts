@@ -1,7 +1,7 @@
 import type { Signer, Witness } from '@sigstore/sign';
 import type { Config, StorageName } from '../config/index.js';
 import type { SignedArtifactKind } from '../signing/index.js';
-import type { StorageBackend } from '../storage/index.js';
+import type { ImageDigestRef, PlatformManifest, StorageBackend } from '../storage/index.js';
 
 /** The run a store is for: its namespace and ServiceAccount (`default` when the run names none). */
 export interface StorageScope {
@@ -23,6 +23,11 @@ export interface Wiring {
    * credentials of that run's ServiceAccount (Chains' k8schain), so the backend may differ per scope.
    */
   storage(name: StorageName, scope: StorageScope): StorageBackend | Promise<StorageBackend>;
+  /**
+   * `artifacts.oci.sign-index-manifests`: the platform manifests of an image that is an index (with
+   * the run ServiceAccount's registry credentials), undefined for a plain image. Absent = never read.
+   */
+  platformManifests?(image: ImageDigestRef, scope: StorageScope): Promise<readonly PlatformManifest[] | undefined>;
 }
 
 export interface ClosableWiring extends Wiring {

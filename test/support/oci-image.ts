@@ -29,12 +29,15 @@ export async function pushTestImage(options: {
   tag?: string;
   credentials?: DockerCredentials;
   seed?: string;
+  /** `os/arch[/variant]` written in the image config; default linux/amd64. */
+  platform?: string;
 }): Promise<PushedImage> {
+  const [os = 'linux', architecture = 'amd64', variant] = (options.platform ?? 'linux/amd64').split('/');
   const client = createRegistryClient({ registry: options.host, insecure: true, credentials: options.credentials, logger: createSilentLogger() });
   const layerBytes = new TextEncoder().encode(`layer ${options.seed ?? options.repository} ${Math.random()}`);
   const layer = await client.pushBlob(options.repository, layerBytes, 'application/vnd.oci.image.layer.v1.tar');
   const config = new TextEncoder().encode(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] }, config: {} }),
+    JSON.stringify({ architecture, os, ...(variant ? { variant } : {}), rootfs: { type: 'layers', diff_ids: [layer.digest] }, config: {} }),
   );
   const configDesc = await client.pushBlob(options.repository, config, 'application/vnd.oci.image.config.v1+json');
   const mediaType = 'application/vnd.oci.image.manifest.v1+json';
@@ -97,4 +100,49 @@ export function simpleSigningPayload(image: PushedImage): Uint8Array {
 export async function signMessage(key: TestKey, payload: Uint8Array, witnesses: Witness[] = []): Promise<SerializedBundle> {
   const builder = new MessageSignatureBundleBuilder({ signer: key.signer, witnesses });
   return bundleToJSON(await builder.create({ data: Buffer.from(payload) }));
+}
+
+export interface PushedIndex extends PushedImage {
+  /** The platform images, in index order, each with its `os/arch[/variant]`. */
+  readonly platforms: readonly (PushedImage & { readonly platform: string })[];
+}
+
+/**
+ * A multi-arch image: one image per platform (pushed by digest), then an OCI image index (or, with
+ * `docker`, a Docker manifest list) naming them with their platforms, tagged `tag`. `extra` adds raw
+ * entries to the index (e.g. a buildx attestation manifest).
+ */
+export async function pushTestIndex(options: {
+  host: string;
+  repository: string;
+  platforms: readonly string[];
+  tag?: string;
+  credentials?: DockerCredentials;
+  docker?: boolean;
+  extra?: readonly Record<string, unknown>[];
+}): Promise<PushedIndex> {
+  const client = createRegistryClient({ registry: options.host, insecure: true, credentials: options.credentials, logger: createSilentLogger() });
+  const platforms: (PushedImage & { platform: string })[] = [];
+  for (const platform of options.platforms) {
+    const image = await pushTestImage({ host: options.host, repository: options.repository, tag: `p-${platform.replaceAll('/', '-')}`, ...(options.credentials ? { credentials: options.credentials } : {}), seed: platform, platform });
+    platforms.push({ ...image, platform });
+  }
+  const mediaType = options.docker ? 'application/vnd.docker.distribution.manifest.list.v2+json' : 'application/vnd.oci.image.index.v1+json';
+  const index = new TextEncoder().encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType,
+      manifests: [
+        ...platforms.map((p) => {
+          const [os, architecture, variant] = p.platform.split('/');
+          return { mediaType: p.mediaType, digest: p.digest, size: p.size, platform: { architecture, os, ...(variant ? { variant } : {}) } };
+        }),
+        ...(options.extra ?? []),
+      ],
+    }),
+  );
+  await client.putManifest(options.repository, options.tag ?? 'latest', index, mediaType);
+  const digest = sha256Digest(index);
+  const name = `${options.host}/${options.repository}`;
+  return { name, repository: options.repository, digest, hex: digest.slice(7), ref: `${name}@${digest}`, mediaType, size: index.length, platforms };
 }

@@ -3,9 +3,9 @@ import { stringify as toYaml } from 'yaml';
 import { applyTransparencyFlags, configDataFromDocument, parseConfig, type Config, type StorageName } from '../../config/index.js';
 import { ProvenantError } from '../../errors.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
-import { createMemoryCheckpoints, planArtifacts, processArtifacts, StepError } from '../../reconcile/index.js';
+import { createMemoryCheckpoints, indexCandidates, planArtifacts, processArtifacts, readPlatformManifestMap, StepError } from '../../reconcile/index.js';
 import { createSignerFromConfig, type ProvenantSigner, type SerializedBundle, type Witness } from '../../signing/index.js';
-import { createStorageBackends, type StorageBackend, type StorageDeps } from '../../storage/index.js';
+import { createIndexReader, createStorageBackends, type StorageBackend, type StorageDeps } from '../../storage/index.js';
 import {
   parseRun,
   signedAnnotation,
@@ -186,7 +186,15 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
   };
   const backends = new Map<string, StorageBackend>(createStorageBackends(names, deps).map((b) => [b.name, b]));
   // Provenance goes to every listed backend; image signatures to those artifacts.oci.storage also names.
-  const plan = planArtifacts({ run, children: ctx.children, config, logger })
+  // artifacts.oci.sign-index-manifests: built images that are indexes, read as the controller does.
+  const candidates = indexCandidates({ run, children: ctx.children, config });
+  const indexes = createIndexReader({
+    insecure: deps.config.storage.oci.insecure,
+    credentials: candidates.length === 0 ? undefined : (deps.ociCredentials ?? (await loadDockerCredentials(options.dockerConfig, io.env))),
+    logger,
+  });
+  const platforms = await readPlatformManifestMap(candidates, (image) => indexes.platformManifests(image));
+  const plan = planArtifacts({ run, children: ctx.children, config, logger, platforms })
     .map((a) => ({ ...a, storage: a.type === 'provenance' ? names : names.filter((n) => config.artifacts.oci.storage.includes(n)) }))
     .filter((a) => a.type === 'provenance' || a.storage.length > 0);
   const signers = new Map<string, ProvenantSigner>();

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { ProvenantError, errorMessage, isProvenantError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
-import { createOciReader, parseImageDigestRef } from '../../storage/index.js';
+import { createOciReader, parseImageDigestRef, type DockerCredentials } from '../../storage/index.js';
 import { runShortKey, transparencyAnnotation, type RunKind } from '../../tekton/index.js';
 import {
   verifyBundle,
@@ -21,12 +21,14 @@ import {
 } from '../../verify/index.js';
 import { provenantVersion, vsaArgs, vsaHelp, vsaRequest } from '../vsa-args.js';
 import { parseCommandArgs, usageError } from '../args.js';
+import { parsePlatformChoice, platformHelp, resolveImagePlatforms } from '../image-platform.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant verify (--bundle FILE | --taskrun NAME | --pipelinerun NAME | --image REF@DIGEST)...
          (--key PEM_FILE | --certificate-identity SAN --certificate-oidc-issuer URL --trusted-root FILE)
          [--trusted-root FILE] [--require-tlog] [--builder-id ID] [--predicate-type URI]
-         [-n NS] [--kubeconfig FILE] [--docker-config FILE] [--insecure] [--artifact FILE]
+         [-n NS] [--kubeconfig FILE] [--docker-config FILE] [--insecure] [--platform OS/ARCH[/VARIANT]|all|index]
+         [--artifact FILE]
 
 Verifies stored attestations and prints what was verified: subjects, predicate type, builder, signer
 identity, transparency log index.
@@ -39,6 +41,9 @@ Sources (at least one; several may be combined, each must pass):
   --kubeconfig FILE                default: $KUBECONFIG, ~/.kube/config, in-cluster
   --image REF@DIGEST               the image's attestations in the registry: Sigstore bundle referrers and
                                    cosign .att envelopes; at least one must verify and name the digest
+  --platform P                     when --image is an image index / manifest list: verify the platform
+                                   manifest for P: os/arch[/variant] (default: this host's), every one
+                                   ('all'; each must pass), or the index itself ('index')
   --docker-config FILE             registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)
   --insecure                       plain HTTP / unverified TLS to the registry
 Trust:
@@ -163,9 +168,21 @@ async function runSource(kind: RunKind, name: string, values: Values, io: CliIo,
   return { name: `${kind} ${run.namespace}/${run.name}`, rule: 'all', candidates, policy: base, notes };
 }
 
-async function imageSource(ref: string, values: Values, io: CliIo, base: AttestationPolicy): Promise<Source> {
-  const image = parseImageDigestRef(ref);
+/**
+ * `--image`: an image index is followed to its platform manifest(s) per `--platform` (tektoncd/chains#1070):
+ * what runs is the platform manifest, so that is what must carry a verified attestation naming its digest.
+ */
+async function imageSources(ref: string, values: Values, io: CliIo, base: AttestationPolicy): Promise<Source[]> {
+  const choice = parsePlatformChoice(values.platform);
+  if (choice === undefined) throw usage(`--platform must be ${platformHelp}: ${values.platform ?? ''}`);
   const credentials = await loadDockerCredentials(values['docker-config'], io.env);
+  const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'silent', name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
+  const images = await resolveImagePlatforms(ref, choice, { insecure: values.insecure ?? false, credentials, logger });
+  return Promise.all(images.map((i) => imageSource(i.ref, values, io, base, credentials, i.via)));
+}
+
+async function imageSource(ref: string, values: Values, io: CliIo, base: AttestationPolicy, credentials: DockerCredentials | undefined, label?: string): Promise<Source> {
+  const image = parseImageDigestRef(ref);
   const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'silent', name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
   const reader = createOciReader({ config: { repository: undefined, insecure: values.insecure ?? false }, credentials, logger });
   const found = await reader.readAttestations(ref);
@@ -177,7 +194,7 @@ async function imageSource(ref: string, values: Values, io: CliIo, base: Attesta
     ...found.envelopes.map((e, i) => ({ location: `${ref} .att layer #${i + 1}`, bundle: e.bundle ?? bundleFromEnvelope(e.envelope) })),
   ];
   const notes = signatureCount > 0 ? [`${ref}: ${signatureCount} image signature(s) present (.sig or bundle), not checked here`] : [];
-  return { name: ref, rule: 'any', candidates, policy: { ...base, imageDigest: image.digest }, notes };
+  return { name: label === undefined ? ref : `${label} (${ref})`, rule: 'any', candidates, policy: { ...base, imageDigest: image.digest }, notes };
 }
 
 interface Values {
@@ -189,6 +206,7 @@ interface Values {
   readonly image?: string | undefined;
   readonly 'docker-config'?: string | undefined;
   readonly insecure?: boolean | undefined;
+  readonly platform?: string | undefined;
 }
 
 export const verifyCommand: CliCommand = {
@@ -204,6 +222,7 @@ export const verifyCommand: CliCommand = {
       image: { type: 'string' },
       'docker-config': { type: 'string' },
       insecure: { type: 'boolean' },
+      platform: { type: 'string' },
       key: { type: 'string' },
       'certificate-identity': { type: 'string' },
       'certificate-oidc-issuer': { type: 'string' },
@@ -262,7 +281,8 @@ export const verifyCommand: CliCommand = {
     }
     if (values.taskrun !== undefined) sources.push(await runSource('TaskRun', values.taskrun, values, io, policy, keyless));
     if (values.pipelinerun !== undefined) sources.push(await runSource('PipelineRun', values.pipelinerun, values, io, policy, keyless));
-    if (values.image !== undefined) sources.push(await imageSource(values.image, values, io, policy));
+    if (values.platform !== undefined && values.image === undefined) throw usage('--platform goes with --image');
+    if (values.image !== undefined) sources.push(...(await imageSources(values.image, values, io, policy)));
 
     const failures: string[] = [];
     const verifiedInputs: { uri: string; digest: string }[] = [];

@@ -12,3 +12,19 @@ export { dsseEnvelopeBytes, cosignEnvelopeJson } from './layouts.js';
 export { createTagWriter, settleMsFor, type TagLock, type TagWriter, type TagWriteCoordination } from './tag-update.js';
 export { mergeSignatureLayers, hasSignatureLayers, signatureIdentity, verificationStrength } from './layer-merge.js';
 export type { LayerTimestamper } from './layer-timestamp.js';
+export {
+  createIndexReader,
+  defaultIndexLimits,
+  formatPlatform,
+  hostPlatform,
+  isIndexMediaType,
+  parsePlatform,
+  platformManifestsOfIndex,
+  readPlatformManifests,
+  selectPlatformManifests,
+  type IndexLimits,
+  type IndexReader,
+  type IndexReaderDeps,
+  type Platform,
+  type PlatformManifest,
+} from './image-index.js';

@@ -20,7 +20,7 @@ describe('parseConfig defaults (Tekton Chains defaults)', () => {
     const c = defaultConfig();
     expect(c.artifacts.taskrun).toEqual({ format: 'in-toto', storage: ['tekton'], signer: 'x509' });
     expect(c.artifacts.pipelinerun).toEqual({ format: 'in-toto', storage: ['tekton'], signer: 'x509', enableDeepInspection: false });
-    expect(c.artifacts.oci).toEqual({ format: 'simplesigning', storage: ['oci'], signer: 'x509' });
+    expect(c.artifacts.oci).toEqual({ format: 'simplesigning', storage: ['oci'], signer: 'x509', signIndexManifests: false });
     expect(c.storage.oci).toEqual({ repository: undefined, insecure: false, encoding: 'dsse' });
     expect(c.transparency).toEqual({ mode: 'false', url: 'https://rekor.sigstore.dev', entryType: 'dsse', version: 'v1' });
     expect(c.builder.id).toBe('https://tekton.dev/chains/v2');
@@ -107,6 +107,12 @@ describe('parseConfig values', () => {
         'transparency.url',
       ].sort(),
     );
+  });
+
+  it('artifacts.oci.sign-index-manifests is opt-in and validated as a boolean', () => {
+    expect(parseConfig({}).config.artifacts.oci.signIndexManifests).toBe(false);
+    expect(parseConfig({ 'artifacts.oci.sign-index-manifests': 'true' }).config.artifacts.oci.signIndexManifests).toBe(true);
+    expect(problemsOf({ 'artifacts.oci.sign-index-manifests': 'all' }).map((p) => p.key)).toEqual(['artifacts.oci.sign-index-manifests']);
   });
 
   it('rejects invalid booleans that Chains silently treats as false', () => {
