@@ -178,11 +178,15 @@ describe('artifacts.oci.sign-index-manifests', () => {
     expect((await verify('index')).code).toBe(0);
     const host = await verify();
     expect(host.code).toBe(['linux/amd64', 'linux/arm64'].includes(hostPlatform()) ? 0 : 2);
-    // trace starts at the platform manifest (its attestation names it), not at the index.
+    // trace keeps the index as its root and follows a `platform` link to the selected manifest only,
+    // whose own attestation (it is a subject) verifies.
     const trace = await runCaptured(['trace', index.ref, '--key', path.join(dir, 'key.pub'), '--platform', 'linux/arm64', '-o', 'json'], { env: { HOME: dir } });
     expect(trace.code, trace.err).toBe(0);
-    const graph = JSON.parse(trace.out) as { root: string };
-    expect(graph.root).toContain(arm.digest);
+    const graph = JSON.parse(trace.out) as { root: string; nodes: { id: string; verdict?: string }[]; edges: { from: string; to: string; relation: string }[] };
+    const platformEdges = graph.edges.filter((e) => e.from === graph.root && e.relation === 'platform');
+    expect(platformEdges).toHaveLength(1);
+    expect(platformEdges[0]!.to).toContain(arm.digest);
+    expect(graph.nodes.find((n) => n.id === platformEdges[0]!.to)?.verdict).toBe('verified');
     const missing = await verify('windows/amd64');
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('VERIFY_PLATFORM_NOT_FOUND');
