@@ -23,6 +23,11 @@ export interface TagUpdate {
   readonly apply: (doc: Doc | undefined) => Doc | undefined;
   /** True when `doc` contains everything this writer adds. */
   readonly contains: (doc: Doc | undefined) => boolean;
+  /**
+   * Settles once what the new entries reference exists (e.g. the layer blob uploaded): awaited before
+   * the PUT, so the upload overlaps the tag read instead of preceding it.
+   */
+  readonly ready?: Promise<unknown>;
 }
 
 export interface TagKind {
@@ -36,6 +41,12 @@ export type TagLock = <T>(key: string, fn: () => Promise<T>) => Promise<T>;
 
 export interface TagUpdateOptions {
   readonly settleMs: number;
+  /**
+   * Re-read the tag after each PUT and re-merge if another writer overwrote it (default true). Off
+   * when every writer takes the shared lock: the re-read could then only catch a foreign writer
+   * (cosign by hand) whose PUT lands within one round trip, and costs a request per tag write.
+   */
+  readonly verifyAfterWrite?: boolean;
   readonly maxAttempts: number;
   readonly sleep: (ms: number) => Promise<void>;
   /** A lock shared across replicas (e.g. in Redis); the process-wide mutex is always taken too. */
@@ -81,22 +92,43 @@ export const processTagLock: TagLock = async (key, fn) => {
   }
 };
 
-async function runBatch(client: RegistryClient, repository: string, tag: string, kind: TagKind, batch: readonly Pending[], options: TagUpdateOptions): Promise<void> {
+async function runBatch(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  kind: TagKind,
+  batch: Pending[],
+  options: TagUpdateOptions,
+  late: () => Pending[],
+): Promise<void> {
   const wrote = new Set<Pending>();
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
     const current = await client.getManifest(repository, tag);
     let doc: Doc | undefined = current?.json;
     let changed = false;
-    for (const p of batch) {
-      const next = p.update.apply(doc);
-      if (next !== undefined) {
-        doc = next;
-        changed = true;
-        wrote.add(p);
+    const applyAll = (ps: readonly Pending[]): void => {
+      for (const p of ps) {
+        const next = p.update.apply(doc);
+        if (next !== undefined) {
+          doc = next;
+          changed = true;
+          wrote.add(p);
+        }
       }
-    }
+    };
+    applyAll(batch);
     if (!changed || doc === undefined) break;
+    // Writers that arrived while this batch waited for its uploads join it: their entries go on the
+    // document read under the lock, so one PUT carries them all.
+    for (;;) {
+      await Promise.all(batch.map((p) => p.update.ready));
+      const joined = late();
+      if (joined.length === 0) break;
+      batch.push(...joined);
+      applyAll(joined);
+    }
     await client.putManifest(repository, tag, await kind.serialise(doc), kind.mediaType);
+    if (options.verifyAfterWrite === false) break;
     if (options.settleMs > 0) await options.sleep(options.settleMs + Math.floor(Math.random() * options.settleMs));
     const after = (await client.getManifest(repository, tag))?.json;
     if (batch.every((p) => p.update.contains(after))) break;
@@ -133,7 +165,7 @@ export function updateTag(client: RegistryClient, repository: string, tag: strin
           const batch = q.pending.splice(0);
           try {
             const lockKey = `${client.registry}/${repository}:${tag}`;
-            const locked = () => processTagLock(lockKey, () => runBatch(client, repository, tag, kind, batch, options));
+            const locked = () => processTagLock(lockKey, () => runBatch(client, repository, tag, kind, batch, options, () => q.pending.splice(0)));
             // The process mutex is not reentrant: take it once even when it is also the configured lock.
             await (options.lock !== undefined && options.lock !== processTagLock ? options.lock(lockKey, locked) : locked());
           } catch (err) {
