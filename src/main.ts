@@ -185,8 +185,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
       await runStore.emitEvent(key, event);
     },
   };
-  const enqueue = async (key: RunKey, createdAt?: number): Promise<void> => {
-    await options.queue.add(key, createdAt === undefined ? {} : { createdAt });
+  const enqueue = async (key: RunKey, info: { readonly createdAt?: number; readonly completedAt?: number } = {}): Promise<void> => {
+    await options.queue.add(key, info);
   };
   const reconcileDeps = { runs, wiring: () => current, enqueue: (k: RunKey) => enqueue(k), logger, metrics };
   let stopped = false;
@@ -225,7 +225,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     watcher = createRunWatcher({
       kubeConfig: options.kubeConfig,
       ...(options.namespaces && options.namespaces.length > 0 ? { namespaces: options.namespaces } : {}),
-      onKey: (key, info) => enqueue(key, info.createdAt),
+      onKey: (key, info) => enqueue(key, info),
       // Chains #1882: runs managed by another controller are not signed (re-checked in reconcile).
       accept: (obj) => isManagedByAccepted(obj, current.config.filter.managedBy),
       logger,

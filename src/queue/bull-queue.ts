@@ -15,6 +15,7 @@ import {
   validateConcurrency,
   validateRunKey,
 } from './policy.js';
+import { backlogConcurrency, defaultFreshWindowMs, laneOf, type Lane } from './lanes.js';
 import { describeRedisUrl, redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
 import type {
   AddResult,
@@ -30,6 +31,8 @@ import type {
 } from './types.js';
 
 export const defaultQueueName = 'provenant-runs';
+/** The backlog lane is a second BullMQ queue next to the fresh one: `<queueName>-backlog`. */
+export const backlogQueueSuffix = '-backlog';
 /** Checkpoint sets kept in memory against Redis losing jobs mid-work (a few KB each). */
 const maxLocalCheckpoints = 10_000;
 const jobName = 'run';
@@ -107,7 +110,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
   };
   const prefix = options.prefix === undefined ? {} : { prefix: options.prefix };
 
-  const queue: Queue<RunJobData, void, string> = new Queue(queueName, {
+  const queueOptions = {
     connection,
     ...prefix,
     defaultJobOptions: {
@@ -117,7 +120,14 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       removeOnComplete: true,
       removeOnFail: { count: keepFailed },
     },
-  });
+  };
+  // One BullMQ queue per lane (lanes.ts), each with its own Worker and slots: backlog jobs never hold
+  // a fresh run's slot, so a fresh job is fetched at once while backlog ones run.
+  const queue: Queue<RunJobData, void, string> = new Queue(queueName, queueOptions);
+  const backlogQueue: Queue<RunJobData, void, string> = new Queue(`${queueName}${backlogQueueSuffix}`, queueOptions);
+  const queues: Record<Lane, Queue<RunJobData, void, string>> = { fresh: queue, backlog: backlogQueue };
+  const freshWindowMs = options.freshWindowMs ?? defaultFreshWindowMs;
+  backlogQueue.on('error', (err: Error) => logger.warn({ err: errorMessage(err) }, 'redis connection error (backlog queue)'));
   let lastConnectionError: unknown;
   let failFast: (() => void) | undefined;
   queue.on('error', (err: Error) => {
@@ -144,15 +154,18 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       clearTimeout(timer);
       failFast = undefined;
     });
+  const closeQueues = async (): Promise<void> => {
+    await Promise.all([queue.close(), backlogQueue.close()]).catch(() => undefined);
+  };
   if (!ready) {
-    await queue.close().catch(() => undefined);
+    await closeQueues();
     throw redisError(lastConnectionError, url);
   }
   // waitUntilReady resolves once connected; a wrong password only shows on the first command.
   try {
-    await queue.getJobCounts('wait');
+    await Promise.all([queue.getJobCounts('wait'), backlogQueue.getJobCounts('wait')]);
   } catch (err) {
-    await queue.close().catch(() => undefined);
+    await closeQueues();
     throw redisError(err, url);
   }
 
@@ -173,7 +186,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
   try {
     knownMarker = await readMarker();
   } catch (err) {
-    await queue.close().catch(() => undefined);
+    await closeQueues();
     throw redisError(err, url);
   }
   let checking = false;
@@ -215,7 +228,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     }
   };
 
-  let worker: Worker<RunJobData, void, string> | undefined;
+  let workers: Worker<RunJobData, void, string>[] = [];
   const activeJobs = new Set<string>();
   const settled = new Set<() => void>();
   let closing = false;
@@ -294,20 +307,23 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       if (closing) throw new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue is closed');
       let checkpoints: Checkpoints = {};
       try {
-        const existing = await queue.getJob(key.uid);
-        if (existing !== undefined) {
+        // The uid is unique across both lanes: look in both (two commands, one round trip).
+        const found = await Promise.all([queue.getJob(key.uid), backlogQueue.getJob(key.uid)]);
+        for (const [i, existing] of found.entries()) {
+          if (existing === undefined) continue;
           const state = await existing.getState();
           if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'duplicate';
           // Enqueued again after a final failure: keep what was achieved (one signature, one Rekor entry).
           if (state === 'failed') checkpoints = existing.data.checkpoints;
-          await queue.remove(key.uid);
+          await (i === 0 ? queue : backlogQueue).remove(key.uid);
         }
         const data: RunJobData = {
           key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
           enqueuedAt: now(),
           checkpoints,
         };
-        await queue.add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()) });
+        const lane = laneOf(opts, now(), freshWindowMs);
+        await queues[lane].add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()) });
         return 'added';
       } catch (err) {
         if (err instanceof ProvenantError) throw err;
@@ -317,9 +333,10 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
 
     process(handle: JobHandler, opts: ProcessOptions): void {
       validateConcurrency(opts.concurrency);
-      if (worker !== undefined) {
+      if (workers.length > 0) {
         throw new ProvenantError('permanent', 'QUEUE_ALREADY_PROCESSING', 'process() was already called on this queue');
       }
+      const backlogLimit = backlogConcurrency(opts.concurrency, opts.backlogConcurrency);
       // Three parameters: BullMQ passes the abort signal only to processors that declare it.
       const processor = async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<void> => {
         const id = job.id ?? job.data.key.uid;
@@ -331,29 +348,35 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           for (const notify of settled) notify();
         }
       };
-      worker = new Worker<RunJobData, void, string>(queueName, processor, {
-        connection,
-        ...prefix,
-        concurrency: opts.concurrency,
-        settings: { backoffStrategy: (attemptsMade: number) => backoffDelayMs(attemptsMade, backoff, random) },
-        lockDuration: options.lockDurationMs ?? 30_000,
-        stalledInterval: options.stalledIntervalMs ?? 30_000,
-        maxStalledCount: options.maxStalledCount ?? 3,
-        removeOnComplete: { count: 0 },
-        removeOnFail: { count: keepFailed },
+      workers = (['fresh', 'backlog'] as const).map((lane) => {
+        const worker = new Worker<RunJobData, void, string>(queues[lane].name, processor, {
+          connection,
+          ...prefix,
+          concurrency: lane === 'fresh' ? opts.concurrency : backlogLimit,
+          settings: { backoffStrategy: (attemptsMade: number) => backoffDelayMs(attemptsMade, backoff, random) },
+          lockDuration: options.lockDurationMs ?? 30_000,
+          stalledInterval: options.stalledIntervalMs ?? 30_000,
+          maxStalledCount: options.maxStalledCount ?? 3,
+          removeOnComplete: { count: 0 },
+          removeOnFail: { count: keepFailed },
+        });
+        worker.on('error', (err: Error) => logger.warn({ err: errorMessage(err), lane }, 'worker error'));
+        worker.on('stalled', (jobId: string) => logger.warn({ uid: jobId, lane }, 'job stalled (a worker died mid-job); resuming'));
+        return worker;
       });
-      worker.on('error', (err: Error) => logger.warn({ err: errorMessage(err) }, 'worker error'));
-      worker.on('stalled', (jobId: string) => logger.warn({ uid: jobId }, 'job stalled (a worker died mid-job); resuming'));
     },
 
     async depth(): Promise<QueueDepth> {
       try {
-        const c = await queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'failed');
+        const counts = await Promise.all(
+          [queue, backlogQueue].map((q) => q.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'failed')),
+        );
+        const sum = (k: string): number => counts.reduce((n, c) => n + (c[k] ?? 0), 0);
         return {
-          waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0),
-          active: c['active'] ?? 0,
-          delayed: c['delayed'] ?? 0,
-          failed: c['failed'] ?? 0,
+          waiting: sum('wait') + sum('prioritized'),
+          active: sum('active'),
+          delayed: sum('delayed'),
+          failed: sum('failed'),
         };
       } catch (err) {
         throw redisError(err, url);
@@ -368,9 +391,9 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       closed ??= (async () => {
         closing = true;
         clearInterval(resetTimer);
-        if (worker !== undefined) {
+        if (workers.length > 0) {
           if (opts.graceful) {
-            await worker.pause(true);
+            await Promise.all(workers.map((w) => w.pause(true)));
             await allSettled(opts.timeoutMs ?? 30_000);
           }
           const abandoned = activeJobs.size;
@@ -380,10 +403,10 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           // Always abort and force: a job fetched while pausing would otherwise make close() wait for
           // it without a bound. Aborted jobs stay locked in Redis until the lock expires, then any
           // worker's stalled check puts them back with their checkpoints.
-          worker.cancelAllJobs('queue closed');
-          await worker.close(true).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'worker close'));
+          for (const w of workers) w.cancelAllJobs('queue closed');
+          await Promise.all(workers.map((w) => w.close(true).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'worker close'))));
         }
-        await queue.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'queue close'));
+        await Promise.all([queue, backlogQueue].map((q) => q.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'queue close'))));
       })();
       return closed;
     },

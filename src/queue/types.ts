@@ -47,6 +47,11 @@ export type FailedHandler = (ctx: JobContext, err: unknown, final: boolean) => P
 
 export interface ProcessOptions {
   readonly concurrency: number;
+  /**
+   * Slots the backlog lane may use (runs that completed more than `freshWindowMs` before they were
+   * enqueued); the rest is reserved for fresh runs. Default half of `concurrency`, at least 1.
+   */
+  readonly backlogConcurrency?: number;
   readonly onFailed?: FailedHandler;
 }
 
@@ -72,9 +77,10 @@ export interface JobQueue {
   /**
    * Enqueue a run by key. The job id is the run uid: adding a uid that is waiting, active or delayed
    * is a no-op (`duplicate`); after completion or final failure it can be added again.
-   * `createdAt` (the run's creation time, epoch ms) orders the queue newest first.
+   * `createdAt` (the run's creation time, epoch ms) orders the queue newest first. `completedAt` (its
+   * completion time) puts it in the fresh lane when recent, else in the backlog lane (see lanes.ts).
    */
-  add(key: RunKey, opts?: { readonly createdAt?: number }): Promise<AddResult>;
+  add(key: RunKey, opts?: { readonly createdAt?: number; readonly completedAt?: number }): Promise<AddResult>;
   /** Start consuming. Call once per queue object. */
   process(handler: JobHandler, opts: ProcessOptions): void;
   depth(): Promise<QueueDepth>;
@@ -107,4 +113,6 @@ export interface QueueOptions {
   readonly now?: () => number;
   /** Uniform [0, 1) source for jitter; default `Math.random`. */
   readonly random?: () => number;
+  /** A run that completed at most this long before it is enqueued goes to the fresh lane; default 60 s. */
+  readonly freshWindowMs?: number;
 }
