@@ -307,15 +307,17 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       if (closing) throw new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue is closed');
       let checkpoints: Checkpoints = {};
       try {
-        // The uid is unique across both lanes: look in both (two commands, one round trip).
-        const found = await Promise.all([queue.getJob(key.uid), backlogQueue.getJob(key.uid)]);
-        for (const [i, existing] of found.entries()) {
-          if (existing === undefined) continue;
-          const state = await existing.getState();
-          if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'duplicate';
+        // The uid is unique across both lanes: ask both for its state (one script each, sent together),
+        // without reading the job (its checkpoints can be KBs) unless it finally failed.
+        const lanes = [queue, backlogQueue] as const;
+        const states = await Promise.all(lanes.map((q) => q.getJobState(key.uid)));
+        if (states.some((st) => st !== 'completed' && st !== 'failed' && st !== 'unknown')) return 'duplicate';
+        for (const [i, state] of states.entries()) {
+          if (state === 'unknown') continue;
+          const q = lanes[i] ?? queue;
           // Enqueued again after a final failure: keep what was achieved (one signature, one Rekor entry).
-          if (state === 'failed') checkpoints = existing.data.checkpoints;
-          await (i === 0 ? queue : backlogQueue).remove(key.uid);
+          if (state === 'failed') checkpoints = (await q.getJob(key.uid))?.data.checkpoints ?? checkpoints;
+          await q.remove(key.uid);
         }
         const data: RunJobData = {
           key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
@@ -336,7 +338,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       if (workers.length > 0) {
         throw new ProvenantError('permanent', 'QUEUE_ALREADY_PROCESSING', 'process() was already called on this queue');
       }
-      const backlogLimit = backlogConcurrency(opts.concurrency, opts.backlogConcurrency);
+      const backlogLimit = backlogConcurrency(opts.concurrency, options.backlogConcurrency);
       // Three parameters: BullMQ passes the abort signal only to processors that declare it.
       const processor = async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<void> => {
         const id = job.id ?? job.data.key.uid;

@@ -250,7 +250,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
       }
       handler = handle;
       processOptions = opts;
-      backlogLimit = backlogConcurrency(opts.concurrency, opts.backlogConcurrency);
+      backlogLimit = backlogConcurrency(opts.concurrency, options.backlogConcurrency);
       pump();
     },
 

@@ -46,12 +46,8 @@ export type JobHandler = (ctx: JobContext) => Promise<void>;
 export type FailedHandler = (ctx: JobContext, err: unknown, final: boolean) => Promise<void>;
 
 export interface ProcessOptions {
+  /** Jobs of the fresh lane worked at once by this process (the backlog lane has its own slots). */
   readonly concurrency: number;
-  /**
-   * Slots the backlog lane may use (runs that completed more than `freshWindowMs` before they were
-   * enqueued); the rest is reserved for fresh runs. Default half of `concurrency`, at least 1.
-   */
-  readonly backlogConcurrency?: number;
   readonly onFailed?: FailedHandler;
 }
 
@@ -115,4 +111,10 @@ export interface QueueOptions {
   readonly random?: () => number;
   /** A run that completed at most this long before it is enqueued goes to the fresh lane; default 60 s. */
   readonly freshWindowMs?: number;
+  /**
+   * Jobs of the backlog lane (runs that completed earlier than `freshWindowMs` before they were
+   * enqueued) worked at once per process, besides the fresh lane's `concurrency`: a backlog never
+   * takes a fresh run's slot. Default half of `concurrency`, at least 1 (lanes.ts).
+   */
+  readonly backlogConcurrency?: number;
 }

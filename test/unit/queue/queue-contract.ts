@@ -11,6 +11,7 @@ export interface QueueFactoryOptions {
   readonly attempts?: number;
   readonly backoff?: BackoffOptions;
   readonly random?: () => number;
+  readonly backlogConcurrency?: number;
 }
 
 export type QueueFactory = (opts: QueueFactoryOptions) => Promise<JobQueue>;
@@ -295,7 +296,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
     });
 
     it('fresh runs use all `concurrency` slots; backlogConcurrency sets the backlog lane', async () => {
-      const q = await make();
+      const q = await make({ backlogConcurrency: 1 });
       const gate = deferred();
       let running = 0;
       let freshPeak = 0;
@@ -312,7 +313,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
           if (old) backlogRunning--;
           else running--;
         },
-        { concurrency: 3, backlogConcurrency: 1 },
+        { concurrency: 3 },
       );
       const now = Date.now();
       for (let i = 0; i < 3; i++) await q.add(runKey(`new-${i}`), { createdAt: now, completedAt: now });
