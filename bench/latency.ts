@@ -67,8 +67,8 @@ async function phase(backlog: number): Promise<Phase> {
       spawnController(stack, { concurrency, role: 'work', redisUrl }),
     ];
     try {
-      await Promise.all(controllers.map((c) => c.waitEvent('started', 60_000)));
-      await controllers[0]?.waitEvent('ready', 120_000);
+      await Promise.all(controllers.map((c) => c.waitEvent('started', 300_000)));
+      await controllers[0]?.waitEvent('ready', 300_000);
       const completedAt = new Map<string, number>();
       const latencies = new Map<string, number>();
       stack.tracker.onSigned = (name, at) => {
