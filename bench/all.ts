@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the six benchmarks one after the other, each in its own process (so one's heap
+ * `npm run bench`: the benchmarks one after the other, each in its own process (so one's heap
  * and services never weigh on the next). Each prints its JSON line; a failing one is reported and
  * the rest still run. Exit 1 if any failed.
  */
@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { benchDir, repoRoot } from './lib/common.js';
 
-const all = ['ceiling', 'backlog', 'latency', 'memory', 'restart', 'per-run-cost'] as const;
+const all = ['ceiling', 'backlog', 'latency', 'memory', 'restart', 'per-run-cost', 'cli'] as const;
 
 function runOne(name: string): Promise<number> {
   return new Promise((resolve) => {

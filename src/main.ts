@@ -22,7 +22,7 @@ import {
 import { createSignersFromConfig, type SignerSet } from './signing/index.js';
 import { createStorageBackends, type StorageBackend, type StorageDeps } from './storage/index.js';
 import { createRunStore, type RunKey, type RunStore } from './tekton/index.js';
-import { createRekorWitness } from './transparency/index.js';
+import { createTransparencyWitness, createTsaWitness, type TsaTimestamper } from './transparency/index.js';
 import { createRunWatcher, type RunWatcher } from './watch/index.js';
 
 export interface WiringDeps {
@@ -42,6 +42,8 @@ export interface WiringDeps {
   readonly fetch?: typeof fetch;
   /** For tests: a witness to use instead of Rekor at `transparency.url`. */
   readonly rekorWitness?: Witness;
+  /** For tests: a timestamper to use instead of the TSA at `signers.x509.tsa.url`. */
+  readonly tsaWitness?: TsaTimestamper;
 }
 
 export interface ClosableWiring extends Wiring {
@@ -59,9 +61,12 @@ export async function createWiring(config: Config, deps: WiringDeps): Promise<Cl
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
     });
   }
+  const tsaUrl = config.signers.x509.tsa.url;
+  const tsa = tsaUrl === undefined ? undefined : (deps.tsaWitness ?? createTsaWitness({ url: tsaUrl, logger }));
   const storageDeps: StorageDeps = {
     config,
     logger,
+    ...(tsa ? { ociTimestamper: (bytes: Uint8Array) => tsa.timestamp(bytes) } : {}),
     patchAnnotations: async (run, annotations) => {
       await deps.runStore.patchAnnotations(run, annotations);
     },
@@ -94,10 +99,11 @@ export async function createWiring(config: Config, deps: WiringDeps): Promise<Cl
       return backend;
     });
   const rekor =
-    config.transparency.mode === 'false' ? undefined : (deps.rekorWitness ?? createRekorWitness({ url: config.transparency.url, logger }));
+    config.transparency.mode === 'false' ? undefined : (deps.rekorWitness ?? createTransparencyWitness({ transparency: config.transparency, logger }));
   return {
     config,
     rekor,
+    tsa,
     signer: (section) => {
       const s = deps.signerOverride ?? signers?.signerFor(section);
       if (s === undefined) {

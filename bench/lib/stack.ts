@@ -150,6 +150,8 @@ export interface ControllerSpawnOptions {
   readonly redisUrl?: string;
   readonly logFile?: string;
   readonly logLevel?: string;
+  /** A compiled controller entry (bench/lib/compiled.ts) to run instead of bench/controller-entry.ts through tsx. */
+  readonly entry?: string;
 }
 
 export function spawnController(stack: Stack, options: ControllerSpawnOptions): ControllerProcess {
@@ -164,7 +166,8 @@ export function spawnController(stack: Stack, options: ControllerSpawnOptions): 
   };
   const spawnedAt = Date.now();
   const v8Flags = controllerNodeFlags.split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...v8Flags, '--import', 'tsx', path.join(benchDir, 'controller-entry.ts')], {
+  const program = options.entry === undefined ? ['--import', 'tsx', path.join(benchDir, 'controller-entry.ts')] : [options.entry];
+  const child = spawn(process.execPath, [...v8Flags, ...program], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

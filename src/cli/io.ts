@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { ProvenantError } from '../errors.js';
 
 /** Streams and environment a CLI command uses; passed in so tests can run commands in-process. */
@@ -43,9 +42,12 @@ export async function readDocument(pathOrDash: string, io: CliIo): Promise<unkno
       context: { hint: 'check the path and permissions' },
     });
   }
+  // YAML is a superset of JSON; parse JSON strictly first for exact number/string handling (and
+  // without loading the YAML parser).
+  const json = text.trimStart().startsWith('{') || text.trimStart().startsWith('[');
+  const parseYaml = json ? undefined : (await import('./yaml.js')).parseYaml;
   try {
-    // YAML is a superset of JSON; parse JSON strictly first for exact number/string handling.
-    return text.trimStart().startsWith('{') || text.trimStart().startsWith('[') ? JSON.parse(text) : parseYaml(text);
+    return parseYaml === undefined ? JSON.parse(text) : parseYaml(text);
   } catch (cause) {
     throw new ProvenantError('input', 'INPUT_UNPARSABLE', `${pathOrDash} is neither valid JSON nor YAML: ${(cause as Error).message}`, {
       cause,

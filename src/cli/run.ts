@@ -19,7 +19,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 2;
   }
   try {
-    return await commands[name as CommandName].run(rest, io);
+    const command = await commands[name as CommandName].load();
+    return await command.run(rest, io);
   } catch (err) {
     if (isProvenantError(err)) {
       io.stderr(`provenant ${name}: ${err.code}: ${err.message}${err.context.hint ? `\n  hint: ${err.context.hint}` : ''}\n`);

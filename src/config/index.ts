@@ -1,2 +1,4 @@
 export * from './types.js';
 export { parseConfig, defaultConfig, configDataFromDocument, defaultLocalStoragePath } from './parse.js';
+export { usesKeyless, keylessVerifiabilityProblems } from './keyless.js';
+export { applyTransparencyFlags, type TransparencyFlags } from './flags.js';

@@ -1,4 +1,5 @@
 import { ProvenantError } from '../errors.js';
+import { keylessVerifiabilityProblems } from './keyless.js';
 import {
   buildTypes,
   defaultIdentityTokenFile,
@@ -8,6 +9,8 @@ import {
   ociEncodingNames,
   signerNames,
   storageNames,
+  transparencyEntryTypes,
+  transparencyVersions,
   type BuildType,
   type Config,
   type ConfigProblem,
@@ -16,7 +19,9 @@ import {
   type ParsedConfig,
   type SignerName,
   type StorageName,
+  type TransparencyEntryType,
   type TransparencyMode,
+  type TransparencyVersion,
 } from './types.js';
 
 /**
@@ -90,6 +95,11 @@ function url(ctx: Ctx, key: string, dflt: string): string {
   }
 }
 
+function optionalUrl(ctx: Ctx, key: string): string | undefined {
+  const v = url(ctx, key, '');
+  return v === '' ? undefined : v;
+}
+
 function str(ctx: Ctx, key: string, dflt: string): string {
   const v = raw(ctx, key);
   return v === undefined || v === '' ? dflt : v;
@@ -125,6 +135,14 @@ function transparencyMode(ctx: Ctx): TransparencyMode {
   if (falseWords.has(v)) return 'false';
   problem(ctx, key, 'must be "true", "false" or "manual"');
   return 'false';
+}
+
+function transparency(ctx: Ctx): Config['transparency'] {
+  const entryType = oneOf<TransparencyEntryType>(ctx, 'transparency.entry-type', transparencyEntryTypes, 'dsse');
+  const version = oneOf<TransparencyVersion>(ctx, 'transparency.version', transparencyVersions, 'v1');
+  // rekor-tiles accepts only dsse and hashedrekord entries.
+  if (version === 'v2' && entryType === 'intoto') problem(ctx, 'transparency.entry-type', 'Rekor v2 has no intoto entries: use "dsse" with transparency.version v2');
+  return { mode: transparencyMode(ctx), url: url(ctx, 'transparency.url', 'https://rekor.sigstore.dev'), entryType, version };
 }
 
 const kmsSchemes = { supported: ['awskms://', 'gcpkms://', 'pkcs11:'], unsupported: ['azurekms://', 'hashivault://'] } as const;
@@ -212,12 +230,13 @@ export function parseConfig(data: Data): ParsedConfig {
           issuer: url(ctx, 'signers.x509.fulcio.issuer', 'https://oauth2.sigstore.dev/auth'),
           provider: optional(ctx, 'signers.x509.fulcio.provider'),
         },
+        tsa: { url: optionalUrl(ctx, 'signers.x509.tsa.url') },
         identityTokenFile: str(ctx, 'signers.x509.identity.token.file', defaultIdentityTokenFile),
         tufMirrorUrl: url(ctx, 'signers.x509.tuf.mirror.url', 'https://sigstore-tuf-root.storage.googleapis.com'),
       },
       secretPath: str(ctx, 'signers.secret.path', defaultSecretPath),
     },
-    transparency: { mode: transparencyMode(ctx), url: url(ctx, 'transparency.url', 'https://rekor.sigstore.dev') },
+    transparency: transparency(ctx),
     builder: { id: str(ctx, 'builder.id', 'https://tekton.dev/chains/v2') },
     buildDefinition: { buildType: oneOf<BuildType>(ctx, 'builddefinition.buildtype', buildTypes, 'https://tekton.dev/chains/v2/slsa') },
     filter: {
@@ -227,6 +246,8 @@ export function parseConfig(data: Data): ParsedConfig {
         .filter((s) => s !== ''),
     },
   };
+
+  ctx.problems.push(...keylessVerifiabilityProblems(config));
 
   const warnings: ConfigProblem[] = [];
   for (const key of chainsKeysNotActedOn) {

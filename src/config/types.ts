@@ -24,6 +24,14 @@ export type BuildType = (typeof buildTypes)[number];
 
 export type TransparencyMode = 'true' | 'manual' | 'false';
 
+/** `transparency.entry-type` (provenant): the Rekor type for DSSE envelopes; image signatures are always hashedrekord. */
+export const transparencyEntryTypes = ['dsse', 'intoto'] as const;
+export type TransparencyEntryType = (typeof transparencyEntryTypes)[number];
+
+/** `transparency.version` (provenant): Rekor v1 (REST, search index) or v2 (rekor-tiles). */
+export const transparencyVersions = ['v1', 'v2'] as const;
+export type TransparencyVersion = (typeof transparencyVersions)[number];
+
 export interface ArtifactConfig {
   readonly format: FormatName;
   /** Empty = storage disabled for this artifact kind. Order preserved, duplicates removed. */
@@ -67,6 +75,11 @@ export interface Config {
         readonly issuer: string;
         readonly provider: string | undefined;
       };
+      /**
+       * `signers.x509.tsa.url` (provenant): an RFC 3161 timestamp authority. Every signature then carries a
+       * signed timestamp, which proves when it was made (keyless verification without, or besides, a log entry).
+       */
+      readonly tsa: { readonly url: string | undefined };
       /** `signers.x509.identity.token.file`; default the projected token path Chains uses. */
       readonly identityTokenFile: string;
       readonly tufMirrorUrl: string;
@@ -77,6 +90,9 @@ export interface Config {
   readonly transparency: {
     readonly mode: TransparencyMode;
     readonly url: string;
+    /** `dsse` (default, what Chains' successors and cosign write) or `intoto` 0.0.2 (Rekor keeps the envelope). */
+    readonly entryType: TransparencyEntryType;
+    readonly version: TransparencyVersion;
   };
   readonly builder: { readonly id: string };
   readonly buildDefinition: { readonly buildType: BuildType };

@@ -2,6 +2,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Run, RunResult } from '../tekton/index.js';
 import type { DigestedArtifact } from './artifacts.js';
 import { goJsonParamValue, rfc3339Utc, sortKeysDeep } from './go-json.js';
+import { goMarshal } from './go-marshal.js';
 import { makeStatement, predicateTypeSlsaV1, statementTypeV1, type InTotoStatement, type ProvenanceOptions } from './statement.js';
 import {
   buildArtifactStatus,
@@ -82,6 +83,18 @@ export function taskRunDependencies(run: Run, withStepActions: boolean, log: Log
   return deps;
 }
 
+/**
+ * Chains' `AddTektonTaskDescriptor`: `json.Marshal` of the child as a Go `v1.TaskRun` (Go field order,
+ * omitempty, unknown fields dropped). A v1beta1 child (CLI input only: the controller reads v1) gets its
+ * v1 spec; its status fields that v1 renamed are mapped (taskResults → results), the rest is as received.
+ */
+function taskRunContent(tr: Run): string {
+  if (tr.apiVersion === 'tekton.dev/v1') return goMarshal('v1.TaskRun', tr.raw);
+  const status = typeof tr.raw['status'] === 'object' && tr.raw['status'] !== null ? { ...(tr.raw['status'] as Obj) } : {};
+  if (status['results'] === undefined && status['taskResults'] !== undefined) status['results'] = status['taskResults'];
+  return goMarshal('v1.TaskRun', { ...tr.raw, apiVersion: 'tekton.dev/v1', spec: tr.specJson, status });
+}
+
 export function pipelineRunDependencies(
   run: Run,
   children: readonly Run[],
@@ -104,7 +117,7 @@ export function pipelineRunDependencies(
       deps.push({
         name: 'pipelineTask',
         ...(trs ? { uri: trs.uri, digest: trs.digest } : {}),
-        content: Buffer.from(JSON.stringify(tr.raw), 'utf8').toString('base64'),
+        content: Buffer.from(taskRunContent(tr), 'utf8').toString('base64'),
       });
     }
     deps.push(...named([...stepImageMaterials(tr, log), ...sidecarImageMaterials(tr, log)], ''));
@@ -146,7 +159,8 @@ export function externalParameters(run: Run): Obj {
     const first = Object.entries(rs.digest)[0];
     out['buildConfigSource'] = { ref: first ? `${first[0]}:${first[1]}` : '', repository: rs.uri, path: rs.entryPoint };
   }
-  out['runSpec'] = run.specJson;
+  // Chains puts the Go TaskRunSpec/PipelineRunSpec in a structpb.Struct: json.Marshal of the Go type.
+  out['runSpec'] = JSON.parse(goMarshal(run.kind === 'TaskRun' ? 'v1.TaskRunSpec' : 'v1.PipelineRunSpec', run.specJson)) as Obj;
   return out;
 }
 

@@ -13,7 +13,8 @@ export type {
   RunJobData,
 } from './types.js';
 export { createMemoryQueue } from './memory-queue.js';
-export { createBullQueue, defaultQueueName, type BullQueueOptions } from './bull-queue.js';
+export { createBullQueue } from './redis-schemes.js';
+export type { BullQueueOptions } from './bull-queue.js';
 export { describeRedisUrl, redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
 export {
   backoffDelayMs,

@@ -5,7 +5,8 @@
  * as the job queue, so a cluster that shares work also shares locks.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type * as IoRedis from 'ioredis';
 import { ProvenantError } from '../errors.js';
 import { redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
 
@@ -29,6 +30,8 @@ export interface RedisLock {
 }
 
 export function createRedisLock(options: RedisLockOptions): RedisLock {
+  // ioredis is loaded when a lock is made (a Redis-backed controller), not when the queue room is imported.
+  const { Redis } = createRequire(import.meta.url)('ioredis') as typeof IoRedis;
   const redis = new Redis({ ...redisOptionsFromUrl(options), maxRetriesPerRequest: 3, lazyConnect: false });
   redis.on('error', () => undefined); // reported through the failing commands
   const prefix = options.prefix ?? 'provenant:lock:';

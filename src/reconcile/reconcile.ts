@@ -26,7 +26,7 @@ import {
 } from '../tekton/index.js';
 import {
   createTransparentBundler,
-  shouldUpload,
+  resolveTransparency,
   tlogEntryOf,
   transparencyAnnotationValue,
   type TransparencyCheckpoint,
@@ -50,6 +50,8 @@ export interface Wiring {
   signer(section: PlannedArtifact['section']): Signer;
   /** The Rekor witness, when transparency is enabled (`true` or `manual`). */
   readonly rekor: Witness | undefined;
+  /** The RFC 3161 timestamp witness, when `signers.x509.tsa.url` is set: every signature is timestamped. */
+  readonly tsa?: Witness | undefined;
   /**
    * The backend for a storage name. `scope` says whose run it stores for: `oci` uses the registry
    * credentials of that run's ServiceAccount (Chains' k8schain), so the backend may differ per scope.
@@ -146,7 +148,7 @@ async function reconcileInner(ctx: Pick<JobContext, 'data' | 'checkpoint'>, deps
 
   const plan = await step('payload_creation', () => planArtifacts({ run, children, config, logger: log }));
   const checkpoints: Checkpoints = ctx.data.checkpoints;
-  const upload = wiring.rekor !== undefined && shouldUpload(config, run.annotations ?? {});
+  const upload = wiring.rekor !== undefined && resolveTransparency(config, run.annotations ?? {}).rekorUrl !== undefined;
   let transparency: string | undefined;
 
   for (const artifact of plan) {
@@ -186,7 +188,7 @@ async function signOnce(
 ): Promise<ArtifactCheckpoint> {
   const existing = checkpoints.bundles?.[artifact.checkpointKey] as ArtifactCheckpoint | undefined;
   const signer = wiring.signer(artifact.section);
-  const witnesses = upload && wiring.rekor ? [wiring.rekor] : [];
+  const witnesses = [...(upload && wiring.rekor ? [wiring.rekor] : []), ...(wiring.tsa ? [wiring.tsa] : [])];
   const payload = existing?.payload ?? Buffer.from(artifact.payload).toString('base64');
   let latest = existing;
   const bundler = createTransparentBundler({ signer, witnesses, logger: deps.logger });
@@ -198,7 +200,7 @@ async function signOnce(
         save: async (transparency) => {
           // The first checkpoint of an artifact is a new signature; later ones only add the tlog entry.
           if (latest === undefined) deps.metrics?.signCreated(metricKind(key));
-          if (transparency.witnessed && witnesses.length > 0) deps.metrics?.payloadUploaded(metricKind(key));
+          if (transparency.witnessed && upload) deps.metrics?.payloadUploaded(metricKind(key));
           latest = { transparency, payload };
           const entry = tlogEntryOf(transparency.bundle);
           await ctx.checkpoint({

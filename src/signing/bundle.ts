@@ -20,8 +20,28 @@ export async function signStatement(
   payload: Uint8Array,
   options: SignOptions & { readonly payloadType?: string } = {},
 ): Promise<SerializedBundle> {
-  const builder = new DSSEBundleBuilder({ signer, witnesses: [...(options.witnesses ?? [])], certificateChain: false });
+  let verifier = '';
+  const capturing: Signer = {
+    sign: async (data) => {
+      const signature = await signer.sign(data);
+      verifier = signature.key.$case === 'publicKey' ? signature.key.publicKey : signature.key.certificate;
+      return signature;
+    },
+  };
+  const builder = new DSSEBundleBuilder({ signer: capturing, witnesses: [], certificateChain: false });
   const bundle = await builder.create({ data: Buffer.from(payload), type: options.payloadType ?? inTotoPayloadType });
+  // sigstore-js copies the key hint into the envelope's keyid. cosign and sigstore-go (go-securesystemslib
+  // dsse) skip a signature whose keyid differs from their own SSH-style fingerprint of the key, so a hex
+  // hint made `cosign verify-attestation --new-bundle-format --key` reject KMS and PKCS#11 signatures.
+  // cosign writes keyid "" and so do we; the bundle keeps the hint in verificationMaterial.publicKey.
+  // Cleared before any witness runs: Rekor's dsse entry hashes the envelope as it is here.
+  if (bundle.content.$case === 'dsseEnvelope') for (const s of bundle.content.dsseEnvelope.signatures) s.keyid = '';
+  const witnesses = options.witnesses ?? [];
+  if (witnesses.length > 0) {
+    const materials = await Promise.all(witnesses.map((w) => w.testify(bundle.content, verifier)));
+    bundle.verificationMaterial.tlogEntries = materials.flatMap((m) => m.tlogEntries ?? []);
+    bundle.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: materials.flatMap((m) => m.rfc3161Timestamps ?? []) };
+  }
   return bundleToJSON(bundle);
 }
 

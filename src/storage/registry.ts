@@ -8,7 +8,7 @@ import { ProvenantError } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { createLocalStorage } from './local-storage.js';
 import { createOciStorage, type OciStorageDeps } from './oci/index.js';
-import type { TagLock } from './oci/index.js';
+import type { LayerTimestamper, TagLock } from './oci/index.js';
 import { createTektonStorage, type TektonStorageDeps } from './tekton-storage.js';
 import type { StorageBackend } from './types.js';
 
@@ -28,6 +28,8 @@ export interface StorageDeps {
   readonly serviceAccount?: string;
   /** `oci`: a lock shared by replicas around each tag read-modify-write (Redis, when the queue is BullMQ). */
   readonly ociTagLock?: TagLock;
+  /** `oci`: RFC 3161 timestamps over `.att` layer bytes, when a timestamp authority is configured. */
+  readonly ociTimestamper?: LayerTimestamper | undefined;
   readonly fetch?: typeof fetch;
 }
 
@@ -55,6 +57,7 @@ export const storageBackends = {
       fetch: deps.fetch,
       serviceAccount: deps.serviceAccount,
       ...(deps.ociTagLock === undefined ? {} : { tagUpdate: { lock: deps.ociTagLock } }),
+      timestamper: deps.ociTimestamper,
     }),
   local: (deps) => createLocalStorage({ root: deps.config.storage.local.path, logger: deps.logger }),
 } satisfies Record<ImplementedStorageName, StorageFactory>;

@@ -2,8 +2,9 @@
  * Building a `KubeConfig`, classifying Kubernetes API errors once, and finding which tekton.dev
  * version the cluster serves. Everything that talks to the API server goes through here.
  */
-import { ApiException, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeConfig, setHeaderOptions } from '@kubernetes/client-node';
 import { ProvenantError } from '../errors.js';
+import { kubeSdk } from './kube-sdk.js';
 
 export type TektonApiVersion = 'v1' | 'v1beta1';
 
@@ -26,7 +27,7 @@ export interface KubeConfigSource {
  * client-node refuses plain http otherwise (REFERENCE.md, "This machine's parts").
  */
 export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new (kubeSdk().KubeConfig)();
   try {
     if (source.kubeconfigYaml !== undefined) kc.loadFromString(source.kubeconfigYaml);
     else if (source.kubeconfigPath !== undefined) kc.loadFromFile(source.kubeconfigPath);
@@ -50,7 +51,7 @@ export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
 /** client-node only speaks http:// to clusters marked skipTLSVerify; mark them. */
 export function allowPlainHttp(kc: KubeConfig): KubeConfig {
   if (!kc.clusters.some((c) => c.server.startsWith('http://') && !c.skipTLSVerify)) return kc;
-  const fixed = new KubeConfig();
+  const fixed = new (kubeSdk().KubeConfig)();
   fixed.loadFromOptions({
     clusters: kc.clusters.map((c) => (c.server.startsWith('http://') ? { ...c, skipTLSVerify: true } : c)),
     users: kc.users,
@@ -62,12 +63,12 @@ export function allowPlainHttp(kc: KubeConfig): KubeConfig {
 
 /** Request options that make a client-node patch call send a JSON merge patch. */
 export function mergePatchOptions(): ReturnType<typeof setHeaderOptions> {
+  const { setHeaderOptions, PatchStrategy } = kubeSdk();
   return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 }
 
-/** HTTP status of a client-node error (ApiException or the Watch's `statusCode`), if any. */
+/** HTTP status of a client-node error (an ApiException's `code`, the Watch's `statusCode`), if any. */
 export function kubeStatusCode(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
   if (typeof err === 'object' && err !== null) {
     const e = err as { statusCode?: unknown; code?: unknown };
     if (typeof e.statusCode === 'number') return e.statusCode;
@@ -137,7 +138,7 @@ export function classifyKubeError(err: unknown, ctx: KubeErrorContext): Provenan
  * else v1beta1 (older Pipelines), else a config error `TEKTON_NOT_SERVED`.
  */
 export async function detectTektonApiVersion(kc: KubeConfig, preferred: TektonApiVersion = 'v1'): Promise<TektonApiVersion> {
-  const api = kc.makeApiClient(CustomObjectsApi);
+  const api = kc.makeApiClient(kubeSdk().CustomObjectsApi);
   const order: TektonApiVersion[] = preferred === 'v1' ? ['v1', 'v1beta1'] : ['v1beta1', 'v1'];
   for (const version of order) {
     try {

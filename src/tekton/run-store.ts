@@ -2,7 +2,7 @@
  * The RunStore: the only way the controller reads and writes runs (STYLE.md #1). Reads are always
  * live GETs (never a cache: Chains #703), writes are JSON merge patches of annotations only.
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import {
@@ -15,6 +15,7 @@ import {
   type TektonApiVersion,
 } from './kube-client.js';
 import { formatRunKey, type RunKey } from './run-key.js';
+import { kubeSdk } from './kube-sdk.js';
 
 /** Enough to address a run; the uid is not needed to read or patch it. */
 export type RunLocator = Pick<RunKey, 'kind' | 'namespace' | 'name'>;
@@ -89,6 +90,7 @@ export interface RunStoreOptions {
 const parentLabel = 'tekton.dev/pipelineRun';
 
 export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): RunStore {
+  const { CustomObjectsApi, CoreV1Api } = kubeSdk();
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
   const now = options.now ?? (() => new Date());

@@ -9,6 +9,7 @@
 import { RekorWitness, type SignatureBundle, type VerificationMaterial, type Witness } from '@sigstore/sign';
 import { ProvenantError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/index.js';
+import type { TransparencyEntryType } from '../config/index.js';
 
 export interface RekorWitnessDeps {
   /** `transparency.url`, e.g. `https://rekor.sigstore.dev`. */
@@ -18,6 +19,14 @@ export interface RekorWitnessDeps {
   readonly timeoutMs?: number;
   /** In-call retries on 5xx/408/429/network; default 0 (the queue retries the job). */
   readonly retries?: number;
+  /**
+   * `transparency.entry-type`: the Rekor type for DSSE envelopes, `dsse` (default, what Chains and cosign
+   * write) or `intoto` (0.0.2: Rekor keeps the envelope, so the statement can be fetched by digest).
+   * Message signatures (image signatures) are always `hashedrekord`.
+   */
+  readonly entryType?: TransparencyEntryType;
+  /** 1: Rekor v1 REST API (default); 2: Rekor v2 (rekor-tiles; dsse and hashedrekord only, no SET). */
+  readonly majorApiVersion?: 1 | 2;
   /** For tests: the witness to wrap instead of a RekorWitness for `url`. */
   readonly witness?: Witness;
 }
@@ -65,7 +74,8 @@ export function createRekorWitness(deps: RekorWitnessDeps): Witness {
     deps.witness ??
     new RekorWitness({
       rekorBaseURL: url,
-      entryType: 'dsse',
+      entryType: deps.entryType ?? 'dsse',
+      majorApiVersion: deps.majorApiVersion ?? 1,
       fetchOnConflict: true,
       timeout: deps.timeoutMs ?? 30_000,
       retry: deps.retries ?? 0,

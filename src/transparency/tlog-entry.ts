@@ -23,8 +23,9 @@ export function tlogEntryOf(bundle: SerializedBundle): TlogEntrySummary | undefi
   // bundleToJSON omits an empty list, whatever the type says.
   const entry = (bundle.verificationMaterial as Partial<SerializedBundle['verificationMaterial']> | undefined)?.tlogEntries?.[0];
   if (entry === undefined) return undefined;
+  // Protobuf JSON omits zero values: the first entry of a log (logIndex 0) has no logIndex field.
   return {
-    logIndex: Number(entry.logIndex),
+    logIndex: Number((entry as { logIndex?: string }).logIndex ?? 0),
     integratedTime: Number(entry.integratedTime),
     logId: Buffer.from(entry.logId.keyId, 'base64').toString('hex'),
   };

@@ -6,3 +6,4 @@ export * from './trace.js';
 export * from './trace-classify.js';
 export * from './trace-render.js';
 export * from './trace-html.js';
+export { proveTlogInclusion, withProvenTlogInclusion, type TlogInclusionOptions } from './tlog-inclusion.js';

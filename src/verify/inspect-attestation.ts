@@ -255,7 +255,8 @@ export function describeBundle(bundle: SerializedBundle, payload?: Uint8Array): 
     entry === undefined
       ? undefined
       : {
-          logIndex: Number(entry.logIndex),
+          // Protobuf JSON omits a zero log index (the first entry of a log).
+          logIndex: Number((entry as { logIndex?: string }).logIndex ?? 0),
           integratedTime: Number(entry.integratedTime),
           integratedAt: new Date(Number(entry.integratedTime) * 1000).toISOString(),
         };

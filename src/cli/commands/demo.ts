@@ -5,6 +5,7 @@
  * in-process queue, storing into `tekton` annotations and a `local` directory; every stored bundle
  * is then verified against the generated public key.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,7 +35,12 @@ when every run is signed and every bundle verifies.
   --verbose        controller logs on stderr
 `;
 
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The package root: the nearest directory up from this module with a package.json (src/cli/commands/ or dist/). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
 
 interface Row {
   run: string;
@@ -88,7 +94,7 @@ async function runDemo(argv: readonly string[], io: CliIo): Promise<number> {
   const logger = values.verbose ? createLogger({ level: 'debug' }) : createSilentLogger();
   const timeoutMs = Number(values.timeout ?? '60') * 1000;
 
-  const runs = await loadExamples(values.examples ? path.resolve(io.cwd, values.examples) : path.join(packageRoot, 'examples'));
+  const runs = await loadExamples(values.examples ? path.resolve(io.cwd, values.examples) : path.join(packageRoot(), 'examples'));
   const server = await createFakeKubeServer();
   const signer = createEphemeralSigner();
   await writeFile(path.join(outDir, 'key.pub'), signer.publicKeyPem);

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
-import { configDataFromDocument, parseConfig, type Config, type SignerName } from '../../config/index.js';
+import { applyTransparencyFlags, configDataFromDocument, parseConfig, type Config, type SignerName } from '../../config/index.js';
 import { ProvenantError } from '../../errors.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { composeStatement, formatFor, optionsFromConfig, serializeStatement } from '../../provenance/index.js';
@@ -15,13 +15,21 @@ import {
   type Run,
   type RunKey,
 } from '../../tekton/index.js';
-import { createRekorWitness, createTransparentBundler, tlogEntryOf, transparencyAnnotationValue } from '../../transparency/index.js';
+import {
+  createTransparencyWitness,
+  createTransparentBundler,
+  createTsaWitness,
+  resolveTransparency,
+  tlogEntryOf,
+  transparencyAnnotationValue,
+  type TsaTimestamper,
+} from '../../transparency/index.js';
 import { loadDockerCredentials } from '../../verify/index.js';
 import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
 
 const help = `usage: provenant sign --config FILE [--signing-secrets DIR] [--child FILE]... [--out FILE]
-         [--storage oci,tekton,local] [--rekor-url URL] [--local-dir DIR] [--run-out FILE]
+         [--storage oci,tekton,local] [--rekor-url URL | --no-tlog] [--tsa-url URL] [--local-dir DIR] [--run-out FILE]
          [--docker-config FILE] [--insecure] RUN
 
 Composes the provenance statement for a finished TaskRun/PipelineRun and signs it with the signer the
@@ -32,8 +40,12 @@ Prints the provenance Sigstore bundle (v0.3, DSSE) as JSON. Storage locations ar
   --signing-secrets DIR  the signing Secret's files (x509.pem or cosign.key + cosign.password)
   --child FILE           a child TaskRun of a PipelineRun (repeatable)
   --out FILE             write the bundle there instead of stdout
-  --rekor-url URL        log the signatures in this Rekor (the bundle then carries the tlog entry;
-                         needed for keyless verification). Default: no transparency log entry.
+  --rekor-url URL        the Rekor to log in (overrides transparency.url; turns transparency.enabled on
+                         unless the config says "manual", where the run's transparency-upload annotation decides)
+  --no-tlog              no transparency log entry, whatever transparency.enabled says
+  --tsa-url URL          RFC 3161 timestamp authority (overrides signers.x509.tsa.url)
+                         Logging and timestamps otherwise follow the config, as in the controller. A keyless
+                         config (signers.x509.fulcio.enabled) with neither a log nor a TSA is refused.
   --storage LIST         store what was signed (comma list; default none = stdout only):
                            oci     attestation next to each image subject (storage.oci.* config keys)
                            tekton  the run file with Chains' annotations added (see --run-out)
@@ -79,6 +91,7 @@ interface StoreOptions {
   readonly localDir: string | undefined;
   readonly dockerConfig: string | undefined;
   readonly insecure: boolean;
+  readonly tsa: TsaTimestamper | undefined;
 }
 
 export const signCommand: CliCommand = {
@@ -92,6 +105,8 @@ export const signCommand: CliCommand = {
       out: { type: 'string' },
       storage: { type: 'string' },
       'rekor-url': { type: 'string' },
+      'no-tlog': { type: 'boolean' },
+      'tsa-url': { type: 'string' },
       'local-dir': { type: 'string' },
       'run-out': { type: 'string' },
       'docker-config': { type: 'string' },
@@ -111,8 +126,11 @@ export const signCommand: CliCommand = {
     if (storage.includes('tekton') && runPath === '-' && values['run-out'] === undefined) throw usage('--storage tekton with RUN on stdin needs --run-out');
     const rekorUrl = values['rekor-url'];
     if (rekorUrl !== undefined && !/^https?:\/\//.test(rekorUrl)) throw usage('--rekor-url must be an http(s) URL');
+    if (rekorUrl !== undefined && values['no-tlog'] === true) throw usage('--rekor-url and --no-tlog exclude each other');
+    if (values['tsa-url'] !== undefined && !/^https?:\/\//.test(values['tsa-url'])) throw usage('--tsa-url must be an http(s) URL');
 
-    const result = parseConfig(configDataFromDocument(await readDocument(values.config, io), values.config));
+    const configData = configDataFromDocument(await readDocument(values.config, io), values.config);
+    const result = parseConfig(applyTransparencyFlags(configData, { rekorUrl, noTlog: values['no-tlog'], tsaUrl: values['tsa-url'] }));
     for (const w of result.warnings) io.stderr(`provenant sign: warning: ${w.key}: ${w.message}\n`);
     let config: Config = result.config;
     const secrets = values['signing-secrets'];
@@ -130,7 +148,9 @@ export const signCommand: CliCommand = {
       });
     }
     const logger = stderrLogger(io, 'warn');
-    const witnesses: Witness[] = rekorUrl === undefined ? [] : [createRekorWitness({ url: rekorUrl, logger })];
+    const targets = resolveTransparency(config, run.annotations ?? {});
+    const tsa = targets.tsaUrl === undefined ? undefined : createTsaWitness({ url: targets.tsaUrl, logger });
+    const witnesses: Witness[] = [...(targets.rekorUrl === undefined ? [] : [createTransparencyWitness({ transparency: { ...config.transparency, url: targets.rekorUrl }, logger })]), ...(tsa ? [tsa] : [])];
     const signers = signerPool(config, logger, io.env);
     try {
       let provenance: SerializedBundle;
@@ -140,8 +160,8 @@ export const signCommand: CliCommand = {
         provenance = await bundler.create({ kind: 'dsse', data: serializeStatement(statement) });
       } else {
         provenance = await signAndStore(
-          { run, children, rawRun, runPath, runOut: values['run-out'], config, witnesses, rekorUrl, logger, io, signers },
-          { storage, localDir: values['local-dir'], dockerConfig: values['docker-config'], insecure: values.insecure ?? false },
+          { run, children, rawRun, runPath, runOut: values['run-out'], config, witnesses, rekorUrl: targets.rekorUrl, logger, io, signers },
+          { storage, localDir: values['local-dir'], dockerConfig: values['docker-config'], insecure: values.insecure ?? false, tsa },
         );
       }
       const text = `${JSON.stringify(provenance, null, 2)}\n`;
@@ -195,6 +215,7 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
       Object.assign(added, annotations);
     },
     ...(options.storage.includes('oci') ? { ociCredentials: await loadDockerCredentials(options.dockerConfig, io.env) } : {}),
+    ...(options.tsa ? { ociTimestamper: options.tsa.timestamp } : {}),
   };
   const names = [...new Set(options.storage)];
   const backends = new Map<string, StorageBackend>();

@@ -16,6 +16,7 @@ import {
   builderIdOf,
   evaluatePolicy,
   type AttestationPolicy,
+  withProvenTlogInclusion,
 } from '../../verify/index.js';
 import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
@@ -265,7 +266,9 @@ export const verifyCommand: CliCommand = {
         continue;
       }
       const strict = source.name === values.bundle;
-      const outcomes = source.candidates.map((c) => ({ c, outcome: check(c, trust, source.policy, strict ? artifact : undefined, strict) }));
+      // --require-tlog proves inclusion (fetching the proof from the log when the bundle has only a SET).
+      const candidates = requireTlog && trust.trustedRoot !== undefined ? await withProvenTlogInclusion(source.candidates, trust.trustedRoot) : source.candidates;
+      const outcomes = candidates.map((c) => ({ c, outcome: check(c, trust, source.policy, strict ? artifact : undefined, strict) }));
       for (const { c, outcome } of outcomes) {
         if (outcome.ok) io.stdout(formatVerified(outcome.verified, c.location));
         else io.stderr(`provenant verify: rejected ${c.location}: ${outcome.code}: ${outcome.message}\n`);

@@ -10,3 +10,5 @@ export { parseImageDigestRef, parseRepository, digestTag } from './reference.js'
 export type { ImageDigestRef, RepositoryRef } from './reference.js';
 export { dsseEnvelopeBytes, cosignEnvelopeJson } from './layouts.js';
 export { processTagLock, type TagLock } from './tag-update.js';
+export { mergeSignatureLayers, hasSignatureLayers, signatureIdentity, verificationStrength } from './layer-merge.js';
+export type { LayerTimestamper } from './layer-timestamp.js';

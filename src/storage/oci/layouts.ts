@@ -5,6 +5,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { SerializedBundle, SerializedEnvelope } from '@sigstore/bundle';
 import { ProvenantError } from '../../errors.js';
+import { mergeSignatureLayers } from './layer-merge.js';
 import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, sha256Digest, type Descriptor } from './registry-client.js';
 
 export const MEDIA_TYPE_OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -78,7 +79,8 @@ function decodeBody(canonicalizedBody: string): RekorBody | undefined {
  * The `.att` layer bytes for a DSSE bundle. cosign checks a `dsse` Rekor entry's `envelopeHash` against
  * sha256(layer bytes), so when the bundle has such an entry we push whichever serialisation Rekor hashed:
  * the sigstore-js one (`RekorWitness` sends `JSON.stringify(envelopeToJSON(env))`) or cosign's own.
- * Without an entry (or if neither matches) the cosign serialisation is used.
+ * Without an entry, the sigstore-js serialisation (what a later upload would hash); if no candidate
+ * matches the entry, the cosign serialisation.
  */
 export function dsseEnvelopeBytes(bundle: SerializedBundle): { bytes: Uint8Array; matchesTlog: boolean | undefined } {
   const env = bundle.dsseEnvelope;
@@ -88,7 +90,6 @@ export function dsseEnvelopeBytes(bundle: SerializedBundle): { bytes: Uint8Array
   const cosign = enc(cosignEnvelopeJson(env));
   const entry = bundle.verificationMaterial?.tlogEntries?.find((e) => e.kindVersion?.kind === 'dsse');
   const wanted = entry !== undefined ? decodeBody(entry.canonicalizedBody)?.spec?.envelopeHash?.value : undefined;
-  if (wanted === undefined) return { bytes: cosign, matchesTlog: undefined };
   const sigstoreJs = enc(
     JSON.stringify({
       payload: env.payload,
@@ -96,6 +97,9 @@ export function dsseEnvelopeBytes(bundle: SerializedBundle): { bytes: Uint8Array
       signatures: env.signatures.map((s) => (s.keyid ? { sig: s.sig, keyid: s.keyid } : { sig: s.sig })),
     }),
   );
+  // Unlogged: the bytes our Rekor witness would log, so that the same signature stored before and after
+  // its upload (a resumed checkpoint) is one layer that the merge rule can upgrade (layer-merge.ts).
+  if (wanted === undefined) return { bytes: sigstoreJs, matchesTlog: undefined };
   for (const candidate of [cosign, sigstoreJs, enc(JSON.stringify(env))]) {
     if (createHash('sha256').update(candidate).digest('hex') === wanted) return { bytes: candidate, matchesTlog: true };
   }
@@ -128,7 +132,8 @@ export function cosignRekorBundle(bundle: SerializedBundle): string | undefined 
     Payload: {
       body: entry.canonicalizedBody,
       integratedTime: Number(entry.integratedTime),
-      logIndex: Number(entry.logIndex),
+      // Protobuf JSON omits a zero log index (the first entry of a log).
+      logIndex: Number((entry as { logIndex?: string }).logIndex ?? 0),
       logID: Buffer.from(entry.logId.keyId, 'base64').toString('hex'),
     },
   });
@@ -188,21 +193,14 @@ function layersOf(manifest: Record<string, unknown> | undefined): Descriptor[] {
 }
 
 /**
- * Read-modify-write step for `.att`/`.sig`: the existing layers plus the new ones not already present
- * (dedup by digest). `changed: false` means there is nothing to write.
+ * Read-modify-write step for `.att`/`.sig`: the existing layers merged with the new ones by the
+ * rule in layer-merge.ts. `changed: false` means there is nothing to write.
  */
 export function mergeSignatureManifest(
   existing: Record<string, unknown> | undefined,
   add: readonly Descriptor[],
 ): { layers: Descriptor[]; config: Uint8Array; manifest: (configDescriptor: Descriptor) => OciManifest; changed: boolean } {
-  const layers = [...layersOf(existing)];
-  let changed = false;
-  for (const d of add) {
-    if (!layers.some((l) => l.digest === d.digest)) {
-      layers.push(d);
-      changed = true;
-    }
-  }
+  const { layers, changed } = mergeSignatureLayers(layersOf(existing), add);
   const config = signatureImageConfig(layers);
   return {
     layers,

@@ -19,13 +19,13 @@ import {
   bundleAnnotations,
   bundleReferrerManifest,
   indexHas,
-  manifestHasLayers,
   mergeReferrersIndex,
   mergeSignatureManifest,
   signatureImageConfig,
   signatureLayer,
   type Layer,
 } from './layouts.js';
+import { withAttestationTimestamp, type LayerTimestamper } from './layer-timestamp.js';
 import { defaultTagUpdateOptions, updateTag, type Doc, type TagKind, type TagUpdateOptions } from './tag-update.js';
 
 export interface OciStorageDeps {
@@ -35,6 +35,8 @@ export interface OciStorageDeps {
   readonly fetch?: typeof fetch | undefined;
   /** `<namespace>/<name>` of the ServiceAccount whose pull secrets gave the credentials; named in auth errors. */
   readonly serviceAccount?: string | undefined;
+  /** RFC 3161 timestamps over `.att` layer bytes (`signers.x509.tsa.url`); see layer-timestamp.ts. */
+  readonly timestamper?: LayerTimestamper | undefined;
   /** Concurrency tuning of tag read-modify-write (tests shorten the settle time). */
   readonly tagUpdate?: Partial<TagUpdateOptions>;
 }
@@ -174,7 +176,7 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
           // The config descriptor is filled in by `serialise` once the final layer set is known.
           return { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_MANIFEST, config: {}, layers: merged.layers } satisfies Doc;
         },
-        contains: (doc) => manifestHasLayers(doc, [layer.descriptor.digest]),
+        contains: (doc) => !mergeSignatureManifest(doc, [layer.descriptor]).changed,
         ready: uploaded,
       },
       tagOptions,
@@ -256,7 +258,7 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
         if (layer.matchesTlog === false) {
           log.warn({ image: `${formatRepository(image)}@${image.digest}` }, 'DSSE envelope bytes do not match the Rekor entry envelopeHash; cosign tlog checks on .att will fail');
         }
-        writes.push(writeLegacy(image, target, layer, 'att').then((l) => [l]));
+        writes.push(withAttestationTimestamp(layer, request.bundle, deps.timestamper).then(async (l) => [await writeLegacy(image, target, l, 'att')]));
       } else {
         writes.push(writeLegacy(image, target, signatureLayer(request.bundle, request.payload), 'sig').then((l) => [l]));
       }

@@ -22,7 +22,7 @@ describe('parseConfig defaults (Tekton Chains defaults)', () => {
     expect(c.artifacts.pipelinerun).toEqual({ format: 'in-toto', storage: ['tekton'], signer: 'x509', enableDeepInspection: false });
     expect(c.artifacts.oci).toEqual({ format: 'simplesigning', storage: ['oci'], signer: 'x509' });
     expect(c.storage.oci).toEqual({ repository: undefined, insecure: false, encoding: 'dsse' });
-    expect(c.transparency).toEqual({ mode: 'false', url: 'https://rekor.sigstore.dev' });
+    expect(c.transparency).toEqual({ mode: 'false', url: 'https://rekor.sigstore.dev', entryType: 'dsse', version: 'v1' });
     expect(c.builder.id).toBe('https://tekton.dev/chains/v2');
     expect(c.buildDefinition.buildType).toBe('https://tekton.dev/chains/v2/slsa');
     expect(c.signers.x509.fulcio).toEqual({
@@ -53,6 +53,7 @@ describe('parseConfig values', () => {
       'signers.kms.kmsref': 'awskms:///alias/provenant',
       'signers.x509.fulcio.enabled': '1',
       'signers.x509.fulcio.address': 'http://fulcio.local:5555/',
+      'signers.x509.tsa.url': 'http://tsa.local/',
       'transparency.enabled': 'manual',
       'transparency.url': 'http://rekor.local',
       'builder.id': 'https://example.com/builder',
@@ -68,7 +69,8 @@ describe('parseConfig values', () => {
     expect(config.signers.kms.kmsref).toBe('awskms:///alias/provenant');
     expect(config.signers.x509.fulcio.enabled).toBe(true);
     expect(config.signers.x509.fulcio.address).toBe('http://fulcio.local:5555');
-    expect(config.transparency).toEqual({ mode: 'manual', url: 'http://rekor.local' });
+    expect(config.signers.x509.tsa.url).toBe('http://tsa.local');
+    expect(config.transparency).toEqual({ mode: 'manual', url: 'http://rekor.local', entryType: 'dsse', version: 'v1' });
     expect(config.buildDefinition.buildType).toBe('https://tekton.dev/chains/v2/slsa-tekton');
     expect(config.filter.managedBy).toEqual(['a', 'b']);
   });
@@ -122,6 +124,16 @@ describe('parseConfig values', () => {
   it('rejects Chains storage backends provenant does not implement, and kafka for pipelineruns', () => {
     expect(problemsOf({ 'artifacts.taskrun.storage': 'gcs' }).map((p) => p.key)).toEqual(['artifacts.taskrun.storage']);
     expect(problemsOf({ 'artifacts.pipelinerun.storage': 'kafka' }).map((p) => p.key)).toEqual(['artifacts.pipelinerun.storage']);
+  });
+
+  it('transparency.entry-type and transparency.version: dsse/v1 by default, intoto on v1 only, bad values listed', () => {
+    expect(parseConfig({ 'transparency.entry-type': 'intoto' }).config.transparency).toMatchObject({ entryType: 'intoto', version: 'v1' });
+    expect(parseConfig({ 'transparency.version': 'v2' }).config.transparency).toMatchObject({ entryType: 'dsse', version: 'v2' });
+    expect(problemsOf({ 'transparency.entry-type': 'rekord', 'transparency.version': 'v3' }).map((p) => p.key).sort()).toEqual([
+      'transparency.entry-type',
+      'transparency.version',
+    ]);
+    expect(problemsOf({ 'transparency.entry-type': 'intoto', 'transparency.version': 'v2' }).map((p) => p.key)).toEqual(['transparency.entry-type']);
   });
 
   it('warns about unknown keys and Chains keys it does not act on', () => {

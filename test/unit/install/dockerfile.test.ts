@@ -32,6 +32,24 @@ describe('Dockerfile invariants (checked without a Docker engine)', () => {
     expect(dockerfile).toMatch(/npm (ci|prune) --omit=dev/);
   });
 
+  it('ships compiled JavaScript: the build stage compiles (prepare), the final stage has dist/ and no sources or tsx', () => {
+    const lastFrom = instructions.map((l) => /^FROM\s/i.test(l)).lastIndexOf(true);
+    const buildStage = instructions.slice(0, lastFrom);
+    const finalStage = instructions.slice(lastFrom);
+    // `npm ci` runs the `prepare` build, so the sources must be there before it
+    const copySrc = buildStage.findIndex((l) => /^COPY\s+src\b/.test(l));
+    const ci = buildStage.findIndex((l) => /^RUN\s+npm ci\b/.test(l));
+    expect(copySrc).toBeGreaterThanOrEqual(0);
+    expect(ci).toBeGreaterThan(copySrc);
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['prepare']).toBeDefined();
+    expect(finalStage.some((l) => /^COPY\s.*\/dist\s/.test(l))).toBe(true);
+    // no COPY whose source is a src/ directory (the build stage's workdir /src/... is fine)
+    expect(finalStage.some((l) => /^COPY\s.*\s(\S*\/)?src\/?\s+\S+$/.test(l))).toBe(false);
+    expect(finalStage.join('\n')).not.toMatch(/\btsx\b/);
+    expect(pkg.scripts['prepare']).not.toMatch(/\btsx\b/);
+  });
+
   it('never ADDs remote URLs and copies no secrets or tests', () => {
     for (const l of instructions) {
       if (/^ADD\s/i.test(l)) expect(l).not.toMatch(/https?:\/\//);
