@@ -74,7 +74,7 @@ async function runVariant(
   stack.resetRequestCount();
   const controllers = start();
   try {
-    const t0s = await Promise.all(controllers.map((c) => c.waitEvent('started', 60_000)));
+    const t0s = await Promise.all(controllers.map((c) => c.waitEvent('started', 300_000)));
     const t0 = Math.min(...t0s);
     // This process serves the API server and Rekor: its CPU per run tells whether the harness limits.
     const harness0 = process.cpuUsage();
