@@ -15,7 +15,7 @@ import {
   validateConcurrency,
   validateRunKey,
 } from './policy.js';
-import { backlogConcurrency, defaultFreshWindowMs, laneOf, type Lane } from './lanes.js';
+import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, laneOf, type Lane } from './lanes.js';
 import { describeRedisUrl, redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
 import type {
   AddResult,
@@ -339,19 +339,36 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
         throw new ProvenantError('permanent', 'QUEUE_ALREADY_PROCESSING', 'process() was already called on this queue');
       }
       const backlogLimit = backlogConcurrency(opts.concurrency, options.backlogConcurrency);
-      // Three parameters: BullMQ passes the abort signal only to processors that declare it.
-      const processor = async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<void> => {
-        const id = job.id ?? job.data.key.uid;
-        activeJobs.add(id);
-        try {
-          await processJob(job, handle, opts, signal ?? new AbortController().signal);
-        } finally {
-          activeJobs.delete(id);
-          for (const notify of settled) notify();
-        }
+      let freshInWork = 0;
+      // While this process works fresh jobs, its backlog Worker fetches fewer (lanes.ts).
+      const throttleBacklog = (): void => {
+        const backlogWorker = workers[1];
+        const limit = currentBacklogLimit(backlogLimit, freshInWork);
+        if (backlogWorker !== undefined && backlogWorker.concurrency !== limit) backlogWorker.concurrency = limit;
       };
+      const processorFor =
+        (lane: Lane) =>
+        // Three parameters: BullMQ passes the abort signal only to processors that declare it.
+        async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<void> => {
+          const id = job.id ?? job.data.key.uid;
+          activeJobs.add(id);
+          if (lane === 'fresh') {
+            freshInWork++;
+            throttleBacklog();
+          }
+          try {
+            await processJob(job, handle, opts, signal ?? new AbortController().signal);
+          } finally {
+            activeJobs.delete(id);
+            if (lane === 'fresh') {
+              freshInWork--;
+              throttleBacklog();
+            }
+            for (const notify of settled) notify();
+          }
+        };
       workers = (['fresh', 'backlog'] as const).map((lane) => {
-        const worker = new Worker<RunJobData, void, string>(queues[lane].name, processor, {
+        const worker = new Worker<RunJobData, void, string>(queues[lane].name, processorFor(lane), {
           connection,
           ...prefix,
           concurrency: lane === 'fresh' ? opts.concurrency : backlogLimit,

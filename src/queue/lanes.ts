@@ -40,3 +40,16 @@ export function backlogConcurrency(concurrency: number, configured?: number): nu
   const wanted = configured ?? Math.floor(concurrency / 2);
   return Math.max(1, Math.min(concurrency, Math.floor(wanted)));
 }
+
+/**
+ * While fresh runs are in work in a process, its backlog lane starts at most this many jobs (jobs
+ * already running finish): on a saturated machine CPU, not slots, is the limit, and every backlog job
+ * at work takes a share of it from the fresh ones. One keeps the backlog draining.
+ */
+export const backlogConcurrencyWhileFresh = 1;
+
+/** The backlog lane's current limit, given how many fresh jobs this process has in work. */
+export function currentBacklogLimit(backlogLimit: number, freshInWork: number): number {
+  return freshInWork > 0 ? Math.min(backlogLimit, backlogConcurrencyWhileFresh) : backlogLimit;
+}
+

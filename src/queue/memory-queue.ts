@@ -14,7 +14,7 @@ import {
   validateConcurrency,
   validateRunKey,
 } from './policy.js';
-import { backlogConcurrency, defaultFreshWindowMs, laneOf, type Lane } from './lanes.js';
+import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, laneOf, type Lane } from './lanes.js';
 import type {
   AddResult,
   Checkpoints,
@@ -112,14 +112,14 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
     pump();
   }
 
-  /** Each lane fills its own slots (lanes.ts). */
+  /** Each lane fills its own slots; the backlog lane holds back while fresh jobs are in work (lanes.ts). */
   function pump(): void {
     if (handler === undefined || processOptions === undefined || !accepting) return;
     while (active - backlogActive < processOptions.concurrency && heaps.fresh.size > 0) {
       const job = heaps.fresh.pop();
       if (job !== undefined) void run(job, handler, processOptions);
     }
-    while (backlogActive < backlogLimit && heaps.backlog.size > 0) {
+    while (backlogActive < currentBacklogLimit(backlogLimit, active - backlogActive + heaps.fresh.size) && heaps.backlog.size > 0) {
       const job = heaps.backlog.pop();
       if (job !== undefined) void run(job, handler, processOptions);
     }

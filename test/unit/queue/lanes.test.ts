@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backlogConcurrency, laneOf } from '../../../src/queue/lanes.js';
+import { backlogConcurrency, currentBacklogLimit, laneOf } from '../../../src/queue/lanes.js';
 
 describe('queue lanes', () => {
   it('a run is fresh when it completed within the window; completion time wins over creation time', () => {
@@ -19,5 +19,10 @@ describe('queue lanes', () => {
     expect(backlogConcurrency(4, 3)).toBe(3);
     expect(backlogConcurrency(4, 9)).toBe(4);
     expect(backlogConcurrency(4, 0)).toBe(1);
+  });
+
+  it('while fresh jobs are in work the backlog lane is held to one', () => {
+    expect(currentBacklogLimit(8, 0)).toBe(8);
+    expect(currentBacklogLimit(8, 3)).toBe(1);
   });
 });

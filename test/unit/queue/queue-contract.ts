@@ -295,6 +295,36 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       expect(backlogPeak).toBe(2);
     });
 
+    it('while a fresh run is in work, the backlog lane runs one job at a time', async () => {
+      const q = await make();
+      const gate = deferred();
+      const freshStarted = deferred();
+      let backlogRunning = 0;
+      let backlogPeak = 0;
+      let backlogDone = 0;
+      q.process(
+        async (ctx) => {
+          if (ctx.data.key.uid === 'fresh') {
+            freshStarted.resolve();
+            return gate.promise;
+          }
+          backlogPeak = Math.max(backlogPeak, ++backlogRunning);
+          await sleep(20);
+          backlogRunning--;
+          backlogDone++;
+        },
+        // The backlog lane has 2 slots when no fresh run is in work.
+        { concurrency: 4 },
+      );
+      await q.add(runKey('fresh'), { completedAt: Date.now() });
+      await freshStarted.promise;
+      for (let i = 0; i < 5; i++) await q.add(runKey(`old-${i}`), { completedAt: Date.now() - 3_600_000 });
+      // All five drain while the fresh run is still blocked, one at a time.
+      await waitFor(() => backlogDone === 5);
+      expect(backlogPeak).toBe(1);
+      gate.resolve();
+    });
+
     it('fresh runs use all `concurrency` slots; backlogConcurrency sets the backlog lane', async () => {
       const q = await make({ backlogConcurrency: 1 });
       const gate = deferred();
