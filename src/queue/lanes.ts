@@ -2,8 +2,8 @@
  * Fresh runs first, always. Ordering alone is not enough, because backlog jobs already hold every
  * worker slot when a fresh run arrives. So each process has two lanes with their own slots: the
  * fresh lane (`concurrency`) and the backlog lane (`backlogConcurrency`, default half as many). A
- * backlog never takes a fresh run's slot, and the fresh lane's CPU share is protected too, because the
- * backlog lane runs fewer jobs at once than a single shared pool would.
+ * backlog never takes a fresh run's slot; and since slots do not protect the CPU, the backlog lane
+ * starts one job at a time while the process has fresh jobs in work.
  *
  * (A single pool with a cap on backlog holders was tried first: with BullMQ each lane is a Worker
  * that fetches before it knows whether a slot is free, so a backlog job fetched while the pool was
