@@ -5,10 +5,11 @@
  * the loopback registry), Rekor on (mock Rekor over HTTP). The ceiling (compose + sign in one
  * process, no I/O) is measured in the same run, over the same runs.
  */
-import { cpuSeconds, envNumber, report, round, scaled, waitFor } from './lib/common.js';
+import { cpuSeconds, envNumber, report, round, scaled, sleep, waitFor } from './lib/common.js';
 import { measureCeiling } from './lib/ceiling.js';
 import { createImagePusher, mapLimit } from './lib/images.js';
-import { taskRun } from './lib/runs.js';
+import { fakeImages, taskRun } from './lib/runs.js';
+import { startRedisMonitor } from './lib/redis-monitor.js';
 import { createAll, ensureNamespace, spawnController, startStack, type ControllerProcess, type Stack } from './lib/stack.js';
 
 const namespaces = ['team-a', 'team-b', 'team-c', 'team-d'];
@@ -41,15 +42,39 @@ interface Variant {
   /** CPU seconds per second of the bench process (API server + Rekor + seeding): 1 = one core. */
   readonly harnessCpuShare: number;
   readonly apiRequests: number;
+  /** Top-level Redis commands per run over a 5 s window (MONITOR; a script counts once): ≥ round trips. */
+  readonly redisCommandsPerJob?: number;
+  readonly redisCommandsByName?: Record<string, number>;
 }
 
-async function runVariant(stack: Stack, prefix: string, runs: Record<string, unknown>[], start: () => ControllerProcess[]): Promise<Variant> {
+/** MONITOR for `ms` once `after` ms have passed: commands per run signed in that window. */
+async function sampleRedis(stack: Stack, after: number, ms: number): Promise<Pick<Variant, 'redisCommandsPerJob' | 'redisCommandsByName'>> {
+  if (stack.redis === undefined) return {};
+  await sleep(after);
+  const before = stack.tracker.signedAt.size;
+  const monitor = await startRedisMonitor(stack.redis.url);
+  await sleep(ms);
+  const { commands, byCommand } = await monitor.stop();
+  const jobs = Math.max(1, stack.tracker.signedAt.size - before);
+  return {
+    redisCommandsPerJob: round(commands / jobs, 1),
+    redisCommandsByName: Object.fromEntries(Object.entries(byCommand).map(([k, v]) => [k, round(v / jobs, 2)])),
+  };
+}
+
+async function runVariant(
+  stack: Stack,
+  prefix: string,
+  runs: Record<string, unknown>[],
+  start: () => ControllerProcess[],
+  options: { readonly sampleRedis?: boolean } = {},
+): Promise<Variant> {
   const names = runs.map((r) => (r['metadata'] as { name: string }).name);
   createAll(stack.kube, runs);
   stack.resetRequestCount();
   const controllers = start();
   try {
-    const t0s = await Promise.all(controllers.map((c) => c.waitEvent('started', 60_000)));
+    const t0s = await Promise.all(controllers.map((c) => c.waitEvent('started', 300_000)));
     const t0 = Math.min(...t0s);
     // This process serves the API server and Rekor: its CPU per run tells whether the harness limits.
     const harness0 = process.cpuUsage();
@@ -57,6 +82,7 @@ async function runVariant(stack: Stack, prefix: string, runs: Record<string, unk
     // within the window, the rate is that of the window (and `complete` says so).
     const windowMs = envNumber('BENCH_BACKLOG_MAX_SECONDS', 120) * 1000;
     const reconciled = (n: string): boolean => stack.tracker.signedAt.has(n) || stack.tracker.failedAt.has(n);
+    const redisSample = options.sampleRedis ? sampleRedis(stack, 5_000, 5_000) : Promise.resolve({});
     await waitFor(
       () => {
         for (const c of controllers) c.assertAlive();
@@ -84,6 +110,7 @@ async function runVariant(stack: Stack, prefix: string, runs: Record<string, unk
       harnessCpuMsPerRun: round((harness.user + harness.system) / 1000 / Math.max(1, signed + failed), 2),
       harnessCpuShare: round((harness.user + harness.system) / 1000 / (end - t0), 2),
       apiRequests: stack.requestCount(),
+      ...(await redisSample),
     };
   } finally {
     await Promise.all(controllers.map((c) => c.stop()));
@@ -108,6 +135,7 @@ async function main(): Promise<void> {
     ]);
     const memory = await runVariant(stack, 'bm', memRuns, () => [spawnController(stack, { concurrency: concurrency * 2 })]);
 
+    const tekton = await tektonVariant(n, concurrency);
     await report('backlog', {
       runs: n,
       runsPerSecond: bull.runsPerSecond,
@@ -124,7 +152,35 @@ async function main(): Promise<void> {
       seedSeconds: round(pushSeconds, 1),
       storage,
       transparency: true,
+      // Same runs, storage `tekton` only (annotations), Rekor on, BullMQ 2 processes (goal ≥ 100 runs/s).
+      tektonRunsPerSecond: tekton.runsPerSecond,
+      tekton: { ...tekton, storage: 'tekton', workers: 2, concurrencyPerWorker: concurrency },
+      // Every backlog run is in the backlog lane (completed before the controller started): per
+      // process it has half the fresh lane's slots unless BENCH_BACKLOG_CONCURRENCY says otherwise.
+      backlogConcurrencyPerWorker: envNumber('BENCH_BACKLOG_CONCURRENCY', Math.max(1, Math.floor(concurrency / 2))),
+      redisCommandsPerJob: tekton.redisCommandsPerJob,
     });
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** The `tekton` variant: its own stack (no registry), the same run shapes with made-up image digests. */
+async function tektonVariant(n: number, concurrency: number): Promise<Variant> {
+  const stack = await startStack({ redis: true, rekor: true, config: { 'artifacts.taskrun.storage': 'tekton', 'artifacts.oci.storage': 'tekton' } });
+  try {
+    for (const ns of namespaces) ensureNamespace(stack.kube, ns);
+    const runs = Array.from({ length: n }, (_, i) =>
+      taskRun({ index: i, prefix: 'bt', namespace: namespaces[i % namespaces.length] ?? 'default', images: fakeImages('bt', i) }),
+    );
+    const redisUrl = stack.redis?.url ?? '';
+    return await runVariant(
+      stack,
+      'bt',
+      runs,
+      () => [spawnController(stack, { concurrency, role: 'all', redisUrl }), spawnController(stack, { concurrency, role: 'work', redisUrl })],
+      { sampleRedis: true },
+    );
   } finally {
     await stack.stop();
   }

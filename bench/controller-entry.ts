@@ -5,7 +5,7 @@
  * configured storage backends, the real Rekor client against `transparency.url`.
  *
  * Environment: BENCH_KUBECONFIG_YAML, REDIS_URL (unset = in-process queue), BENCH_CONCURRENCY,
- * BENCH_ROLE (all|watch|work), BENCH_LOG_FILE, BENCH_LOG_LEVEL (default info).
+ * BENCH_ROLE (all|watch|work), BENCH_LOG_FILE, BENCH_LOG_LEVEL (default info), BENCH_BACKLOG_CONCURRENCY.
  * Reports on stdout, one JSON line each: {event:'started'}, {event:'ready'} (first list done),
  * {event:'idle'} (ready and the queue empty), {event:'stopped'}.
  */
@@ -31,10 +31,12 @@ async function main(): Promise<void> {
   const concurrency = Number(env['BENCH_CONCURRENCY'] ?? '16');
   const role = (env['BENCH_ROLE'] ?? 'all') as ControllerRole;
   const redisUrl = env['REDIS_URL'];
+  // The backlog lane's slots (default: half of BENCH_CONCURRENCY, see src/queue/lanes.ts).
+  const backlog = env['BENCH_BACKLOG_CONCURRENCY'] ? { backlogConcurrency: Number(env['BENCH_BACKLOG_CONCURRENCY']) } : {};
   const queue: JobQueue =
     redisUrl === undefined || redisUrl === ''
-      ? createMemoryQueue({ logger, attempts: 5 })
-      : await createBullQueue({ logger, attempts: 5, redisUrl });
+      ? createMemoryQueue({ logger, attempts: 5, ...backlog })
+      : await createBullQueue({ logger, attempts: 5, redisUrl, ...backlog });
   // As `provenant controller` does: replicas share a Redis lock around OCI tag updates; one process
   // needs only its own mutex.
   const lock = redisUrl ? createRedisLock({ redisUrl }) : undefined;

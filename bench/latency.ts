@@ -6,8 +6,10 @@
  * behind it. Two controller processes on BullMQ, Rekor on, storage `BENCH_LATENCY_STORAGE`
  * (default `tekton`). Runs still unsigned after a grace period count as infinitely late.
  */
+import os from 'node:os';
 import { envNumber, percentile, report, round, scaled, sleep } from './lib/common.js';
-import { fakeImages, runName, taskRun } from './lib/runs.js';
+import { completedCondition, fakeImages, runName, taskRun } from './lib/runs.js';
+import { startRedisMonitor } from './lib/redis-monitor.js';
 import { createAll, ensureNamespace, spawnController, startStack } from './lib/stack.js';
 
 const storage = process.env['BENCH_LATENCY_STORAGE'] ?? 'tekton';
@@ -25,6 +27,10 @@ interface Phase {
   readonly lowerBound: boolean;
   readonly achievedRatePerSecond: number;
   readonly backlogSignedDuringWindow?: number;
+  /** Top-level Redis commands (MONITOR, scripts count once) per run signed in the window: ≥ round trips. */
+  readonly redisCommandsPerJob?: number;
+  readonly redisCommandsByName?: Record<string, number>;
+  readonly jobsInWindow?: number;
 }
 
 async function phase(backlog: number): Promise<Phase> {
@@ -39,10 +45,16 @@ async function phase(backlog: number): Promise<Phase> {
     const ns = (i: number): string => namespaces[i % namespaces.length] ?? 'default';
     // The backlog: runs that finished while no controller was running, so created earlier than the
     // runs now in flight (an hour: the queue orders by creation minute, newest first).
+    const ageMs = envNumber('BENCH_BACKLOG_AGE_SECONDS', 3600) * 1000;
+    // Completed a minute after they were created, long before the controller came up.
+    const completedIso = new Date(Date.now() - ageMs + 60_000).toISOString();
     createAll(
       stack.kube,
-      Array.from({ length: backlog }, (_, i) => taskRun({ index: i, prefix: 'old', namespace: ns(i), images: fakeImages('old', i) })),
-      envNumber('BENCH_BACKLOG_AGE_SECONDS', 3600) * 1000,
+      Array.from({ length: backlog }, (_, i) => {
+        const run = taskRun({ index: i, prefix: 'old', namespace: ns(i), images: fakeImages('old', i) });
+        return { ...run, status: { ...(run['status'] as Record<string, unknown>), completionTime: completedIso, conditions: completedCondition(completedIso) } };
+      }),
+      ageMs,
     );
     // The measured runs exist (running) before the controller starts, as pods in flight do.
     createAll(
@@ -55,14 +67,16 @@ async function phase(backlog: number): Promise<Phase> {
       spawnController(stack, { concurrency, role: 'work', redisUrl }),
     ];
     try {
-      await Promise.all(controllers.map((c) => c.waitEvent('started', 60_000)));
-      await controllers[0]?.waitEvent('ready', 120_000);
+      await Promise.all(controllers.map((c) => c.waitEvent('started', 300_000)));
+      await controllers[0]?.waitEvent('ready', 300_000);
       const completedAt = new Map<string, number>();
       const latencies = new Map<string, number>();
       stack.tracker.onSigned = (name, at) => {
         const c = completedAt.get(name);
         if (c !== undefined) latencies.set(name, at - c);
       };
+      const monitor = stack.redis ? await startRedisMonitor(stack.redis.url) : undefined;
+      const signedBefore = stack.tracker.signedAt.size;
       const start = Date.now();
       let next = 0;
       while (next < n) {
@@ -70,7 +84,10 @@ async function phase(backlog: number): Promise<Phase> {
         for (; next < due; next++) {
           const done = taskRun({ index: next, prefix: 'new', namespace: ns(next), images: fakeImages('new', next) });
           const name = runName('new', next);
-          stack.kube.patch({ apiVersion: 'tekton.dev/v1', kind: 'TaskRun', namespace: ns(next), name }, { status: done['status'] });
+          // Completed now, as Tekton stamps it (the fixture's times are fixed in the past).
+          const nowIso = new Date().toISOString();
+          const status = { ...(done['status'] as Record<string, unknown>), completionTime: nowIso, conditions: completedCondition(nowIso) };
+          stack.kube.patch({ apiVersion: 'tekton.dev/v1', kind: 'TaskRun', namespace: ns(next), name }, { status });
           completedAt.set(name, Date.now());
         }
         await sleep(5);
@@ -83,6 +100,8 @@ async function phase(backlog: number): Promise<Phase> {
       }
       // A run still unsigned counts with the time it has waited so far: the percentiles become lower bounds.
       const end = Date.now();
+      const redis = await monitor?.stop();
+      const jobsInWindow = stack.tracker.signedAt.size - signedBefore;
       const samples = [...completedAt.entries()].map(([k, c]) => latencies.get(k) ?? end - c);
       const backlogSigned = [...stack.tracker.signedAt.keys()].filter((k) => k.startsWith('old-')).length;
       return {
@@ -95,6 +114,13 @@ async function phase(backlog: number): Promise<Phase> {
         lowerBound: latencies.size < n,
         achievedRatePerSecond: round(n / elapsed, 1),
         ...(backlog > 0 ? { backlogSignedDuringWindow: backlogSigned } : {}),
+        ...(redis
+          ? {
+              redisCommandsPerJob: round(redis.commands / Math.max(1, jobsInWindow), 1),
+              redisCommandsByName: Object.fromEntries(Object.entries(redis.byCommand).map(([k, v]) => [k, round(v / Math.max(1, jobsInWindow), 2)])),
+              jobsInWindow,
+            }
+          : {}),
       };
     } finally {
       await Promise.all(controllers.map((c) => c.stop()));
@@ -105,6 +131,7 @@ async function phase(backlog: number): Promise<Phase> {
 }
 
 async function main(): Promise<void> {
+  const loadAverageAtStart = os.loadavg().map((l) => round(l, 2));
   const quiet = await phase(0);
   const backlog = scaled(10_000, 100);
   const loaded = await phase(backlog);
@@ -120,6 +147,10 @@ async function main(): Promise<void> {
     transparency: true,
     queue: 'bullmq, 2 processes',
     concurrencyPerWorker: envNumber('BENCH_CONCURRENCY', 16),
+    // The backlog lane's slots per process (src/queue/lanes.ts): default half of the fresh lane's.
+    backlogConcurrencyPerWorker: envNumber('BENCH_BACKLOG_CONCURRENCY', Math.max(1, Math.floor(envNumber('BENCH_CONCURRENCY', 16) / 2))),
+    redisCommandsPerJob: loaded.redisCommandsPerJob,
+    loadAverageAtStart,
   });
 }
 

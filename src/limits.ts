@@ -207,11 +207,21 @@ export interface BodyErrors {
 }
 
 /**
+ * What `readBodyBounded` reads: a WHATWG `Response` (streamed), or an answer a transport already
+ * buffered within its own byte cap (storage/oci/http-transport.ts), which has no stream to read.
+ */
+export interface BoundedSource {
+  readonly headers: { get(name: string): string | null };
+  readonly body: { cancel(): Promise<void>; getReader?: () => ReadableStreamDefaultReader<Uint8Array> } | null;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
  * Reads a `Response` body, never holding more than `maxBytes`: a larger `Content-Length` is refused
  * before reading, and a body that grows past the cap is cancelled. The SHA-256 is computed as the
  * bytes arrive. Every failure is one of `errors`' typed errors.
  */
-export async function readBodyBounded(res: Response, maxBytes: number, errors: BodyErrors): Promise<BoundedBody> {
+export async function readBodyBounded(res: BoundedSource, maxBytes: number, errors: BodyErrors): Promise<BoundedBody> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
     await res.body?.cancel().catch(() => undefined);
@@ -219,6 +229,17 @@ export async function readBodyBounded(res: Response, maxBytes: number, errors: B
   }
   const hash = createHash('sha256');
   if (res.body === null) return { bytes: new Uint8Array(0), digest: `sha256:${hash.digest('hex')}` };
+  if (res.body.getReader === undefined) {
+    // Already buffered by the transport (which refused more than its own cap): check ours too.
+    let buffered: Uint8Array;
+    try {
+      buffered = new Uint8Array(await res.arrayBuffer());
+    } catch (cause) {
+      throw cause instanceof ProvenantError ? cause : errors.failed(cause);
+    }
+    if (buffered.byteLength > maxBytes) throw errors.tooLarge(buffered.byteLength);
+    return { bytes: buffered, digest: `sha256:${hash.update(buffered).digest('hex')}` };
+  }
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

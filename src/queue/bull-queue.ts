@@ -15,6 +15,7 @@ import {
   validateConcurrency,
   validateRunKey,
 } from './policy.js';
+import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, laneOf, type Lane } from './lanes.js';
 import { describeRedisUrl, redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
 import type {
   AddOptions,
@@ -32,6 +33,8 @@ import type {
 } from './types.js';
 
 export const defaultQueueName = 'provenant-runs';
+/** The backlog lane is a second BullMQ queue next to the fresh one: `<queueName>-backlog`. */
+export const backlogQueueSuffix = '-backlog';
 /** Checkpoint sets kept in memory against Redis losing jobs mid-work (a few KB each). */
 const maxLocalCheckpoints = 10_000;
 const jobName = 'run';
@@ -109,7 +112,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
   };
   const prefix = options.prefix === undefined ? {} : { prefix: options.prefix };
 
-  const queue: Queue<RunJobData, void, string> = new Queue(queueName, {
+  const queueOptions = {
     connection,
     ...prefix,
     defaultJobOptions: {
@@ -119,7 +122,11 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       removeOnComplete: true,
       removeOnFail: { count: keepFailed },
     },
-  });
+  };
+  // One BullMQ queue per lane (lanes.ts), each with its own Worker and slots: backlog jobs never hold
+  // a fresh run's slot, so a fresh job is fetched at once while backlog ones run.
+  const queue: Queue<RunJobData, void, string> = new Queue(queueName, queueOptions);
+  const freshWindowMs = options.freshWindowMs ?? defaultFreshWindowMs;
   let lastConnectionError: unknown;
   let failFast: (() => void) | undefined;
   queue.on('error', (err: Error) => {
@@ -150,11 +157,19 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     await queue.close().catch(() => undefined);
     throw redisError(lastConnectionError, url);
   }
+  // The backlog lane's queue connects once the first one did: a refused connection (wrong password,
+  // untrusted certificate) is then refused once, with no second handshake cut short by the close.
+  const backlogQueue: Queue<RunJobData, void, string> = new Queue(`${queueName}${backlogQueueSuffix}`, queueOptions);
+  const queues: Record<Lane, Queue<RunJobData, void, string>> = { fresh: queue, backlog: backlogQueue };
+  backlogQueue.on('error', (err: Error) => logger.warn({ err: errorMessage(err) }, 'redis connection error (backlog queue)'));
+  const closeQueues = async (): Promise<void> => {
+    await Promise.all([queue.close(), backlogQueue.close()]).catch(() => undefined);
+  };
   // waitUntilReady resolves once connected; a wrong password only shows on the first command.
   try {
-    await queue.getJobCounts('wait');
+    await Promise.all([queue.getJobCounts('wait'), backlogQueue.getJobCounts('wait')]);
   } catch (err) {
-    await queue.close().catch(() => undefined);
+    await closeQueues();
     throw redisError(err, url);
   }
 
@@ -175,7 +190,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
   try {
     knownMarker = await readMarker();
   } catch (err) {
-    await queue.close().catch(() => undefined);
+    await closeQueues();
     throw redisError(err, url);
   }
   let checking = false;
@@ -217,7 +232,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
     }
   };
 
-  let worker: Worker<RunJobData, JobResult | void, string> | undefined;
+  let workers: Worker<RunJobData, JobResult | void, string>[] = [];
   const activeJobs = new Set<string>();
   const settled = new Set<() => void>();
   let closing = false;
@@ -297,21 +312,26 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       if (closing) throw new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue is closed');
       let checkpoints: Checkpoints = {};
       try {
-        const existing = await queue.getJob(key.uid);
-        if (existing !== undefined) {
-          const state = await existing.getState();
-          if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'duplicate';
+        // The uid is unique across both lanes: ask both for its state (one script each, sent together),
+        // without reading the job (its checkpoints can be KBs) unless it finally failed.
+        const lanes = [queue, backlogQueue] as const;
+        const states = await Promise.all(lanes.map((q) => q.getJobState(key.uid)));
+        if (states.some((st) => st !== 'completed' && st !== 'failed' && st !== 'unknown')) return 'duplicate';
+        for (const [i, state] of states.entries()) {
+          if (state === 'unknown') continue;
+          const q = lanes[i] ?? queue;
           // Enqueued again after a final failure: keep what was achieved (one signature, one Rekor entry).
-          if (state === 'failed') checkpoints = existing.data.checkpoints;
-          await queue.remove(key.uid);
+          if (state === 'failed') checkpoints = (await q.getJob(key.uid))?.data.checkpoints ?? checkpoints;
+          await q.remove(key.uid);
         }
         const data: RunJobData = {
           key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
           enqueuedAt: now(),
           checkpoints,
         };
+        const lane = laneOf(opts, now(), freshWindowMs);
         const delay = opts.delayMs ?? 0;
-        await queue.add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()), ...(delay > 0 ? { delay } : {}) });
+        await queues[lane].add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()), ...(delay > 0 ? { delay } : {}) });
         return 'added';
       } catch (err) {
         if (err instanceof ProvenantError) throw err;
@@ -321,49 +341,77 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
 
     process(handle: JobHandler, opts: ProcessOptions): void {
       validateConcurrency(opts.concurrency);
-      if (worker !== undefined) {
+      if (workers.length > 0) {
         throw new ProvenantError('permanent', 'QUEUE_ALREADY_PROCESSING', 'process() was already called on this queue');
       }
-      // Three parameters: BullMQ passes the abort signal only to processors that declare it.
-      const processor = async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<JobResult | void> => {
-        const id = job.id ?? job.data.key.uid;
-        activeJobs.add(id);
-        try {
-          return await processJob(job, handle, opts, signal ?? new AbortController().signal);
-        } finally {
-          activeJobs.delete(id);
-          for (const notify of settled) notify();
-        }
+      const backlogLimit = backlogConcurrency(opts.concurrency, options.backlogConcurrency);
+      let freshInWork = 0;
+      // While this process works fresh jobs, its backlog Worker fetches fewer (lanes.ts).
+      const throttleBacklog = (): void => {
+        const backlogWorker = workers[1];
+        const limit = currentBacklogLimit(backlogLimit, freshInWork);
+        if (backlogWorker !== undefined && backlogWorker.concurrency !== limit) backlogWorker.concurrency = limit;
       };
-      worker = new Worker<RunJobData, JobResult | void, string>(queueName, processor, {
-        connection,
-        ...prefix,
-        concurrency: opts.concurrency,
-        settings: { backoffStrategy: (attemptsMade: number) => backoffDelayMs(attemptsMade, backoff, random) },
-        lockDuration: options.lockDurationMs ?? 30_000,
-        stalledInterval: options.stalledIntervalMs ?? 30_000,
-        maxStalledCount: options.maxStalledCount ?? 3,
-        removeOnComplete: { count: 0 },
-        removeOnFail: { count: keepFailed },
+      const processorFor =
+        (lane: Lane) =>
+        // Three parameters: BullMQ passes the abort signal only to processors that declare it.
+        async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<JobResult | void> => {
+          const id = job.id ?? job.data.key.uid;
+          activeJobs.add(id);
+          if (lane === 'fresh') {
+            freshInWork++;
+            throttleBacklog();
+          }
+          try {
+            return await processJob(job, handle, opts, signal ?? new AbortController().signal);
+          } finally {
+            activeJobs.delete(id);
+            if (lane === 'fresh') {
+              freshInWork--;
+              throttleBacklog();
+            }
+            for (const notify of settled) notify();
+          }
+        };
+      workers = (['fresh', 'backlog'] as const).map((lane) => {
+        const worker = new Worker<RunJobData, JobResult | void, string>(queues[lane].name, processorFor(lane), {
+          connection,
+          ...prefix,
+          concurrency: lane === 'fresh' ? opts.concurrency : backlogLimit,
+          settings: { backoffStrategy: (attemptsMade: number) => backoffDelayMs(attemptsMade, backoff, random) },
+          lockDuration: options.lockDurationMs ?? 30_000,
+          stalledInterval: options.stalledIntervalMs ?? 30_000,
+          maxStalledCount: options.maxStalledCount ?? 3,
+          removeOnComplete: { count: 0 },
+          removeOnFail: { count: keepFailed },
+        });
+        worker.on('error', (err: Error) => logger.warn({ err: errorMessage(err), lane }, 'worker error'));
+        // After completion (the job is removed), so the re-add is not deduplicated against itself. The
+        // job goes back to its own lane (completedAt 0 is "long ago": backlog).
+        worker.on('completed', (job: RunJob, result: JobResult | void) => {
+          const requeueAfterMs = result?.requeueAfterMs;
+          if (requeueAfterMs === undefined || closing) return;
+          const times = lane === 'backlog' ? { completedAt: 0 } : {};
+          self
+            .add(job.data.key, { ...times, delayMs: requeueAfterMs })
+            .catch((err: unknown) => logger.warn({ run: formatRunKey(job.data.key), err: errorMessage(err) }, 'requeue failed'));
+        });
+        worker.on('stalled', (jobId: string) => logger.warn({ uid: jobId, lane }, 'job stalled (a worker died mid-job); resuming'));
+        return worker;
       });
-      worker.on('error', (err: Error) => logger.warn({ err: errorMessage(err) }, 'worker error'));
-      // After completion (the job is removed), so the re-add is not deduplicated against itself.
-      worker.on('completed', (job: RunJob, result: JobResult | void) => {
-        const requeueAfterMs = result?.requeueAfterMs;
-        if (requeueAfterMs === undefined || closing) return;
-        self.add(job.data.key, { delayMs: requeueAfterMs }).catch((err: unknown) => logger.warn({ run: formatRunKey(job.data.key), err: errorMessage(err) }, 'requeue failed'));
-      });
-      worker.on('stalled', (jobId: string) => logger.warn({ uid: jobId }, 'job stalled (a worker died mid-job); resuming'));
     },
 
     async depth(): Promise<QueueDepth> {
       try {
-        const c = await queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'failed');
+        const counts = await Promise.all(
+          [queue, backlogQueue].map((q) => q.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'failed')),
+        );
+        const sum = (k: string): number => counts.reduce((n, c) => n + (c[k] ?? 0), 0);
         return {
-          waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0),
-          active: c['active'] ?? 0,
-          delayed: c['delayed'] ?? 0,
-          failed: c['failed'] ?? 0,
+          waiting: sum('wait') + sum('prioritized'),
+          active: sum('active'),
+          delayed: sum('delayed'),
+          failed: sum('failed'),
         };
       } catch (err) {
         throw redisError(err, url);
@@ -378,9 +426,9 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       closed ??= (async () => {
         closing = true;
         clearInterval(resetTimer);
-        if (worker !== undefined) {
+        if (workers.length > 0) {
           if (opts.graceful) {
-            await worker.pause(true);
+            await Promise.all(workers.map((w) => w.pause(true)));
             await allSettled(opts.timeoutMs ?? 30_000);
           }
           const abandoned = activeJobs.size;
@@ -390,10 +438,10 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           // Always abort and force: a job fetched while pausing would otherwise make close() wait for
           // it without a bound. Aborted jobs stay locked in Redis until the lock expires, then any
           // worker's stalled check puts them back with their checkpoints.
-          worker.cancelAllJobs('queue closed');
-          await worker.close(true).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'worker close'));
+          for (const w of workers) w.cancelAllJobs('queue closed');
+          await Promise.all(workers.map((w) => w.close(true).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'worker close'))));
         }
-        await queue.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'queue close'));
+        await Promise.all([queue, backlogQueue].map((q) => q.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'queue close'))));
       })();
       return closed;
     },

@@ -14,6 +14,7 @@ import {
   validateConcurrency,
   validateRunKey,
 } from './policy.js';
+import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, laneOf, type Lane } from './lanes.js';
 import type {
   AddOptions,
   AddResult,
@@ -34,6 +35,7 @@ interface MemoryJob {
   data: RunJobData;
   state: MemoryJobState;
   readonly priority: number;
+  readonly lane: Lane;
   /** Insertion order, FIFO within one priority (as BullMQ's priority counter). */
   seq: number;
   failures: number;
@@ -92,28 +94,35 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
   const jobs = new Map<string, MemoryJob>();
   /** Finally failed uids, oldest first, bounded by keepFailed. */
   const failedOrder: string[] = [];
-  const heap = new JobHeap();
+  const heaps: Record<Lane, JobHeap> = { fresh: new JobHeap(), backlog: new JobHeap() };
+  const freshWindowMs = options.freshWindowMs ?? defaultFreshWindowMs;
   const settled = new Set<() => void>();
   let seq = 0;
   let handler: JobHandler | undefined;
   let processOptions: ProcessOptions | undefined;
+  let backlogLimit = 1;
   let active = 0;
+  let backlogActive = 0;
   let accepting = true;
   let closed = false;
 
   function enqueue(job: MemoryJob): void {
     job.state = 'waiting';
     job.seq = seq++;
-    heap.push(job);
+    heaps[job.lane].push(job);
     pump();
   }
 
+  /** Each lane fills its own slots; the backlog lane holds back while fresh jobs are in work (lanes.ts). */
   function pump(): void {
     if (handler === undefined || processOptions === undefined || !accepting) return;
-    while (active < processOptions.concurrency && heap.size > 0) {
-      const job = heap.pop();
-      if (job === undefined) break;
-      void run(job, handler, processOptions);
+    while (active - backlogActive < processOptions.concurrency && heaps.fresh.size > 0) {
+      const job = heaps.fresh.pop();
+      if (job !== undefined) void run(job, handler, processOptions);
+    }
+    while (backlogActive < currentBacklogLimit(backlogLimit, active - backlogActive + heaps.fresh.size) && heaps.backlog.size > 0) {
+      const job = heaps.backlog.pop();
+      if (job !== undefined) void run(job, handler, processOptions);
     }
   }
 
@@ -124,6 +133,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
 
   async function run(job: MemoryJob, handle: JobHandler, opts: ProcessOptions): Promise<void> {
     active++;
+    if (job.lane === 'backlog') backlogActive++;
     job.state = 'active';
     const controller = new AbortController();
     job.controller = controller;
@@ -145,7 +155,9 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
         jobs.delete(job.data.key.uid);
         const requeueAfterMs = result?.requeueAfterMs;
         if (requeueAfterMs !== undefined && !closed) {
-          await queue.add(job.data.key, { delayMs: requeueAfterMs }).catch((err: unknown) => logger.warn({ run, err: errorMessage(err) }, 'requeue failed'));
+          // Back to its own lane (completedAt 0 is "long ago": backlog).
+          const times = job.lane === 'backlog' ? { completedAt: 0 } : {};
+          await queue.add(job.data.key, { ...times, delayMs: requeueAfterMs }).catch((err: unknown) => logger.warn({ run, err: errorMessage(err) }, 'requeue failed'));
         }
       }
     } catch (err) {
@@ -154,6 +166,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
     } finally {
       job.controller = undefined;
       active--;
+      if (job.lane === 'backlog') backlogActive--;
       for (const notify of settled) notify();
       if (!closed) pump();
     }
@@ -228,6 +241,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
         },
         state: 'waiting',
         priority: runPriority(opts.createdAt ?? now()),
+        lane: laneOf(opts, now(), freshWindowMs),
         seq: 0,
         failures: 0,
         timer: undefined,
@@ -254,6 +268,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
       }
       handler = handle;
       processOptions = opts;
+      backlogLimit = backlogConcurrency(opts.concurrency, options.backlogConcurrency);
       pump();
     },
 

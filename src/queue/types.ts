@@ -53,6 +53,7 @@ export type JobHandler = (ctx: JobContext) => Promise<void | JobResult>;
 export type FailedHandler = (ctx: JobContext, err: unknown, final: boolean) => Promise<void>;
 
 export interface ProcessOptions {
+  /** Jobs of the fresh lane worked at once by this process (the backlog lane has its own slots). */
   readonly concurrency: number;
   readonly onFailed?: FailedHandler;
 }
@@ -77,6 +78,7 @@ export type AddResult = 'added' | 'duplicate';
 
 export interface AddOptions {
   readonly createdAt?: number;
+  readonly completedAt?: number;
   readonly delayMs?: number;
 }
 
@@ -84,8 +86,10 @@ export interface JobQueue {
   /**
    * Enqueue a run by key. The job id is the run uid: adding a uid that is waiting, active or delayed
    * is a no-op (`duplicate`); after completion or final failure it can be added again.
-   * `createdAt` (the run's creation time, epoch ms) orders the queue newest first. `delayMs` makes
-   * the job wait that long before it can run (a BullMQ delayed job; a timer in the in-process queue).
+   * `createdAt` (the run's creation time, epoch ms) orders the queue newest first. `completedAt` (its
+   * completion time) puts it in the fresh lane when recent, else in the backlog lane (see lanes.ts).
+   * `delayMs` makes the job wait that long before it can run (a BullMQ delayed job; a timer in the
+   * in-process queue).
    */
   add(key: RunKey, opts?: AddOptions): Promise<AddResult>;
   /** Start consuming. Call once per queue object. */
@@ -115,4 +119,12 @@ export interface QueueOptions {
   readonly now?: () => number;
   /** Uniform [0, 1) source for jitter; default `Math.random`. */
   readonly random?: () => number;
+  /** A run that completed at most this long before it is enqueued goes to the fresh lane; default 60 s. */
+  readonly freshWindowMs?: number;
+  /**
+   * Jobs of the backlog lane (runs that completed earlier than `freshWindowMs` before they were
+   * enqueued) worked at once per process, besides the fresh lane's `concurrency`: a backlog never
+   * takes a fresh run's slot. Default half of `concurrency`, at least 1 (lanes.ts).
+   */
+  readonly backlogConcurrency?: number;
 }

@@ -67,6 +67,8 @@ export interface RunWatcherOptions {
 export interface KeyInfo {
   /** The run's creation time (epoch ms), when known. */
   readonly createdAt?: number;
+  /** The run's `status.completionTime` (epoch ms), when known: decides the queue lane (fresh or backlog). */
+  readonly completedAt?: number;
 }
 
 export interface RunWatcher {
@@ -113,6 +115,13 @@ function resourceVersionOf(obj: unknown): string | undefined {
 function createdAtOf(obj: unknown): number | undefined {
   if (typeof obj !== 'object' || obj === null) return undefined;
   const ts = (obj as { metadata?: { creationTimestamp?: unknown } }).metadata?.creationTimestamp;
+  const ms = typeof ts === 'string' ? Date.parse(ts) : ts instanceof Date ? ts.getTime() : Number.NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+function completedAtOf(obj: unknown): number | undefined {
+  if (typeof obj !== 'object' || obj === null) return undefined;
+  const ts = (obj as { status?: { completionTime?: unknown } }).status?.completionTime;
   const ms = typeof ts === 'string' ? Date.parse(ts) : ts instanceof Date ? ts.getTime() : Number.NaN;
   return Number.isFinite(ms) ? ms : undefined;
 }
@@ -169,7 +178,11 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
     const decision = shouldEnqueue(obj, opts);
     if (decision.enqueue && (options.accept === undefined || options.accept(obj))) {
       const createdAt = createdAtOf(obj);
-      keys.push({ key: decision.key, info: createdAt === undefined ? {} : { createdAt } });
+      const completedAt = completedAtOf(obj);
+      keys.push({
+        key: decision.key,
+        info: { ...(createdAt === undefined ? {} : { createdAt }), ...(completedAt === undefined ? {} : { completedAt }) },
+      });
       if (decision.reason === 'copied-annotations') {
         logger.info({ run: formatRunKey(decision.key) }, 'run carries signing annotations of another run; enqueued');
       }

@@ -4,7 +4,7 @@
  * small JSON answers (referrers, tokens). Used by registry-client.ts; every failure is typed.
  */
 import { ProvenantError, type ErrorCode } from '../../errors.js';
-import { checkJsonShape, limits, readBodyBounded, violationError, type BodyErrors } from '../../limits.js';
+import { checkJsonShape, limits, readBodyBounded, violationError, type BodyErrors, type BoundedSource } from '../../limits.js';
 
 export interface Where {
   readonly registry: string;
@@ -73,7 +73,7 @@ function isDescriptor(d: unknown): boolean {
 
 /** A manifest or index body: at most `limits.manifest.maxBytes`, JSON, within the manifest shape limits. */
 export async function readManifestBody(
-  res: Response,
+  res: BoundedSource,
   where: Where & { readonly reference: string },
 ): Promise<{ readonly bytes: Uint8Array; readonly digest: string; readonly json: Record<string, unknown> }> {
   const what = `manifest ${where.reference}`;
@@ -97,7 +97,7 @@ export async function readManifestBody(
  * A blob body: at most `maxBytes` (the descriptor's size when the caller knows it), hashed while read,
  * and refused unless its SHA-256 is `digest` (`OCI_DIGEST_MISMATCH`).
  */
-export async function readBlobBody(res: Response, digest: string, where: Where, maxBytes: number = limits.blob.maxBytes): Promise<Uint8Array> {
+export async function readBlobBody(res: BoundedSource, digest: string, where: Where, maxBytes: number = limits.blob.maxBytes): Promise<Uint8Array> {
   const body = await readBodyBounded(res, maxBytes, bodyErrors(where, 'OCI_BLOB_INVALID', `blob ${digest}`, maxBytes));
   if (body.digest !== digest) {
     throw new ProvenantError('permanent', 'OCI_DIGEST_MISMATCH', `blob ${digest} from ${where.registry}/${where.repository} has other content`, {
@@ -108,7 +108,7 @@ export async function readBlobBody(res: Response, digest: string, where: Where, 
 }
 
 /** A small JSON answer (referrers index, token): bounded bytes and manifest shape limits; undefined when not JSON. */
-export async function readJsonAnswer(res: Response, where: Where, what: string, maxBytes: number): Promise<unknown> {
+export async function readJsonAnswer(res: BoundedSource, where: Where, what: string, maxBytes: number): Promise<unknown> {
   const { bytes } = await readBodyBounded(res, maxBytes, bodyErrors(where, 'OCI_MANIFEST_INVALID', what, maxBytes));
   let parsed: unknown;
   try {

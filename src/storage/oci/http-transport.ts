@@ -13,8 +13,19 @@ const agents = {
   'https:': new https.Agent({ keepAlive: true, maxSockets: 32 }),
 } as const;
 
-/** Statuses whose responses can have no body in the WHATWG Response constructor. */
-const nullBodyStatus = new Set([101, 204, 205, 304]);
+/**
+ * The part of a WHATWG `Response` the registry client reads. Building a real `Response` (undici's
+ * headers, body stream) costs ~0.15 ms of CPU per request here, a third of the request's total; this
+ * plain object holds the buffered body instead. A real `Response` (from an injected `fetch`) fits too.
+ */
+export interface TransportResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly body: { cancel(): Promise<void> } | null;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
 
 export interface TransportInit {
   readonly method?: string;
@@ -27,12 +38,31 @@ export interface TransportInit {
   readonly tooLarge?: (actual: number, max: number) => Error;
 }
 
-export function httpTransport(input: URL | string, init: TransportInit = {}): Promise<Response> {
+const noBody = { cancel: async (): Promise<void> => undefined };
+
+function bufferedResponse(status: number, raw: http.IncomingHttpHeaders, body: Buffer | undefined): TransportResponse {
+  const bytes = body ?? Buffer.alloc(0);
+  return {
+    status,
+    headers: {
+      get(name) {
+        const v = raw[name.toLowerCase()];
+        return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+      },
+    },
+    body: body === undefined ? null : noBody,
+    arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    text: async () => bytes.toString('utf8'),
+    json: async () => JSON.parse(bytes.toString('utf8')) as unknown,
+  };
+}
+
+export function httpTransport(input: URL | string, init: TransportInit = {}): Promise<TransportResponse> {
   const url = typeof input === 'string' ? new URL(input) : input;
   const lib = url.protocol === 'https:' ? https : http;
   const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
   const method = (init.method ?? 'GET').toUpperCase();
-  return new Promise<Response>((resolve, reject) => {
+  return new Promise<TransportResponse>((resolve, reject) => {
     const maxBody = init.maxBodyBytes ?? Infinity;
     const timer =
       init.timeoutMs === undefined ? undefined : setTimeout(() => req.destroy(new Error(`no complete answer within ${init.timeoutMs} ms`)), init.timeoutMs);
@@ -62,18 +92,9 @@ export function httpTransport(input: URL | string, init: TransportInit = {}): Pr
       });
       res.on('error', reject);
       res.on('end', () => {
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) {
-          if (v === undefined) continue;
-          for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
-        }
         const status = res.statusCode ?? 0;
-        const body = method === 'HEAD' || nullBodyStatus.has(status) ? null : Buffer.concat(chunks);
-        try {
-          resolve(new Response(body, { status, headers }));
-        } catch (err) {
-          reject(err);
-        }
+        const body = method === 'HEAD' || status === 204 || status === 304 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        resolve(bufferedResponse(status, res.headers, body));
       });
     });
     req.on('error', reject);

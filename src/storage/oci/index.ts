@@ -4,7 +4,7 @@ export { createOciReader, bundleFromLegacyAnnotations } from './oci-reader.js';
 export type { OciReader, OciReaderDeps, StoredAttestations, StoredEnvelope, StoredSignature } from './oci-reader.js';
 export { credentialsFromDockerConfig, mergeDockerCredentials, canonicalRegistryHost, noCredentials } from './credentials.js';
 export type { DockerCredentials, RegistryCredential } from './credentials.js';
-export { createRegistryClient, sha256Digest } from './registry-client.js';
+export { createRegistryClient, registryRequestsSent, sha256Digest } from './registry-client.js';
 export type { RegistryClient, RegistryClientDeps, Descriptor, FetchedManifest } from './registry-client.js';
 export { parseImageDigestRef, parseRepository, digestTag } from './reference.js';
 export type { ImageDigestRef, RepositoryRef } from './reference.js';

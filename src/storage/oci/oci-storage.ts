@@ -74,6 +74,9 @@ export function imageSubjects(subjects: readonly ArtifactSubject[]): { images: I
   return { images, skipped };
 }
 
+/** Subject descriptors remembered per (run, image): a few hundred runs in flight, a few images each. */
+const maxSubjectEntries = 4096;
+
 export function createOciStorage(deps: OciStorageDeps): StorageBackend {
   const override = parseRepositoryOverride(deps.config.repository);
   const encoding = deps.config.encoding;
@@ -98,7 +101,29 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
     return c;
   };
 
-  async function subjectDescriptor(image: ImageDigestRef): Promise<Descriptor> {
+  /**
+   * The subject manifest HEAD, once per image per run: a run's provenance and its image signature
+   * both need it, and they are stored concurrently. Keyed by run uid, so every run still checks
+   * that its images exist; the promise is shared while in flight and forgotten on failure.
+   */
+  const subjects = new Map<string, Promise<Descriptor>>();
+  function subjectDescriptor(run: StoreRequest['run'], image: ImageDigestRef): Promise<Descriptor> {
+    const key = `${run.uid}|${image.registry}/${image.repository}@${image.digest}`;
+    let found = subjects.get(key);
+    if (found === undefined) {
+      found = headSubject(image);
+      subjects.set(key, found);
+      found.catch(() => subjects.delete(key));
+      while (subjects.size > maxSubjectEntries) {
+        const oldest = subjects.keys().next().value;
+        if (oldest === undefined) break;
+        subjects.delete(oldest);
+      }
+    }
+    return found;
+  }
+
+  async function headSubject(image: ImageDigestRef): Promise<Descriptor> {
     const found = await clientFor(image.registry).headManifest(image.repository, image.digest);
     const ref = `${formatRepository(image)}@${image.digest}`;
     if (found === undefined) {
@@ -119,7 +144,8 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
       mediaType: MEDIA_TYPE_OCI_MANIFEST,
       serialise: async (doc) => {
         const layers = (doc['layers'] ?? []) as Descriptor[];
-        const config = await client.pushBlob(repository, signatureImageConfig(layers), MEDIA_TYPE_OCI_CONFIG);
+        // The config lists the layer digests: new with every new layer set.
+        const config = await client.pushBlob(repository, signatureImageConfig(layers), MEDIA_TYPE_OCI_CONFIG, { fresh: true });
         return new TextEncoder().encode(JSON.stringify({ ...doc, config }));
       },
     };
@@ -127,7 +153,11 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
 
   async function writeLegacy(image: ImageDigestRef, target: RepositoryRef, layer: Layer, suffix: 'att' | 'sig'): Promise<string> {
     const client = clientFor(target.registry);
-    await client.pushBlob(target.repository, layer.bytes, layer.descriptor.mediaType);
+    // Upload the layer while the tag is read; the PUT waits for it. Almost always new content (`.att`:
+    // the envelope with this write's signature; `.sig`: the payload of an image signed for the first
+    // time), so no HEAD first: re-uploading the rare repeat costs less than a HEAD on every write.
+    const uploaded = client.pushBlob(target.repository, layer.bytes, layer.descriptor.mediaType, { fresh: true });
+    uploaded.catch(() => undefined);
     const tag = digestTag(image.digest, suffix);
     const wrote = await tagWriter.update(
       client,
@@ -142,8 +172,10 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
           return { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_MANIFEST, config: {}, layers: merged.layers } satisfies Doc;
         },
         contains: (doc) => !mergeSignatureManifest(doc, [layer.descriptor]).changed,
+        ready: uploaded,
       },
     );
+    await uploaded;
     const location = `${formatRepository(target)}:${tag}`;
     log.info({ image: `${formatRepository(image)}@${image.digest}`, location, layer: layer.descriptor.digest, wrote }, 'cosign layer stored');
     return location;
@@ -159,14 +191,21 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
     });
     const locations: string[] = [];
     const digest = sha256Digest(referrer.bytes);
-    const existing = await client.headManifest(target.repository, digest);
-    if (existing === undefined) {
-      await client.pushBlob(target.repository, bundleBytes, MEDIA_TYPE_BUNDLE_V03);
-      await client.pushBlob(target.repository, EMPTY_JSON, MEDIA_TYPE_OCI_EMPTY);
+    // The referrer is new content (it holds this write's bundle): no HEAD first. PUT by digest is
+    // idempotent, so a retry that finds it there only repeats the PUT.
+    const written = (async () => {
+      await Promise.all([
+        client.pushBlob(target.repository, bundleBytes, MEDIA_TYPE_BUNDLE_V03, { fresh: true }),
+        client.pushBlob(target.repository, EMPTY_JSON, MEDIA_TYPE_OCI_EMPTY),
+      ]);
       await client.putManifest(target.repository, digest, referrer.bytes, MEDIA_TYPE_OCI_MANIFEST);
-    }
+    })();
+    written.catch(() => undefined);
     locations.push(`${formatRepository(target)}@${digest}`);
-    if (await client.referrersSupported(target.repository, image.digest)) return locations;
+    if (await client.referrersSupported(target.repository, image.digest)) {
+      await written;
+      return locations;
+    }
     const descriptor: Descriptor = {
       mediaType: MEDIA_TYPE_OCI_MANIFEST,
       digest,
@@ -191,15 +230,18 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
           return merged.changed ? { ...merged.index } : undefined;
         },
         contains: (doc) => indexHas(doc, digest),
+        // Distribution checks that an index's manifests exist: the referrer goes first.
+        ready: written,
       },
     );
+    await written;
     locations.push(`${formatRepository(target)}:${tag}`);
     log.info({ image: `${formatRepository(image)}@${image.digest}`, referrer: digest }, 'sigstore bundle stored as referrer');
     return locations;
   }
 
   async function storeForImage(image: ImageDigestRef, request: StoreRequest): Promise<string[]> {
-    const subject = await subjectDescriptor(image);
+    const subject = await subjectDescriptor(request.run, image);
     const target = override ?? image;
     // The two layouts live under different tags: write them concurrently.
     const writes: Promise<string[]>[] = [];

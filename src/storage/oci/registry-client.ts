@@ -16,7 +16,7 @@ import type { Logger } from '../../observability/index.js';
 import { ProvenantError, type ErrorCode } from '../../errors.js';
 import type { DockerCredentials, RegistryCredential } from './credentials.js';
 import { apiHost } from './reference.js';
-import { httpTransport } from './http-transport.js';
+import { httpTransport, type TransportResponse } from './http-transport.js';
 import { limits } from '../../limits.js';
 import { checkManifestDocument, readBlobBody, readJsonAnswer, readManifestBody } from './bounded-read.js';
 
@@ -63,8 +63,13 @@ export interface RegistryClient {
   headManifest(repository: string, reference: string): Promise<Descriptor | undefined>;
   getManifest(repository: string, reference: string): Promise<FetchedManifest | undefined>;
   putManifest(repository: string, reference: string, bytes: Uint8Array, mediaType: string): Promise<Descriptor>;
-  /** Uploads unless the blob is already there (by digest). */
-  pushBlob(repository: string, bytes: Uint8Array, mediaType?: string): Promise<Descriptor>;
+  /**
+   * Uploads unless the blob is already there (by digest): known to this process (uploaded or seen
+   * recently), or found by a HEAD. `fresh` skips the HEAD for content that cannot be there yet (it
+   * embeds a signature made for this write), saving a round trip on the common path; a retry in
+   * another process then re-uploads a few KB, which the registry de-duplicates by digest.
+   */
+  pushBlob(repository: string, bytes: Uint8Array, mediaType?: string, options?: { readonly fresh?: boolean }): Promise<Descriptor>;
   getBlob(repository: string, digest: string): Promise<Uint8Array>;
   /** `GET /v2/<repo>/referrers/<digest>` answered 200 with an index. */
   referrersSupported(repository: string, digest: string): Promise<boolean>;
@@ -106,8 +111,61 @@ interface SendOptions {
   readonly tooLargeCode?: 'OCI_MANIFEST_INVALID' | 'OCI_BLOB_INVALID';
 }
 
-/** Blob uploads in flight in this process, by `registry/repository@digest` (shared by every client). */
+/**
+ * Blob uploads in flight in this process, by `registry/repository@digest`, shared by every client:
+ * storage instances with other credentials (other ServiceAccounts, other wirings) uploading the same
+ * blob at once make Distribution answer 500 while it rewrites the link. Entries live only while an
+ * upload is in flight.
+ */
 const blobUploads = new Map<string, Promise<Descriptor>>();
+
+/**
+ * Blobs a client uploaded or found (HEAD 200) recently, by `registry/repository@digest`, with the
+ * time they were last confirmed: not re-checked (the empty config every referrer shares, a retry's
+ * layers). Bounded and short-lived so a registry garbage collection is noticed; a manifest PUT that
+ * still finds a blob missing forgets the repository's entries (see `putManifest`). One per client
+ * (oci-storage keeps one client per registry per wiring), never module state.
+ */
+const knownBlobTtlMs = 10 * 60_000;
+const knownBlobMax = 20_000;
+
+interface KnownBlobs {
+  has(key: string, now: number): boolean;
+  remember(key: string, now: number): void;
+  forgetRepository(repositoryKey: string): void;
+}
+
+function createKnownBlobs(): KnownBlobs {
+  const known = new Map<string, number>();
+  return {
+    has(key, now) {
+      const at = known.get(key);
+      if (at === undefined) return false;
+      if (now - at <= knownBlobTtlMs) return true;
+      known.delete(key);
+      return false;
+    },
+    remember(key, now) {
+      known.delete(key);
+      known.set(key, now);
+      while (known.size > knownBlobMax) {
+        const oldest = known.keys().next().value;
+        if (oldest === undefined) break;
+        known.delete(oldest);
+      }
+    },
+    forgetRepository(repositoryKey) {
+      for (const key of known.keys()) if (key.startsWith(`${repositoryKey}@`)) known.delete(key);
+    },
+  };
+}
+
+/** Registry requests this process has sent (every hop, auth challenges included): a benchmark figure. */
+let requestsSent = 0;
+
+export function registryRequestsSent(): number {
+  return requestsSent;
+}
 
 export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   const doFetch = deps.fetch ?? fetch;
@@ -122,6 +180,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   const pendingTokens = new Map<string, Promise<string>>();
   let basic: string | undefined;
   const referrersCache = new Map<string, boolean>();
+  const knownBlobs = createKnownBlobs();
   const timeoutMs = deps.timeoutMs ?? limits.http.timeoutMs;
   const bodyTooLarge =
     (code: ErrorCode = 'OCI_BLOB_INVALID') =>
@@ -164,7 +223,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   }
 
   /** One request, following redirects by hand so credentials never cross origins. */
-  async function send(method: string, url: string, opts: SendOptions, auth: string | undefined): Promise<Response> {
+  async function send(method: string, url: string, opts: SendOptions, auth: string | undefined): Promise<TransportResponse> {
     let current = new URL(url, origin);
     let currentMethod = method;
     let body = opts.body;
@@ -173,6 +232,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       if (auth !== undefined && current.origin === origin) headers['Authorization'] = auth;
       if (body === undefined) delete headers['Content-Type'];
       const init = { method: currentMethod, headers, ...(body !== undefined ? { body } : {}) };
+      requestsSent++;
       const res = deps.fetch
         ? await deps.fetch(current, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
         : await httpTransport(current, { ...init, timeoutMs, maxBodyBytes: opts.maxBytes ?? limits.blob.maxBytes, tooLarge: bodyTooLarge(opts.tooLargeCode) });
@@ -195,6 +255,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     const service = challenge.params['service'];
     const scope = `repository:${repository}:${actions}`;
     let res: Response;
+    requestsSent++;
     try {
       if (credential?.identityToken !== undefined) {
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: credential.identityToken, client_id: 'provenant', scope });
@@ -232,7 +293,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     return token;
   }
 
-  async function authorize(res: Response, repository: string): Promise<boolean> {
+  async function authorize(res: TransportResponse, repository: string): Promise<boolean> {
     const challenge = parseChallenge(res.headers.get('www-authenticate') ?? '');
     if (challenge === undefined) return false;
     if (challenge.scheme === 'basic') {
@@ -253,12 +314,13 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   }
 
   /** Sends with auth; on a 401 answers the challenge once and retries. Classifies 401/403/429/5xx. */
-  async function pushBlobOnce(repository: string, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
-    const digest = sha256Digest(bytes);
+  async function pushBlobOnce(repository: string, bytes: Uint8Array, digest: string, mediaType: string, fresh: boolean): Promise<Descriptor> {
     const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
-    const head = await request('HEAD', v2(repository, `blobs/${digest}`), repository, 'blob HEAD');
-    await head.body?.cancel();
-    if (head.status === 200) return descriptor;
+    if (!fresh) {
+      const head = await request('HEAD', v2(repository, `blobs/${digest}`), repository, 'blob HEAD');
+      await head.body?.cancel();
+      if (head.status === 200) return descriptor;
+    }
     const start = await request('POST', v2(repository, 'blobs/uploads/'), repository, 'blob upload start');
     await start.body?.cancel();
     const location = start.headers.get('location');
@@ -274,10 +336,10 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     return descriptor;
   }
 
-  async function request(method: string, url: string, repository: string, what: string, opts: SendOptions = {}): Promise<Response> {
+  async function request(method: string, url: string, repository: string, what: string, opts: SendOptions = {}): Promise<TransportResponse> {
     for (let attempt = 0; ; attempt++) {
       const auth = tokens.get(repository) ?? basic;
-      let res: Response;
+      let res: TransportResponse;
       try {
         res = await send(method, url, opts, auth);
       } catch (err) {
@@ -299,7 +361,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
 
   const v2 = (repository: string, rest: string): string => `${origin}/v2/${repository}/${rest}`;
 
-  async function readManifest(res: Response, repository: string, reference: string): Promise<FetchedManifest> {
+  async function readManifest(res: TransportResponse, repository: string, reference: string): Promise<FetchedManifest> {
     const { bytes, digest, json } = await readManifestBody(res, { registry: deps.registry, repository, reference });
     const mediaType =
       typeof json['mediaType'] === 'string' ? json['mediaType'] : (res.headers.get('content-type') ?? MEDIA_TYPE_OCI_MANIFEST).split(';')[0]!.trim();
@@ -355,26 +417,33 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
           break;
         }
         const body = res.status === 400 ? await res.text().catch(() => '') : (await res.body?.cancel(), '');
-        if (attempt < 5 && body.includes('MANIFEST_BLOB_UNKNOWN')) {
+        const blobUnknown = body.includes('MANIFEST_BLOB_UNKNOWN');
+        if (attempt < 5 && blobUnknown) {
           await new Promise((r) => setTimeout(r, 20 * attempt));
           continue;
         }
+        // A blob we believed present is gone (garbage collected): let the retry upload it again.
+        if (blobUnknown) knownBlobs.forgetRepository(`${deps.registry}/${repository}`);
         throw statusError(res.status, repository, 'manifest PUT');
       }
       log.debug({ repository, reference, mediaType }, 'manifest written');
       return { mediaType, digest: sha256Digest(bytes), size: bytes.length };
     },
 
-    async pushBlob(repository, bytes, mediaType = 'application/octet-stream') {
+    async pushBlob(repository, bytes, mediaType = 'application/octet-stream', options = {}) {
+      const digest = sha256Digest(bytes);
+      const key = `${deps.registry}/${repository}@${digest}`;
+      if (knownBlobs.has(key, Date.now())) return { mediaType, digest, size: bytes.length };
       // Concurrent uploads of the same blob (the empty config every referrer shares) make Distribution
       // answer 500 or "blob unknown" while the link is rewritten: one upload per blob at a time.
-      const key = `${deps.registry}/${repository}@${sha256Digest(bytes)}`;
       const running = blobUploads.get(key);
       if (running !== undefined) return { ...(await running), mediaType };
-      const upload = pushBlobOnce(repository, bytes, mediaType);
+      const upload = pushBlobOnce(repository, bytes, digest, mediaType, options.fresh === true);
       blobUploads.set(key, upload);
       try {
-        return await upload;
+        const descriptor = await upload;
+        knownBlobs.remember(key, Date.now());
+        return descriptor;
       } finally {
         blobUploads.delete(key);
       }

@@ -26,6 +26,11 @@ export interface TagUpdate {
   readonly apply: (doc: Doc | undefined) => Doc | undefined;
   /** True when `doc` contains everything this writer adds. */
   readonly contains: (doc: Doc | undefined) => boolean;
+  /**
+   * Settles once what the new entries reference exists (e.g. the layer blob uploaded): awaited before
+   * the PUT, so the upload overlaps the tag read instead of preceding it.
+   */
+  readonly ready?: Promise<unknown>;
 }
 
 export interface TagKind {
@@ -48,6 +53,12 @@ export type TagWriteCoordination = { readonly mode: 'process' } | { readonly mod
 
 export interface TagUpdateOptions {
   readonly settleMs: number;
+  /**
+   * Re-read the tag after each PUT and re-merge if another writer overwrote it (default true). Off
+   * when every writer takes the shared lock: the re-read could then only catch a foreign writer
+   * (cosign by hand) whose PUT lands within one round trip, and costs a request per tag write.
+   */
+  readonly verifyAfterWrite?: boolean;
   readonly maxAttempts: number;
   readonly sleep: (ms: number) => Promise<void>;
 }
@@ -74,22 +85,43 @@ interface Queue {
   running: boolean;
 }
 
-async function runBatch(client: RegistryClient, repository: string, tag: string, kind: TagKind, batch: readonly Pending[], options: TagUpdateOptions): Promise<void> {
+async function runBatch(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  kind: TagKind,
+  batch: Pending[],
+  options: TagUpdateOptions,
+  late: () => Pending[],
+): Promise<void> {
   const wrote = new Set<Pending>();
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
     const current = await client.getManifest(repository, tag);
     let doc: Doc | undefined = current?.json;
     let changed = false;
-    for (const p of batch) {
-      const next = p.update.apply(doc);
-      if (next !== undefined) {
-        doc = next;
-        changed = true;
-        wrote.add(p);
+    const applyAll = (ps: readonly Pending[]): void => {
+      for (const p of ps) {
+        const next = p.update.apply(doc);
+        if (next !== undefined) {
+          doc = next;
+          changed = true;
+          wrote.add(p);
+        }
       }
-    }
+    };
+    applyAll(batch);
     if (!changed || doc === undefined) break;
+    // Writers that arrived while this batch waited for its uploads join it: their entries go on the
+    // document read under the lock, so one PUT carries them all.
+    for (;;) {
+      await Promise.all(batch.map((p) => p.update.ready));
+      const joined = late();
+      if (joined.length === 0) break;
+      batch.push(...joined);
+      applyAll(joined);
+    }
     await client.putManifest(repository, tag, await kind.serialise(doc), kind.mediaType);
+    if (options.verifyAfterWrite === false) break;
     if (options.settleMs > 0) await options.sleep(options.settleMs + Math.floor(Math.random() * options.settleMs));
     const after = (await client.getManifest(repository, tag))?.json;
     if (batch.every((p) => p.update.contains(after))) break;
@@ -113,7 +145,14 @@ export interface TagWriter {
  * instances with different credentials still coalesce and exclude each other. `tuning` is for tests.
  */
 export function createTagWriter(coordination: TagWriteCoordination, tuning: Partial<TagUpdateOptions> = {}): TagWriter {
-  const options: TagUpdateOptions = { ...defaultTagUpdateOptions, settleMs: settleMsFor(coordination), ...tuning };
+  // Under the shared lock the re-read after a PUT goes with the settle wait: it could only catch a
+  // foreign writer (cosign by hand) whose PUT lands within one round trip.
+  const options: TagUpdateOptions = {
+    ...defaultTagUpdateOptions,
+    settleMs: settleMsFor(coordination),
+    ...(coordination.mode === 'shared' ? { verifyAfterWrite: false } : {}),
+    ...tuning,
+  };
   const lock: TagLock = coordination.mode === 'shared' ? coordination.lock : createKeyedMutex();
   /** Per client (i.e. per set of credentials): a batch is written with the credentials of its writers only. */
   const queuesByClient = new WeakMap<RegistryClient, Map<string, Queue>>();
@@ -142,7 +181,8 @@ export function createTagWriter(coordination: TagWriteCoordination, tuning: Part
             while (q.pending.length > 0) {
               const batch = q.pending.splice(0);
               try {
-                await lock(`${client.registry}/${repository}:${tag}`, () => runBatch(client, repository, tag, kind, batch, options));
+                // Writers arriving while the batch waits for its uploads join it (`late`).
+                await lock(`${client.registry}/${repository}:${tag}`, () => runBatch(client, repository, tag, kind, batch, options, () => q.pending.splice(0)));
               } catch (err) {
                 for (const p of batch) p.reject(err);
               }

@@ -11,6 +11,7 @@ export interface QueueFactoryOptions {
   readonly attempts?: number;
   readonly backoff?: BackoffOptions;
   readonly random?: () => number;
+  readonly backlogConcurrency?: number;
 }
 
 export type QueueFactory = (opts: QueueFactoryOptions) => Promise<JobQueue>;
@@ -98,7 +99,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       expect(calls).toEqual(['u-1', 'u-1']);
     });
 
-    it('runs the newest run next under a backlog (Chains #979)', async () => {
+    it('runs a new run at once under a backlog, and drains the backlog newest first (Chains #979)', async () => {
       const q = await make();
       const order: string[] = [];
       const gate = deferred();
@@ -114,10 +115,12 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
         { concurrency: 1 },
       );
       const now = Date.now();
-      await q.add(runKey('blocker'), { createdAt: now });
+      // The backlog lane's only slot (concurrency 1) is held by an old run while the rest waits.
+      await q.add(runKey('blocker'), { createdAt: now - 3_600_000 });
       await blockerStarted.promise;
       for (let i = 0; i < 100; i++) await q.add(runKey(`old-${i}`), { createdAt: now - 3_600_000 - i * 120_000 });
       await q.add(runKey('new'), { createdAt: now });
+      await waitFor(() => order.includes('new'));
       gate.resolve();
       await waitFor(() => order.length === 102, 10_000);
       expect(order[0]).toBe('blocker');
@@ -251,6 +254,102 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       expect(seen[1]?.key).toEqual(runKey('u-f'));
     });
 
+    it('reserves slots for fresh runs: with every backlog slot blocked, a fresh run still starts', async () => {
+      const q = await make();
+      const gate = deferred();
+      const started: string[] = [];
+      let backlogRunning = 0;
+      let backlogPeak = 0;
+      const backlogFull = deferred();
+      const freshStarted = deferred();
+      q.process(
+        async (ctx) => {
+          const uid = ctx.data.key.uid;
+          started.push(uid);
+          if (!uid.startsWith('old-')) return freshStarted.resolve();
+          backlogRunning++;
+          backlogPeak = Math.max(backlogPeak, backlogRunning);
+          if (backlogRunning === 2) backlogFull.resolve();
+          await gate.promise;
+          backlogRunning--;
+        },
+        // Default backlog lane: half as many slots as the fresh lane.
+        { concurrency: 4 },
+      );
+      const hourAgo = Date.now() - 3_600_000;
+      // Found by a list after a restart: completed (here: only known to be created) an hour ago.
+      for (let i = 0; i < 10; i++) await q.add(runKey(`old-${i}`), { createdAt: hourAgo - i * 1000 });
+      await backlogFull.promise;
+      // A long build that just completed: its completion time, not its creation time, makes it fresh.
+      expect(await q.add(runKey('fresh'), { createdAt: hourAgo, completedAt: Date.now() })).toBe('added');
+      const freshRan = await Promise.race([freshStarted.promise.then(() => true), sleep(5_000).then(() => false)]);
+      expect(freshRan).toBe(true);
+      expect(started.filter((u) => u.startsWith('old-'))).toHaveLength(2);
+      gate.resolve();
+      await waitFor(() => started.length === 11);
+      expect(backlogPeak).toBe(2);
+    });
+
+    it('while a fresh run is in work, the backlog lane runs one job at a time', async () => {
+      const q = await make();
+      const gate = deferred();
+      const freshStarted = deferred();
+      let backlogRunning = 0;
+      let backlogPeak = 0;
+      let backlogDone = 0;
+      q.process(
+        async (ctx) => {
+          if (ctx.data.key.uid === 'fresh') {
+            freshStarted.resolve();
+            return gate.promise;
+          }
+          backlogPeak = Math.max(backlogPeak, ++backlogRunning);
+          await sleep(20);
+          backlogRunning--;
+          backlogDone++;
+        },
+        // The backlog lane has 2 slots when no fresh run is in work.
+        { concurrency: 4 },
+      );
+      await q.add(runKey('fresh'), { completedAt: Date.now() });
+      await freshStarted.promise;
+      for (let i = 0; i < 5; i++) await q.add(runKey(`old-${i}`), { completedAt: Date.now() - 3_600_000 });
+      // All five drain while the fresh run is still blocked, one at a time.
+      await waitFor(() => backlogDone === 5);
+      expect(backlogPeak).toBe(1);
+      gate.resolve();
+    });
+
+    it('fresh runs use all `concurrency` slots; backlogConcurrency sets the backlog lane', async () => {
+      const q = await make({ backlogConcurrency: 1 });
+      const gate = deferred();
+      let running = 0;
+      let freshPeak = 0;
+      let backlogPeak = 0;
+      let backlogRunning = 0;
+      const allFresh = deferred();
+      q.process(
+        async (ctx) => {
+          const old = ctx.data.key.uid.startsWith('old-');
+          if (old) backlogPeak = Math.max(backlogPeak, ++backlogRunning);
+          else freshPeak = Math.max(freshPeak, ++running);
+          if (running === 3) allFresh.resolve();
+          await gate.promise;
+          if (old) backlogRunning--;
+          else running--;
+        },
+        { concurrency: 3 },
+      );
+      const now = Date.now();
+      for (let i = 0; i < 3; i++) await q.add(runKey(`new-${i}`), { createdAt: now, completedAt: now });
+      await allFresh.promise;
+      expect(freshPeak).toBe(3);
+      for (let i = 0; i < 4; i++) await q.add(runKey(`old-${i}`), { completedAt: now - 3_600_000 });
+      gate.resolve();
+      await waitFor(async () => backlogPeak > 0 && (await q.depth()).waiting === 0 && (await q.depth()).active === 0);
+      expect(backlogPeak).toBe(1);
+    });
+
     it('runs at most `concurrency` jobs at once', async () => {
       const q = await make();
       let running = 0;
@@ -289,7 +388,7 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       );
       await q.add(runKey('g-1'), { createdAt: Date.now() });
       await running.promise;
-      await q.add(runKey('g-2'), { createdAt: Date.now() - 600_000 });
+      await q.add(runKey('g-2'), { createdAt: Date.now() });
       await q.close({ graceful: true, timeoutMs: 5_000 });
       expect(finished).toBe(true);
       expect(aborted).toBe(false);
