@@ -16,7 +16,7 @@
  *    writer's whole read→PUT spans our PUT *and* the settle time.
  */
 import type { RegistryClient } from './registry-client.js';
-import { ProvenantError } from '../../errors.js';
+import { ProvenantError, isProvenantError } from '../../errors.js';
 import { createKeyedMutex, type KeyedLock } from '../../mutex.js';
 
 export type Doc = Record<string, unknown>;
@@ -85,6 +85,24 @@ interface Queue {
   running: boolean;
 }
 
+/**
+ * Reads the tag, asking again (a few times, briefly) after a transient answer: CNCF Distribution's
+ * filesystem driver answers 500 to a manifest GET while another writer replaces the same tag, which
+ * is exactly when the read-modify-write below reads. A GET is safe to repeat; a PUT is not retried here.
+ */
+async function readTag(client: RegistryClient, repository: string, tag: string, options: TagUpdateOptions): ReturnType<RegistryClient['getManifest']> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.getManifest(repository, tag);
+    } catch (err) {
+      if (attempt >= tagReadAttempts || !isProvenantError(err) || err.kind !== 'transient') throw err;
+      await options.sleep(20 * attempt);
+    }
+  }
+}
+
+const tagReadAttempts = 4;
+
 async function runBatch(
   client: RegistryClient,
   repository: string,
@@ -96,7 +114,12 @@ async function runBatch(
 ): Promise<void> {
   const wrote = new Set<Pending>();
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
-    const current = await client.getManifest(repository, tag);
+    // Where writers outside the lock may write the tag (process mode), read only once the uploads are
+    // done: the read → PUT window is where another writer's entry can be overwritten, and the settle
+    // check after the PUT only covers writes that land within it. Under a shared lock the read may
+    // overlap the uploads (nobody else writes the tag meanwhile).
+    if (options.verifyAfterWrite !== false) await Promise.all(batch.map((p) => p.update.ready));
+    const current = await readTag(client, repository, tag, options);
     let doc: Doc | undefined = current?.json;
     let changed = false;
     const applyAll = (ps: readonly Pending[]): void => {
@@ -123,7 +146,7 @@ async function runBatch(
     await client.putManifest(repository, tag, await kind.serialise(doc), kind.mediaType);
     if (options.verifyAfterWrite === false) break;
     if (options.settleMs > 0) await options.sleep(options.settleMs + Math.floor(Math.random() * options.settleMs));
-    const after = (await client.getManifest(repository, tag))?.json;
+    const after = (await readTag(client, repository, tag, options))?.json;
     if (batch.every((p) => p.update.contains(after))) break;
     if (attempt === options.maxAttempts) {
       throw new ProvenantError('transient', 'OCI_CONCURRENT_UPDATE', `tag ${tag} in ${client.registry}/${repository} kept changing under concurrent writers`, {

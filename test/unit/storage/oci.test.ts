@@ -7,7 +7,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { createSilentLogger } from '../../../src/observability/logger.js';
-import { isProvenantError } from '../../../src/errors.js';
+import { ProvenantError, isProvenantError } from '../../../src/errors.js';
 import {
   createOciStorage,
   createRegistryClient,
@@ -343,6 +343,35 @@ describe('tag read-modify-write', () => {
     } as unknown as RegistryClient;
     const err = await createTagWriter({ mode: 'process' }, fast).update(client, 'r', 't2', kind, add('mine')).catch((e: unknown) => e);
     expect(isProvenantError(err, 'OCI_CONCURRENT_UPDATE') && err.kind === 'transient').toBe(true);
+  });
+
+  it('asks again after a transient tag read (Distribution answers 500 while another writer replaces the tag); a permanent one fails at once', async () => {
+    const inner = memoryClient(() => ({ items: ['mine'] })); // the first PUT stands
+    let failures = 2;
+    let reads = 0;
+    const flaky = {
+      ...inner,
+      getManifest: async (r: string, t: string) => {
+        reads++;
+        if (failures-- > 0) throw new ProvenantError('transient', 'OCI_UNAVAILABLE', 'registry answered 500 to manifest GET');
+        return inner.getManifest(r, t);
+      },
+    } as unknown as RegistryClient;
+    expect(await createTagWriter({ mode: 'shared', lock: (_k, fn) => fn() }, fast).update(flaky, 'r', 't5', kind, add('mine'))).toBe(true);
+    expect(reads).toBe(3);
+    expect((await inner.getManifest('r', 't5'))?.json).toEqual({ items: ['mine'] });
+
+    let permanentReads = 0;
+    const denied = {
+      ...inner,
+      getManifest: async () => {
+        permanentReads++;
+        throw new ProvenantError('permanent', 'OCI_FORBIDDEN', 'registry answered 403');
+      },
+    } as unknown as RegistryClient;
+    const err = await createTagWriter({ mode: 'shared', lock: (_k, fn) => fn() }, fast).update(denied, 'r', 't6', kind, add('mine')).catch((e: unknown) => e);
+    expect(isProvenantError(err, 'OCI_FORBIDDEN')).toBe(true);
+    expect(permanentReads).toBe(1);
   });
 
   it('the coordination value decides the settle wait and the lock taken', async () => {
