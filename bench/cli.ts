@@ -42,6 +42,7 @@ _, status, ru = os.wait4(pid, 0)
 wall = (time.perf_counter() - t) * 1000
 sys.stderr.write("@@rusage %.3f %.3f %d %d\\n" % (wall, (ru.ru_utime + ru.ru_stime) * 1000, ru.ru_maxrss, os.waitstatus_to_exitcode(status)))
 `;
+import { imageTaskRun } from '../test/support/task-run.js';
 
 /** Runs a command to completion: wall, CPU and peak RSS of the command's process. */
 async function measure(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Sample> {
@@ -71,22 +72,7 @@ async function nodeStart(node: string, env: NodeJS.ProcessEnv): Promise<ReturnTy
 }
 
 function taskRun(image: { name: string; digest: string }): Record<string, unknown> {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'TaskRun',
-    metadata: { name: 'bench-build', namespace: 'ci', uid: 'b0000000-1111-2222-3333-444444444444' },
-    spec: { taskRef: { name: 'build' } },
-    status: {
-      startTime: '2024-01-01T00:00:00Z',
-      completionTime: '2024-01-01T00:01:00Z',
-      conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
-      results: [
-        { name: 'IMAGE_URL', type: 'string', value: image.name },
-        { name: 'IMAGE_DIGEST', type: 'string', value: image.digest },
-      ],
-      taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
-    },
-  };
+  return imageTaskRun({ image: image.name, digest: image.digest, name: 'bench-build', uid: 'b0000000-1111-2222-3333-444444444444' });
 }
 
 async function main(): Promise<void> {

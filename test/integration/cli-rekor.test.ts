@@ -9,6 +9,7 @@ import { startRekor, type RunningRekor } from '../support/start-rekor.js';
 import { runCaptured } from '../support/cli.js';
 import { createTransparencyWitness, createTransparentBundler } from '../../src/transparency/index.js';
 import { createSilentLogger } from '../../src/observability/logger.js';
+import { imageTaskRun } from '../support/task-run.js';
 
 let rekor: RunningRekor;
 let dir: string;
@@ -75,22 +76,7 @@ describe('provenant rekor', () => {
 
   it("finds a signed run's provenance by the image digest it produced (provenant sign --rekor-url, then rekor search)", async () => {
     const imageDigest = createHash('sha256').update('built image').digest('hex');
-    const run = {
-      apiVersion: 'tekton.dev/v1',
-      kind: 'TaskRun',
-      metadata: { name: 'build', namespace: 'ci', uid: '0f0f0f0f-1111-2222-3333-555555555555' },
-      spec: { taskRef: { name: 'build' } },
-      status: {
-        startTime: '2024-01-01T00:00:00Z',
-        completionTime: '2024-01-01T00:01:00Z',
-        conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
-        results: [
-          { name: 'IMAGE_URL', type: 'string', value: 'registry.invalid/app' },
-          { name: 'IMAGE_DIGEST', type: 'string', value: `sha256:${imageDigest}` },
-        ],
-        taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
-      },
-    };
+    const run = imageTaskRun({ image: 'registry.invalid/app', digest: `sha256:${imageDigest}`, uid: '0f0f0f0f-1111-2222-3333-555555555555' });
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     await writeFile(path.join(dir, 'x509.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
     await writeFile(path.join(dir, 'run.json'), JSON.stringify(run));

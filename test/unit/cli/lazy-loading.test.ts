@@ -15,6 +15,7 @@ import { runCli } from '../../../src/cli/run.js';
 import { commandNames, commands } from '../../../src/cli/commands/index.js';
 import { captureIo } from '../../support/cli.js';
 import { generateKey, pemOf } from '../signing/helpers.js';
+import { imageTaskRun } from '../../support/task-run.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -66,22 +67,7 @@ async function loadedPackages(dir: string, args: readonly string[]): Promise<str
 const matching = (packages: readonly string[], prefixes: readonly string[]): string[] =>
   packages.filter((p) => prefixes.some((h) => p === h || p.startsWith(`${h}/`)));
 
-const taskRun = {
-  apiVersion: 'tekton.dev/v1',
-  kind: 'TaskRun',
-  metadata: { name: 'build', namespace: 'ci', uid: '11111111-2222-3333-4444-555555555555' },
-  spec: { taskRef: { name: 'build' } },
-  status: {
-    startTime: '2024-01-01T00:00:00Z',
-    completionTime: '2024-01-01T00:01:00Z',
-    conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
-    results: [
-      { name: 'IMAGE_URL', type: 'string', value: 'registry.local/app' },
-      { name: 'IMAGE_DIGEST', type: 'string', value: `sha256:${'b'.repeat(64)}` },
-    ],
-    taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
-  },
-};
+const taskRun = imageTaskRun({ image: 'registry.local/app', digest: `sha256:${'b'.repeat(64)}` });
 
 describe('provenant loads only what a command uses', () => {
   let dir = '';

@@ -4,26 +4,12 @@ import path from 'node:path';
 import { runCli } from '../../../src/cli/run.js';
 import { generateKey, pemOf, secretDir } from './helpers.js';
 import { captureIo, type CapturingIo } from '../../support/cli.js';
+import { imageTaskRun } from '../../support/task-run.js';
 
 const io = (): CapturingIo => captureIo();
 
 const digest = 'b'.repeat(64);
-const taskRun = {
-  apiVersion: 'tekton.dev/v1',
-  kind: 'TaskRun',
-  metadata: { name: 'build', namespace: 'ci', uid: '11111111-2222-3333-4444-555555555555' },
-  spec: { taskRef: { name: 'build' } },
-  status: {
-    startTime: '2024-01-01T00:00:00Z',
-    completionTime: '2024-01-01T00:01:00Z',
-    conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
-    results: [
-      { name: 'IMAGE_URL', type: 'string', value: 'registry.local/app' },
-      { name: 'IMAGE_DIGEST', type: 'string', value: `sha256:${digest}` },
-    ],
-    taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
-  },
-};
+const taskRun = imageTaskRun({ image: 'registry.local/app', digest: `sha256:${digest}` });
 
 describe('provenant sign / verify', () => {
   it('signs a TaskRun with the Secret key and verifies the bundle (0), a wrong key is rejected (1)', async () => {
