@@ -15,7 +15,7 @@ import {
   validateConcurrency,
   validateRunKey,
 } from './policy.js';
-import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, laneOf, type Lane } from './lanes.js';
+import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, freshHoldMs, laneOf, type Lane } from './lanes.js';
 import { describeRedisUrl, redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
 import type {
   AddOptions,
@@ -236,6 +236,8 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
   const activeJobs = new Set<string>();
   const settled = new Set<() => void>();
   let closing = false;
+  /** Re-checks the backlog limit once the hold after the last fresh job ends (lanes.ts freshHoldMs). */
+  let holdTimer: NodeJS.Timeout | undefined;
   let closed: Promise<void> | undefined;
 
   function allSettled(timeoutMs: number): Promise<void> {
@@ -346,11 +348,19 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       }
       const backlogLimit = backlogConcurrency(opts.concurrency, options.backlogConcurrency);
       let freshInWork = 0;
-      // While this process works fresh jobs, its backlog Worker fetches fewer (lanes.ts).
+      let lastFreshAt = Number.NEGATIVE_INFINITY;
+      // While this process works fresh jobs, and for a short hold after, its backlog Worker fetches fewer (lanes.ts).
       const throttleBacklog = (): void => {
         const backlogWorker = workers[1];
-        const limit = currentBacklogLimit(backlogLimit, freshInWork);
+        const limit = currentBacklogLimit(backlogLimit, freshInWork, Date.now() - lastFreshAt);
         if (backlogWorker !== undefined && backlogWorker.concurrency !== limit) backlogWorker.concurrency = limit;
+        if (limit < backlogLimit && freshInWork === 0 && holdTimer === undefined && !closing) {
+          holdTimer = setTimeout(() => {
+            holdTimer = undefined;
+            throttleBacklog();
+          }, freshHoldMs);
+          holdTimer.unref();
+        }
       };
       const processorFor =
         (lane: Lane) =>
@@ -360,6 +370,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           activeJobs.add(id);
           if (lane === 'fresh') {
             freshInWork++;
+            lastFreshAt = Date.now();
             throttleBacklog();
           }
           try {
@@ -368,6 +379,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
             activeJobs.delete(id);
             if (lane === 'fresh') {
               freshInWork--;
+              lastFreshAt = Date.now();
               throttleBacklog();
             }
             for (const notify of settled) notify();
@@ -426,6 +438,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       closed ??= (async () => {
         closing = true;
         clearInterval(resetTimer);
+        clearTimeout(holdTimer);
         if (workers.length > 0) {
           if (opts.graceful) {
             await Promise.all(workers.map((w) => w.pause(true)));

@@ -14,7 +14,7 @@ import {
   validateConcurrency,
   validateRunKey,
 } from './policy.js';
-import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, laneOf, type Lane } from './lanes.js';
+import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, freshHoldMs, laneOf, type Lane } from './lanes.js';
 import type {
   AddOptions,
   AddResult,
@@ -103,6 +103,9 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
   let backlogLimit = 1;
   let active = 0;
   let backlogActive = 0;
+  /** When this queue last started or finished a fresh job (the backlog hold, lanes.ts). */
+  let lastFreshAt = Number.NEGATIVE_INFINITY;
+  let holdTimer: NodeJS.Timeout | undefined;
   let accepting = true;
   let closed = false;
 
@@ -120,9 +123,18 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
       const job = heaps.fresh.pop();
       if (job !== undefined) void run(job, handler, processOptions);
     }
-    while (backlogActive < currentBacklogLimit(backlogLimit, active - backlogActive + heaps.fresh.size) && heaps.backlog.size > 0) {
+    const limit = currentBacklogLimit(backlogLimit, active - backlogActive + heaps.fresh.size, now() - lastFreshAt);
+    while (backlogActive < limit && heaps.backlog.size > 0) {
       const job = heaps.backlog.pop();
       if (job !== undefined) void run(job, handler, processOptions);
+    }
+    // Held back only for the hold after the last fresh job: look again when it ends.
+    if (limit < backlogLimit && heaps.backlog.size > 0 && active === backlogActive && heaps.fresh.size === 0 && holdTimer === undefined) {
+      holdTimer = setTimeout(() => {
+        holdTimer = undefined;
+        if (!closed) pump();
+      }, freshHoldMs);
+      holdTimer.unref();
     }
   }
 
@@ -134,6 +146,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
   async function run(job: MemoryJob, handle: JobHandler, opts: ProcessOptions): Promise<void> {
     active++;
     if (job.lane === 'backlog') backlogActive++;
+    else lastFreshAt = now();
     job.state = 'active';
     const controller = new AbortController();
     job.controller = controller;
@@ -167,6 +180,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
       job.controller = undefined;
       active--;
       if (job.lane === 'backlog') backlogActive--;
+      else lastFreshAt = now();
       for (const notify of settled) notify();
       if (!closed) pump();
     }
@@ -289,6 +303,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
       accepting = false;
       if (opts.graceful) await allSettled(opts.timeoutMs ?? 30_000);
       closed = true;
+      clearTimeout(holdTimer);
       for (const job of jobs.values()) {
         if (job.timer !== undefined) clearTimeout(job.timer);
         job.controller?.abort(new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue was closed'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backlogConcurrency, currentBacklogLimit, laneOf } from '../../../src/queue/lanes.js';
+import { backlogConcurrency, currentBacklogLimit, freshHoldMs, laneOf } from '../../../src/queue/lanes.js';
 
 describe('queue lanes', () => {
   it('a run is fresh when it completed within the window; completion time wins over creation time', () => {
@@ -24,5 +24,9 @@ describe('queue lanes', () => {
   it('while fresh jobs are in work the backlog lane is held to one', () => {
     expect(currentBacklogLimit(8, 0)).toBe(8);
     expect(currentBacklogLimit(8, 3)).toBe(1);
+    // held back for freshHoldMs after the last fresh job started or finished, then free again
+    expect(currentBacklogLimit(8, 0, 0)).toBe(1);
+    expect(currentBacklogLimit(8, 0, freshHoldMs - 1)).toBe(1);
+    expect(currentBacklogLimit(8, 0, freshHoldMs)).toBe(8);
   });
 });

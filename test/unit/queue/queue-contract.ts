@@ -320,6 +320,35 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       gate.resolve();
     });
 
+    it('after the last fresh run finishes, the backlog lane stays at one job for the hold, then fills its slots', async () => {
+      const q = await make();
+      const freshDone = deferred();
+      let backlogRunning = 0;
+      /** How many backlog jobs were running at each backlog start, in order. */
+      const atStart: number[] = [];
+      q.process(
+        async (ctx) => {
+          if (ctx.data.key.uid === 'fresh') {
+            freshDone.resolve();
+            return;
+          }
+          atStart.push(++backlogRunning);
+          await sleep(20);
+          backlogRunning--;
+        },
+        // The backlog lane has 2 slots when no fresh run is in work or was lately.
+        { concurrency: 4 },
+      );
+      await q.add(runKey('fresh'), { completedAt: Date.now() });
+      await freshDone.promise;
+      for (let i = 0; i < 120; i++) await q.add(runKey(`old-${i}`), { completedAt: Date.now() - 3_600_000 });
+      // The first backlog jobs start well within the hold (freshHoldMs = 1 s; each takes 20 ms): alone.
+      // Once the hold is over the lane uses both of its slots.
+      await waitFor(() => atStart.includes(2), 10_000);
+      expect(atStart.slice(0, 3)).toEqual([1, 1, 1]);
+      await waitFor(async () => (await q.depth()).waiting === 0 && (await q.depth()).active === 0, 20_000);
+    });
+
     it('fresh runs use all `concurrency` slots; backlogConcurrency sets the backlog lane', async () => {
       const q = await make({ backlogConcurrency: 1 });
       const gate = deferred();
