@@ -7,11 +7,12 @@
 import { ProvenantError, errorMessage } from '../errors.js';
 import { checkJsonShape, limits, readBodyBounded, violationError } from '../limits.js';
 import { bundleEntryFromRekorV1, checkTlogEntry, evidenceFromRekorV1, tlogKeysOf, type BundleTlogEntryJson, type TlogKey } from './tlog-trust.js';
-import { decodeRekorBody, type RekorEnvelope, type RekorVerifier } from './rekor-entry.js';
+import { decodeRekorBody, type DecodedRekorBody, type RekorEnvelope, type RekorVerifier } from './rekor-entry.js';
 
 export type { RekorEnvelope, RekorVerifier };
 
-export interface RekorLogEntry {
+/** A log entry: its decoded body (kind, envelope or signature, verifiers, digests) plus where and when it was logged. */
+export interface RekorLogEntry extends DecodedRekorBody {
   /** 64-hex leaf hash. */
   readonly uuid: string;
   /** The ID the log returned (80 hex with the tree ID on sharded logs). */
@@ -19,14 +20,6 @@ export interface RekorLogEntry {
   readonly logIndex: number;
   readonly integratedTime: number;
   readonly logId: string;
-  readonly kind: string;
-  readonly apiVersion: string;
-  readonly body: Record<string, unknown>;
-  readonly envelope?: RekorEnvelope;
-  readonly statement?: Record<string, unknown>;
-  readonly signature?: { readonly content: string; readonly digest?: string };
-  readonly verifiers: readonly RekorVerifier[];
-  readonly digests: readonly string[];
   readonly verification: { readonly set: true; readonly inclusionProof: true; readonly checkpoint: true };
   /** The entry as a Sigstore bundle `tlogEntries[]` item (protobuf JSON), SET and inclusion proof included. */
   readonly bundleEntry: BundleTlogEntryJson;
