@@ -19,6 +19,7 @@ import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { pushTestImage, simpleSigningPayload, testStatement, type PushedImage } from '../support/oci-image.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
 import { jwt } from '../unit/signing/helpers.js';
+import { imageTaskRun } from '../support/task-run.js';
 
 const issuer = 'https://kubernetes.default.svc';
 const san = 'https://kubernetes.io/namespaces/build/serviceaccounts/pipeline';
@@ -38,22 +39,8 @@ const legacyStamped = (): string[] => ck.legacyStamped();
 const bundleFlags = (stamped: boolean): string[] => ck.bundle(stamped);
 
 function taskRun(image: PushedImage, name: string): Record<string, unknown> {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'TaskRun',
-    metadata: { name, namespace: 'build', uid: `00000000-0000-0000-0000-${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}` },
-    spec: { taskRef: { name: 'build' }, serviceAccountName: 'pipeline' },
-    status: {
-      startTime: '2026-01-01T00:00:00Z',
-      completionTime: '2026-01-01T00:01:00Z',
-      conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
-      results: [
-        { name: 'IMAGE_URL', type: 'string', value: image.name },
-        { name: 'IMAGE_DIGEST', type: 'string', value: image.digest },
-      ],
-      taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
-    },
-  };
+  const uid = `00000000-0000-0000-0000-${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}`;
+  return imageTaskRun({ image: image.name, digest: image.digest, name, namespace: 'build', uid, serviceAccountName: 'pipeline', times: { start: '2026-01-01T00:00:00Z', completion: '2026-01-01T00:01:00Z' } });
 }
 
 async function writeConfig(name: string, keys: Record<string, string>): Promise<string> {

@@ -37,6 +37,7 @@ import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
 import { startSoftHsm, type SoftHsm } from '../support/softhsm.js';
 import { generateKey, jwt } from '../unit/signing/helpers.js';
+import { imageTaskRun } from '../support/task-run.js';
 
 const execFileAsync = promisify(execFile);
 const logger = createSilentLogger();
@@ -197,22 +198,7 @@ const rows: readonly SignerRow[] = [
 ];
 
 function taskRun(image: PushedImage, uid: string): Record<string, unknown> {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'TaskRun',
-    metadata: { name: 'build', namespace: 'build', uid },
-    spec: { taskRef: { name: 'build' } },
-    status: {
-      startTime: '2026-01-01T00:00:00Z',
-      completionTime: '2026-01-01T00:01:00Z',
-      conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
-      results: [
-        { name: 'IMAGE_URL', type: 'string', value: image.name },
-        { name: 'IMAGE_DIGEST', type: 'string', value: image.digest },
-      ],
-      taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
-    },
-  };
+  return imageTaskRun({ image: image.name, digest: image.digest, namespace: 'build', uid, times: { start: '2026-01-01T00:00:00Z', completion: '2026-01-01T00:01:00Z' } });
 }
 
 /** The chains-config of a row: its format, its signer for TaskRuns and images, transparency when it logs. */

@@ -8,6 +8,8 @@ export interface ImageTaskRunOptions {
   readonly name?: string;
   readonly namespace?: string;
   readonly uid?: string;
+  /** `spec.serviceAccountName`, when the test needs one. */
+  readonly serviceAccountName?: string;
   readonly times?: { readonly start: string; readonly completion: string };
 }
 
@@ -17,7 +19,7 @@ export function imageTaskRun(o: ImageTaskRunOptions): Record<string, unknown> {
     apiVersion: 'tekton.dev/v1',
     kind: 'TaskRun',
     metadata: { name: o.name ?? 'build', namespace: o.namespace ?? 'ci', uid: o.uid ?? '11111111-2222-3333-4444-555555555555' },
-    spec: { taskRef: { name: 'build' } },
+    spec: { taskRef: { name: 'build' }, ...(o.serviceAccountName === undefined ? {} : { serviceAccountName: o.serviceAccountName }) },
     status: {
       startTime: times.start,
       completionTime: times.completion,
