@@ -21,6 +21,7 @@ import { runCaptured } from '../support/cli.js';
 import { debianTool } from '../support/debian-tools.js';
 import { createTestKey, pushTestImage, pushTestIndex, type PushedIndex, type TestKey } from '../support/oci-image.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
+import { imageTaskRun } from '../support/task-run.js';
 
 const run = promisify(execFile);
 let registry: RegistryHandle;
@@ -46,22 +47,7 @@ afterAll(async () => {
 });
 
 function taskRunFor(uid: string, image: PushedIndex): Record<string, unknown> {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'TaskRun',
-    metadata: { name: `build-${uid}`, namespace: 'ci', uid },
-    spec: { taskRef: { name: 'build' } },
-    status: {
-      startTime: '2024-01-01T00:00:00Z',
-      completionTime: '2024-01-01T00:01:00Z',
-      conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
-      results: [
-        { name: 'IMAGE_URL', type: 'string', value: `${image.name}:latest` },
-        { name: 'IMAGE_DIGEST', type: 'string', value: image.digest },
-      ],
-      taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
-    },
-  };
+  return imageTaskRun({ image: `${image.name}:latest`, digest: image.digest, name: `build-${uid}`, uid });
 }
 
 /**
