@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, verify as cryptoVerify } from 'node:crypto';
 import type { KMSClientConfig } from '@aws-sdk/client-kms';
-import { isProvenantError, type ProvenantError } from '../../src/errors.js';
+import type { ProvenantError } from '../../src/errors.js';
 import { createCapturingLogger } from '../../src/observability/index.js';
 import { createAwsKmsSigner, parseAwsKmsRef } from '../../src/signing/aws-kms-signer.js';
 import { AWS_TEST_REGION, startAwsKmsServer, type AwsKmsTestServer } from '../support/aws-kms-server.js';
@@ -10,6 +10,7 @@ import { signAndVerifyDsse } from '../support/kms-test-keys.js';
 import { DSSEBundleBuilder } from '@sigstore/sign';
 import { bundleToJSON } from '@sigstore/bundle';
 import { verifyBundle } from '../../src/verify/index.js';
+import { rejection } from '../support/rejection.js';
 
 // Throwaway, obviously fake credentials: the tests check they never reach an error or a log line.
 const ACCESS_KEY = 'AKIAPROVENANTTEST000';
@@ -39,16 +40,6 @@ function clientConfig(endpoint = server.url): KMSClientConfig {
     maxAttempts: 1,
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, sessionToken: SESSION_TOKEN },
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ProvenantError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isProvenantError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 function assertNoSecrets(err: ProvenantError | undefined, lines: string[]): void {

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isProvenantError, type ProvenantError } from '../../src/errors.js';
 import { createCapturingLogger } from '../../src/observability/index.js';
 import { createAzureKmsSigner, parseAzureKmsRef, type AzureKmsSignerDeps } from '../../src/signing/azure-kms-signer.js';
 import { signAndVerifyDsse } from '../support/kms-test-keys.js';
 import { startAzureKeyVaultServer, type AzureKeyVaultTestServer } from '../support/azure-keyvault-server.js';
 import { createTestTls, type TestTls } from '../support/test-ca.js';
+import { rejection } from '../support/rejection.js';
 
 const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [], predicate: { a: 1 } }));
 const CLIENT_ID = '00000000-0000-4000-8000-00000000c1d0';
@@ -40,16 +40,6 @@ function deps(env: NodeJS.ProcessEnv, logger = createCapturingLogger().logger): 
     // The SDK's own TLS settings carry the test CA; the vault is 127.0.0.1, not *.vault.azure.net.
     azureClientOptions: { tlsOptions: { ca: tls.caPem }, disableChallengeResourceVerification: true, disableInstanceDiscovery: true, retryOptions: { maxRetries: 0 } },
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ProvenantError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isProvenantError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('azurekms:// with @azure/keyvault-keys and @azure/identity against an HTTPS stand-in', () => {

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, verify as cryptoVerify } from 'node:crypto';
 import { grpc, type ClientOptions } from 'google-gax';
-import { isProvenantError, type ProvenantError } from '../../src/errors.js';
+import type { ProvenantError } from '../../src/errors.js';
 import { createCapturingLogger } from '../../src/observability/index.js';
 import { crc32c, createGcpKmsSigner, parseGcpKmsRef } from '../../src/signing/gcp-kms-signer.js';
 import { GCP_TEST_KEY_RING, startGcpKmsServer, type GcpKmsTestServer } from '../support/gcp-kms-server.js';
@@ -10,6 +10,7 @@ import { signAndVerifyDsse } from '../support/kms-test-keys.js';
 import { DSSEBundleBuilder } from '@sigstore/sign';
 import { bundleToJSON } from '@sigstore/bundle';
 import { verifyBundle } from '../../src/verify/index.js';
+import { rejection } from '../support/rejection.js';
 
 const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', subject: [], predicate: { y: 2 } }));
 const pae = (type: string, body: Buffer): Buffer =>
@@ -53,16 +54,6 @@ function assertNoSecrets(err: ProvenantError, lines: string[]): void {
 }
 
 const ref = (name: string): string => `gcpkms://${name}`;
-
-async function rejection(p: Promise<unknown>): Promise<ProvenantError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isProvenantError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('crc32c', () => {
   it('matches the CRC-32C (Castagnoli) check value', () => {

@@ -3,13 +3,13 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type KmsAuthConfig } from '../../src/config/index.js';
-import { isProvenantError, type ProvenantError } from '../../src/errors.js';
 import { createCapturingLogger } from '../../src/observability/index.js';
 import { createHashivaultSigner } from '../../src/signing/hashivault-signer.js';
 import { createSignerFromConfig } from '../../src/signing/registry.js';
 import { signAndVerifyDsse } from '../support/kms-test-keys.js';
 import { startSpiffeWorkloadServer, type SpiffeWorkloadTestServer } from '../support/spiffe-workload-server.js';
 import { startVaultServer, type VaultTestServer } from '../support/vault-server.js';
+import { rejection } from '../support/rejection.js';
 
 const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [], predicate: { v: 1 } }));
 const SA_JWT = 'eyJhbGciOiJSUzI1NiJ9.provenantFakeServiceAccountJwtDoNotLeak.sig';
@@ -46,16 +46,6 @@ function auth(patch: AuthPatch): KmsAuthConfig {
     oidc: { path: undefined, role: undefined, tokenPath: join(dir, 'none'), ...patch.oidc },
     spire: { sock: undefined, audience: undefined, ...patch.spire },
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ProvenantError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isProvenantError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 function noSecrets(texts: string[]): void {

@@ -3,7 +3,6 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
-import { isProvenantError, type ProvenantError } from '../../src/errors.js';
 import { createCapturingLogger } from '../../src/observability/index.js';
 import { createSignerFromConfig } from '../../src/signing/index.js';
 import { signStatement } from '../../src/signing/bundle.js';
@@ -11,6 +10,7 @@ import { fetchTrustedRootFromMirror } from '../../src/signing/tuf-trust.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
 import { startTufRepo, type TufTestRepo } from '../support/tuf-repo.js';
 import { jwt, secretDir, statement } from '../unit/signing/helpers.js';
+import { rejection } from '../support/rejection.js';
 
 let mock: SigstoreMock;
 let other: SigstoreMock;
@@ -24,16 +24,6 @@ afterAll(async () => {
 });
 
 const cacheDir = (): Promise<string> => mkdtemp(path.join(tmpdir(), 'tuf-cache-'));
-
-async function rejection(p: Promise<unknown>): Promise<ProvenantError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isProvenantError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('signers.x509.tuf.mirror.url through @sigstore/tuf against a local TUF repository', () => {
   it('trust on first use of <mirror>/root.json, then follows a root rotation; an expired timestamp is a typed error, not a fallback', async () => {
