@@ -21,6 +21,9 @@ const configData = {
   'storage.oci.encoding-format': encoding,
 };
 
+/** Extra node flags for the probe child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (profiling the controller side alone). */
+const probeNodeArgs = (process.env['BENCH_PROBE_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+
 async function main(): Promise<void> {
   // One run at a time through the real registry takes ~1.3 s of wall time (see README): keep it short.
   const warmup = 10;
@@ -39,7 +42,7 @@ async function main(): Promise<void> {
     await writeFile(keysFile, JSON.stringify(keys));
     const fullConfig = { ...configData, 'transparency.enabled': 'true', 'transparency.url': stack.rekor?.url ?? '', 'storage.oci.repository.insecure': 'true' };
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(benchDir, 'cost-probe.ts')], {
+      const child = spawn(process.execPath, [...probeNodeArgs, '--import', 'tsx', path.join(benchDir, 'cost-probe.ts')], {
         cwd: repoRoot,
         env: {
           ...process.env,
