@@ -14,7 +14,7 @@ import type { Logger } from '../observability/index.js';
 import { mergeCheckpoints, type Checkpoints } from '../queue/index.js';
 import type { StorageBackend, StoreResult } from '../storage/index.js';
 import type { RunKey } from '../tekton/index.js';
-import { createTransparentBundler, type TransparencyCheckpoint } from '../transparency/index.js';
+import { isCheckpointFinal, signUnwitnessed, witnessCheckpoint, type TransparencyCheckpoint } from '../transparency/index.js';
 import type { PlannedArtifact } from './plan.js';
 
 /** Where the engine keeps what each step achieved. */
@@ -110,90 +110,174 @@ function wrap(deps: ArtifactEngineDeps, name: EngineStep, info: StepInfo): <T>(f
   return (fn) => step(name, () => (deps.around ? deps.around(name, fn, info) : fn()));
 }
 
-/**
- * Signs and logs one artifact exactly once across attempts. Every artifact of a run can go through
- * this concurrently (their Rekor entries are independent).
- */
-export async function signAndLogOnce(artifact: PlannedArtifact, deps: ArtifactEngineDeps): Promise<ArtifactCheckpoint> {
-  const existing = deps.checkpoints.current().bundles?.[artifact.checkpointKey] as ArtifactCheckpoint | undefined;
-  const payload = existing?.payload ?? Buffer.from(artifact.payload).toString('base64');
-  const witnesses = deps.witnesses;
-  const logs = deps.logs ?? witnesses.length > 0;
-  let latest = existing;
-  const bundler = createTransparentBundler({ signer: deps.signer(artifact), witnesses, logger: deps.logger });
-  const bundle = await wrap(deps, logs ? 'tlog' : 'signing', { artifact })(() =>
-    bundler.create(
-      { kind: artifact.type === 'provenance' ? 'dsse' : 'message-signature', data: Buffer.from(payload, 'base64') },
-      {
-        checkpoint: existing?.transparency,
-        save: async (transparency) => {
-          // The first checkpoint of an artifact is a new signature; later ones only add the tlog entry.
-          if (latest === undefined) deps.onSigned?.(artifact);
-          if (transparency.witnessed && logs) deps.onLogged?.(artifact);
-          latest = { transparency, payload };
-          await deps.checkpoints.save({ bundles: { [artifact.checkpointKey]: latest } });
-        },
-      },
-    ),
-  );
-  return { transparency: { ...(latest?.transparency ?? { verifier: '', witnessed: true }), bundle }, payload };
+/** The settled results' values, or the first rejection thrown once all have settled. */
+function firstRejection(results: readonly PromiseSettledResult<unknown>[]): unknown {
+  for (const r of results) if (r.status === 'rejected') return r.reason as unknown;
+  return undefined;
 }
 
 /**
- * Stores one signed artifact in each of its backends not done yet (per the checkpoints).
- * `pending` collects annotations left for the caller's final patch.
+ * Signs and logs every artifact of a run exactly once across attempts, in two steps each run for
+ * all artifacts at once and checkpointed with one save (not one per artifact: with BullMQ each save
+ * is a Redis round trip carrying the job data):
+ *   1. sign what has no signature yet → save: the envelopes exist before any witness sees them, so a
+ *      retry sends the very same envelope again (Rekor answers 409 and the witness fetches it);
+ *   2. witness what is signed but not logged → save.
+ * A failure of one artifact does not lose the others' work: what succeeded is saved, then the first
+ * failure is thrown.
  */
-export async function storeOnce(
-  artifact: PlannedArtifact,
-  signed: ArtifactCheckpoint,
-  deps: ArtifactEngineDeps,
-  pending: Record<string, string> = {},
-): Promise<void> {
-  const done = new Set(deps.checkpoints.current().stored?.[artifact.checkpointKey] ?? []);
-  for (const name of artifact.storage) {
-    if (done.has(name)) continue;
-    const result = await wrap(deps, 'storage', { artifact, backend: name })(async () =>
-      (await deps.storage(name)).store({
-        run: deps.run,
-        artifact: {
-          type: artifact.type,
-          shortKey: artifact.shortKey,
-          subjects: artifact.subjects,
-          ...(artifact.predicateType ? { predicateType: artifact.predicateType } : {}),
-        },
-        payload: Buffer.from(signed.payload, 'base64'),
-        bundle: signed.transparency.bundle,
-        runAnnotations: { ...deps.runAnnotations, ...pending },
+export async function signAndLogAll(plan: readonly PlannedArtifact[], deps: ArtifactEngineDeps): Promise<ArtifactCheckpoint[]> {
+  const saved = deps.checkpoints.current().bundles ?? {};
+  const states = plan.map((a) => saved[a.checkpointKey] as ArtifactCheckpoint | undefined);
+  const witnesses = deps.witnesses;
+  const logs = deps.logs ?? witnesses.length > 0;
+
+  const unsigned = plan.flatMap((a, i) => (states[i] === undefined ? [i] : []));
+  if (unsigned.length > 0) {
+    const results = await Promise.allSettled(
+      unsigned.map((i) => {
+        const artifact = plan[i]!;
+        return wrap(deps, 'signing', { artifact })(async (): Promise<ArtifactCheckpoint> => {
+          const signed = await signUnwitnessed(deps.signer(artifact), {
+            kind: artifact.type === 'provenance' ? 'dsse' : 'message-signature',
+            data: artifact.payload,
+          });
+          return { transparency: witnesses.length === 0 ? { ...signed, witnessed: true } : signed, payload: Buffer.from(artifact.payload).toString('base64') };
+        });
       }),
     );
-    if (result.annotations !== undefined) {
-      // Not on the run until the caller's patch: not checkpointed as stored.
-      Object.assign(pending, result.annotations);
-    } else {
-      done.add(name);
-      await deps.checkpoints.save({ stored: { [artifact.checkpointKey]: [...done] } });
-    }
-    deps.onStored?.(artifact, name, result);
+    await saveBundles(plan, unsigned, results, states, deps, (artifact) => deps.onSigned?.(artifact));
   }
+
+  if (witnesses.length > 0) {
+    const unlogged = plan.flatMap((_, i) => (states[i] !== undefined && !isCheckpointFinal(states[i].transparency) ? [i] : []));
+    if (unlogged.length > 0) {
+      const results = await Promise.allSettled(
+        unlogged.map((i) => {
+          const artifact = plan[i]!;
+          const state = states[i]!;
+          return wrap(deps, logs ? 'tlog' : 'signing', { artifact })(
+            async (): Promise<ArtifactCheckpoint> => ({ transparency: await witnessCheckpoint(state.transparency, witnesses), payload: state.payload }),
+          );
+        }),
+      );
+      await saveBundles(plan, unlogged, results, states, deps, (artifact) => {
+        if (logs) deps.onLogged?.(artifact);
+      });
+    }
+  }
+  // Every artifact has a state here: a failed step threw above.
+  return states.filter((s): s is ArtifactCheckpoint => s !== undefined);
+}
+
+/** One save for every artifact a step succeeded on; then the step's first failure, if any. */
+async function saveBundles(
+  plan: readonly PlannedArtifact[],
+  indexes: readonly number[],
+  results: readonly PromiseSettledResult<ArtifactCheckpoint>[],
+  states: (ArtifactCheckpoint | undefined)[],
+  deps: ArtifactEngineDeps,
+  each: (artifact: PlannedArtifact) => void,
+): Promise<void> {
+  const bundles: Record<string, ArtifactCheckpoint> = {};
+  for (const [j, r] of results.entries()) {
+    if (r.status !== 'fulfilled') continue;
+    const i = indexes[j]!;
+    states[i] = r.value;
+    bundles[plan[i]!.checkpointKey] = r.value;
+  }
+  if (Object.keys(bundles).length > 0) await deps.checkpoints.save({ bundles });
+  for (const [j, r] of results.entries()) if (r.status === 'fulfilled') each(plan[indexes[j]!]!);
+  const failed = firstRejection(results);
+  if (failed !== undefined) throw failed;
+}
+
+/**
+ * Stores every signed artifact in each of its backends not done yet (per the checkpoints), one
+ * backend after the other (so each one's cost is its own). Within a backend that allows it
+ * (`concurrentArtifacts`, e.g. `oci`) the run's artifacts are stored at once; otherwise one at a
+ * time in plan order (`tekton` reads the annotations earlier artifacts left). What got stored is
+ * checkpointed with one save at the end, also when a store failed (then that failure is thrown).
+ * Returns the annotations left for the caller's final patch.
+ */
+export async function storeAll(plan: readonly PlannedArtifact[], signed: readonly ArtifactCheckpoint[], deps: ArtifactEngineDeps): Promise<Record<string, string>> {
+  const pending: Record<string, string> = {};
+  const stored = deps.checkpoints.current().stored ?? {};
+  const done = plan.map((a) => new Set(stored[a.checkpointKey] ?? []));
+  const changed = new Set<number>();
+  const backends: StorageName[] = [];
+  for (const a of plan) for (const name of a.storage) if (!backends.includes(name)) backends.push(name);
+
+  let failure: unknown;
+  for (const name of backends) {
+    const todo = plan.flatMap((a, i) => (a.storage.includes(name) && !done[i]!.has(name) ? [i] : []));
+    if (todo.length === 0) continue;
+    let backend: StorageBackend;
+    try {
+      backend = await deps.storage(name);
+    } catch (err) {
+      failure = new StepError('storage', err);
+      break;
+    }
+    const storeOne = async (i: number): Promise<void> => {
+      const artifact = plan[i]!;
+      const s = signed[i]!;
+      const result = await wrap(deps, 'storage', { artifact, backend: name })(() =>
+        backend.store({
+          run: deps.run,
+          artifact: {
+            type: artifact.type,
+            shortKey: artifact.shortKey,
+            subjects: artifact.subjects,
+            ...(artifact.predicateType ? { predicateType: artifact.predicateType } : {}),
+          },
+          payload: Buffer.from(s.payload, 'base64'),
+          bundle: s.transparency.bundle,
+          runAnnotations: { ...deps.runAnnotations, ...pending },
+        }),
+      );
+      if (result.annotations !== undefined) {
+        // Not on the run until the caller's patch: not checkpointed as stored.
+        Object.assign(pending, result.annotations);
+      } else {
+        done[i]!.add(name);
+        changed.add(i);
+      }
+      deps.onStored?.(artifact, name, result);
+    };
+    if (backend.concurrentArtifacts === true) {
+      failure = firstRejection(await Promise.allSettled(todo.map(storeOne)));
+    } else {
+      for (const i of todo) {
+        try {
+          await storeOne(i);
+        } catch (err) {
+          failure = err;
+          break;
+        }
+      }
+    }
+    if (failure !== undefined) break;
+  }
+  if (changed.size > 0) {
+    const patch: Record<string, string[]> = {};
+    for (const i of changed) patch[plan[i]!.checkpointKey] = plan[i]!.storage.filter((n) => done[i]!.has(n));
+    await deps.checkpoints.save({ stored: patch });
+  }
+  if (failure !== undefined) throw failure;
+  return pending;
 }
 
 /**
  * plan → sign once → log once → store once. Signing and logging of a run's artifacts run
- * concurrently; storing follows in plan order (backends may read-modify-write shared state).
+ * concurrently, each step checkpointed once for the run; storing follows, per backend.
  */
 export async function processArtifacts(plan: readonly PlannedArtifact[], engineDeps: ArtifactEngineDeps): Promise<EngineResult> {
-  // Saves of concurrent artifacts go one at a time: a store merges into what it read last.
+  // Saves go one at a time: a store merges into what it read last.
   const serial = createMutex();
   const store = engineDeps.checkpoints;
   const deps: ArtifactEngineDeps = { ...engineDeps, checkpoints: { current: () => store.current(), save: (patch) => serial(() => store.save(patch)) } };
-  const signed = await Promise.all(plan.map((artifact) => signAndLogOnce(artifact, deps)));
-  const artifacts: EngineArtifactResult[] = [];
-  const annotations: Record<string, string> = {};
-  for (const [i, artifact] of plan.entries()) {
-    const s = signed[i];
-    if (s === undefined) continue;
-    await storeOnce(artifact, s, deps, annotations);
-    artifacts.push({ artifact, bundle: s.transparency.bundle });
-  }
-  return { artifacts, annotations };
+  const signed = await signAndLogAll(plan, deps);
+  const annotations = await storeAll(plan, signed, deps);
+  return { artifacts: plan.map((artifact, i) => ({ artifact, bundle: signed[i]!.transparency.bundle })), annotations };
 }

@@ -48,4 +48,10 @@ export interface StoreResult {
 export interface StorageBackend {
   readonly name: string;
   store(request: StoreRequest): Promise<StoreResult>;
+  /**
+   * True when a run's artifacts may be stored at once (each store is independent, e.g. `oci`: tag
+   * writes coordinate among themselves). Otherwise the engine stores them one at a time in plan
+   * order (`tekton` checks sizes against the annotations earlier artifacts left).
+   */
+  readonly concurrentArtifacts?: boolean;
 }

@@ -13,6 +13,9 @@ export { transparencyAnnotationValue, tlogEntryOf, envelopeJsonOf, type TlogEntr
 export {
   createTransparentBundler,
   inTotoPayloadType,
+  isFinal as isCheckpointFinal,
+  signOnly as signUnwitnessed,
+  witness as witnessCheckpoint,
   type BundleArtifact,
   type CreateBundleOptions,
   type TransparencyCheckpoint,

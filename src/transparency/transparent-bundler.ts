@@ -59,7 +59,8 @@ function verifierOf(signature: Signature): string {
   return signature.key.$case === 'publicKey' ? signature.key.publicKey : signature.key.certificate;
 }
 
-async function signOnly(signer: Signer, artifact: BundleArtifact): Promise<TransparencyCheckpoint> {
+/** Step 1 alone: sign, no witness (the caller checkpoints the result before witnessing it). */
+export async function signOnly(signer: Signer, artifact: BundleArtifact): Promise<TransparencyCheckpoint> {
   let verifier: string | undefined;
   // Capture the key material the signer returns: a key-signed bundle carries only a hint, and
   // Rekor needs the key itself, also on a retry that must not call the signer again.
@@ -81,12 +82,18 @@ async function signOnly(signer: Signer, artifact: BundleArtifact): Promise<Trans
   return { bundle, verifier, witnessed: false };
 }
 
-async function witness(checkpoint: TransparencyCheckpoint, witnesses: readonly Witness[]): Promise<TransparencyCheckpoint> {
+/** Step 2 alone: the witnesses' entries added to a checkpointed signature. */
+export async function witness(checkpoint: TransparencyCheckpoint, witnesses: readonly Witness[]): Promise<TransparencyCheckpoint> {
   const bundle = bundleFromJSON(checkpoint.bundle);
   const materials = await Promise.all(witnesses.map((w) => w.testify(bundle.content, checkpoint.verifier)));
   bundle.verificationMaterial.tlogEntries = materials.flatMap((m) => m.tlogEntries ?? []);
   bundle.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: materials.flatMap((m) => m.rfc3161Timestamps ?? []) };
   return { bundle: bundleToJSON(bundle), verifier: checkpoint.verifier, witnessed: true };
+}
+
+/** True when a checkpoint needs no more signing or witnessing (logged, or signed with logging off). */
+export function isFinal(checkpoint: TransparencyCheckpoint): boolean {
+  return checkpoint.witnessed || tlogEntryOf(checkpoint.bundle) !== undefined;
 }
 
 export function createTransparentBundler(deps: TransparentBundlerDeps): TransparentBundler {
@@ -95,7 +102,7 @@ export function createTransparentBundler(deps: TransparentBundlerDeps): Transpar
       const save = options.save ?? (async () => undefined);
       let checkpoint = options.checkpoint;
       // Already logged, or signed by an earlier attempt with logging off: never sign or log again.
-      if (checkpoint !== undefined && (checkpoint.witnessed || tlogEntryOf(checkpoint.bundle) !== undefined)) return checkpoint.bundle;
+      if (checkpoint !== undefined && isFinal(checkpoint)) return checkpoint.bundle;
       if (checkpoint === undefined) {
         checkpoint = await signOnly(deps.signer, artifact);
         if (deps.witnesses.length === 0) checkpoint = { ...checkpoint, witnessed: true };

@@ -264,6 +264,9 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
 
   return {
     name: 'oci',
+    // Every tag write goes through the tag writer (lock + coalescing), so a run's artifacts may be
+    // stored at once: writes to one image's tags then share one read-modify-write.
+    concurrentArtifacts: true,
     async store(request: StoreRequest): Promise<StoreResult> {
       const { images, skipped } = imageSubjects(request.artifact.subjects);
       for (const s of skipped) log.debug({ subject: s.name, run: request.run.name }, 'subject is not an OCI image; not stored in OCI');

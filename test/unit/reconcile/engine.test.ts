@@ -54,4 +54,88 @@ describe('per-artifact engine', () => {
     expect(Object.keys(checkpoints.current().bundles ?? {}).sort()).toEqual(['image:a', 'provenance']);
     expect(checkpoints.current().stored).toEqual({ provenance: ['local', 'tekton'], 'image:a': ['local'] });
   });
+
+  it('one checkpoint save per step for the whole run; concurrent stores only where the backend allows them', async () => {
+    const signer = createEphemeralSigner();
+    const witness: Witness = { testify: async () => ({ tlogEntries: [] }) };
+    const saves: string[] = [];
+    const inner = createMemoryCheckpoints();
+    const checkpoints = {
+      current: () => inner.current(),
+      save: async (patch: Parameters<typeof inner.save>[0]) => {
+        saves.push(Object.keys(patch).join(','));
+        await inner.save(patch);
+      },
+    };
+    const inFlight: Record<string, number> = {};
+    const peak: Record<string, number> = {};
+    const seen: Record<string, string[]> = {};
+    const backend = (name: string): StorageBackend => ({
+      name,
+      concurrentArtifacts: name === 'oci',
+      store: async (req) => {
+        inFlight[name] = (inFlight[name] ?? 0) + 1;
+        peak[name] = Math.max(peak[name] ?? 0, inFlight[name]);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight[name] -= 1;
+        (seen[name] ??= []).push(req.artifact.shortKey);
+        // `tekton` with deferPatch: annotations for the caller's patch; each store sees the earlier ones.
+        if (name === 'tekton') return { backend: name, locations: [], annotations: { [`a/${req.artifact.shortKey}`]: String(Object.keys(req.runAnnotations ?? {}).length) } };
+        return { backend: name, locations: [] };
+      },
+    });
+    const plan = [artifact('provenance', ['tekton', 'oci']), artifact('image:a', ['tekton', 'oci']), artifact('image:b', ['tekton', 'oci']), artifact('image:c', ['tekton', 'oci'])];
+    const result = await processArtifacts(plan, { run, signer: () => signer, witnesses: [witness], storage: (n: string) => backend(n), checkpoints, logger: createSilentLogger() });
+    // signed (4 bundles) → logged (4 bundles) → stored (oci, 4 artifacts): three saves, not 4 + 4 + 4.
+    expect(saves).toEqual(['bundles', 'bundles', 'stored']);
+    expect(peak['oci']).toBe(4);
+    expect(peak['tekton']).toBe(1);
+    expect(seen['tekton']).toEqual(['provenance', 'image:a', 'image:b', 'image:c']);
+    expect(result.annotations).toEqual({ 'a/provenance': '0', 'a/image:a': '1', 'a/image:b': '2', 'a/image:c': '3' });
+    expect(inner.current().stored).toEqual({ provenance: ['oci'], 'image:a': ['oci'], 'image:b': ['oci'], 'image:c': ['oci'] });
+  });
+
+  it('a failure of one artifact keeps the others\' signatures, log entries and stores checkpointed', async () => {
+    const signer = createEphemeralSigner();
+    let logged = 0;
+    let failLog = true;
+    const witness: Witness = {
+      testify: async (content) => {
+        if (failLog && content.$case === 'dsseEnvelope') {
+          failLog = false;
+          throw new ProvenantError('transient', 'REKOR_UNAVAILABLE', 'down');
+        }
+        logged += 1;
+        return { tlogEntries: [] };
+      },
+    };
+    const stores: string[] = [];
+    let failStore = true;
+    const backend = (name: string): StorageBackend => ({
+      name,
+      concurrentArtifacts: true,
+      store: async (req) => {
+        if (failStore && req.artifact.shortKey === 'image:b') {
+          failStore = false;
+          throw new ProvenantError('transient', 'OCI_UNAVAILABLE', 'down');
+        }
+        stores.push(req.artifact.shortKey);
+        return { backend: name, locations: [] };
+      },
+    });
+    const plan = [artifact('provenance', ['oci']), artifact('image:a', ['oci']), artifact('image:b', ['oci'])];
+    const checkpoints = createMemoryCheckpoints();
+    const deps = { run, signer: () => signer, witnesses: [witness], storage: (n: string) => backend(n), checkpoints, logger: createSilentLogger() };
+    const first = await processArtifacts(plan, deps).catch((e: unknown) => e);
+    expect((first as StepError).step).toBe('tlog');
+    expect(logged).toBe(2);
+    expect(Object.keys(checkpoints.current().bundles ?? {}).sort()).toEqual(['image:a', 'image:b', 'provenance']);
+    const second = await processArtifacts(plan, deps).catch((e: unknown) => e);
+    expect((second as StepError).step).toBe('storage');
+    // Only the provenance was logged again (the images' entries were checkpointed).
+    expect(logged).toBe(3);
+    expect(checkpoints.current().stored).toEqual({ provenance: ['oci'], 'image:a': ['oci'] });
+    await processArtifacts(plan, deps);
+    expect(stores.sort()).toEqual(['image:a', 'image:b', 'provenance']);
+  });
 });
