@@ -1,7 +1,8 @@
 /**
- * The Rekor witness: `@sigstore/sign`'s RekorWitness for `dsse` entries (message signatures become
- * `hashedrekord` entries) with `fetchOnConflict`, so a 409 "entry already exists" returns the existing
- * entry instead of failing. Its errors are classified once here:
+ * The Rekor witness for `dsse` entries (message signatures become `hashedrekord` entries) with
+ * `fetchOnConflict`, so a 409 "entry already exists" returns the existing entry instead of failing:
+ * Rekor v1 through the lean client in rekor-v1-client.ts (sigstore-js's RekorWitness behind a proxy
+ * and for API version 2). Its errors are classified once here:
  *   network, timeout, 408, 429, 5xx, a failed fetch after a 409  → transient REKOR_UNAVAILABLE
  *   any other 4xx (the log refuses the entry)                     → permanent REKOR_REJECTED
  * Retries are left to the job queue (backoff with jitter), so the client itself does not retry by default.
@@ -10,6 +11,7 @@ import { RekorWitness, type SignatureBundle, type VerificationMaterial, type Wit
 import { ProvenantError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import type { TransparencyEntryType } from '../config/index.js';
+import { createRekorV1Client } from './rekor-v1-client.js';
 
 export interface RekorWitnessDeps {
   /** `transparency.url`, e.g. `https://rekor.sigstore.dev`. */
@@ -27,8 +29,13 @@ export interface RekorWitnessDeps {
   readonly entryType?: TransparencyEntryType;
   /** 1: Rekor v1 REST API (default); 2: Rekor v2 (rekor-tiles; dsse and hashedrekord only, no SET). */
   readonly majorApiVersion?: 1 | 2;
-  /** For tests: the witness to wrap instead of a RekorWitness for `url`. */
+  /** For tests: the witness to wrap instead of a Rekor client for `url`. */
   readonly witness?: Witness;
+  /**
+   * Uploads go through an HTTP proxy: use sigstore-js's client (make-fetch-happen follows
+   * HTTP(S)_PROXY; the lean v1 client does not). Default: whether the environment names a proxy.
+   */
+  readonly proxied?: boolean;
 }
 
 interface HttpLikeError {
@@ -68,10 +75,19 @@ export function classifyRekorError(err: unknown, url: string): ProvenantError {
   });
 }
 
+/** True when the environment names an HTTP proxy, which only sigstore-js's client (make-fetch-happen) follows. */
+function proxyConfigured(env: NodeJS.ProcessEnv): boolean {
+  return ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => (env[k] ?? '') !== '');
+}
+
 export function createRekorWitness(deps: RekorWitnessDeps): Witness {
   const url = deps.url.replace(/\/+$/, '');
+  const lean = (deps.majorApiVersion ?? 1) === 1 && !(deps.proxied ?? proxyConfigured(process.env));
   const inner =
     deps.witness ??
+    (lean
+      ? createRekorV1Client({ url, entryType: deps.entryType ?? 'dsse', timeoutMs: deps.timeoutMs ?? 30_000, retries: deps.retries ?? 0 })
+      : undefined) ??
     new RekorWitness({
       rekorBaseURL: url,
       entryType: deps.entryType ?? 'dsse',
