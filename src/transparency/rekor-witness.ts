@@ -101,7 +101,8 @@ export function createRekorWitness(deps: RekorWitnessDeps): Witness {
       try {
         const material = await inner.testify(content, publicKey);
         const entry = material.tlogEntries?.[0];
-        deps.logger.info({ rekor: url, logIndex: entry?.logIndex, kind: entry?.kindVersion?.kind }, 'logged in Rekor');
+        // debug: one info line per run ('run signed') is what the controller's CPU affords (issue 10).
+        deps.logger.debug({ rekor: url, logIndex: entry?.logIndex, kind: entry?.kindVersion?.kind }, 'logged in Rekor');
         return material;
       } catch (err) {
         const classified = classifyRekorError(err, url);

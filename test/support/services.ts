@@ -85,6 +85,8 @@ export interface RegistryHandle extends ServiceHandle {
   /** `127.0.0.1:<port>`, the registry host as image references spell it. */
   readonly host: string;
   readonly dir: string;
+  /** The registry process (benchmarks read its CPU time from /proc). */
+  readonly pid: number | undefined;
 }
 
 /**
@@ -124,6 +126,7 @@ ${authBlock}`;
     host: `127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
     dir,
+    pid: child.pid,
     stop: async () => {
       await stopProcess(child);
       await rm(dir, { recursive: true, force: true });

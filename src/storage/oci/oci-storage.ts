@@ -177,7 +177,8 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
     );
     await uploaded;
     const location = `${formatRepository(target)}:${tag}`;
-    log.info({ image: `${formatRepository(image)}@${image.digest}`, location, layer: layer.descriptor.digest, wrote }, 'cosign layer stored');
+    // debug: per (artifact, image) pair; the run's one info line is reconcile's 'run signed' (issue 10).
+    log.debug({ image: `${formatRepository(image)}@${image.digest}`, location, layer: layer.descriptor.digest, wrote }, 'cosign layer stored');
     return location;
   }
 
@@ -236,7 +237,7 @@ export function createOciStorage(deps: OciStorageDeps): StorageBackend {
     );
     await written;
     locations.push(`${formatRepository(target)}:${tag}`);
-    log.info({ image: `${formatRepository(image)}@${image.digest}`, referrer: digest }, 'sigstore bundle stored as referrer');
+    log.debug({ image: `${formatRepository(image)}@${image.digest}`, referrer: digest }, 'sigstore bundle stored as referrer');
     return locations;
   }
 
