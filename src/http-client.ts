@@ -168,15 +168,19 @@ function release(conn: Conn): void {
   pool.idle.push(conn);
 }
 
-function requestHead(req: Http1Request, bodyLength: number | undefined): string {
+function requestHead(req: Http1Request, method: string, bodyLength: number | undefined): string {
   const target = `${req.url.pathname}${req.url.search}`;
-  if (invalidHeaderChar.test(target) || /\s/.test(req.method)) throw new TypeError('invalid character in the request line');
-  let head = `${req.method} ${target} HTTP/1.1\r\nHost: ${req.url.host}\r\n`;
-  for (const [name, value] of Object.entries(req.headers ?? {})) {
-    const lower = name.toLowerCase();
-    if (lower === 'host' || lower === 'content-length' || lower === 'connection' || lower === 'transfer-encoding') continue;
-    if (invalidHeaderChar.test(name) || invalidHeaderChar.test(value) || name.includes(':')) throw new TypeError(`invalid character in header ${name}`);
-    head += `${name}: ${value}\r\n`;
+  if (invalidHeaderChar.test(target) || /\s/.test(method)) throw new TypeError('invalid character in the request line');
+  let head = `${method} ${target} HTTP/1.1\r\nHost: ${req.url.host}\r\n`;
+  const headers = req.headers;
+  if (headers !== undefined) {
+    for (const name in headers) {
+      const value = headers[name]!;
+      if (invalidHeaderChar.test(name) || invalidHeaderChar.test(value) || name.includes(':')) throw new TypeError(`invalid character in header ${name}`);
+      const lower = name.toLowerCase();
+      if (lower === 'host' || lower === 'content-length' || lower === 'connection' || lower === 'transfer-encoding') continue;
+      head += `${name}: ${value}\r\n`;
+    }
   }
   if (bodyLength !== undefined) head += `Content-Length: ${bodyLength}\r\n`;
   return `${head}\r\n`;
@@ -372,8 +376,12 @@ export async function http1Request(req: Http1Request): Promise<Http1Response> {
   const method = req.method.toUpperCase();
   const body = req.body === undefined ? undefined : typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
   const sendsLength = body !== undefined || method === 'POST' || method === 'PUT' || method === 'PATCH';
-  const head = Buffer.from(requestHead({ ...req, method }, sendsLength ? (body?.length ?? 0) : undefined), 'latin1');
-  const payload = body === undefined || body.length === 0 ? head : Buffer.concat([head, body]);
+  const head = requestHead(req, method, sendsLength ? (body?.length ?? 0) : undefined);
+  // One buffer, one write: the head (latin1, as HTTP/1.1 heads are) and the body after it.
+  const bodyBytes = body?.length ?? 0;
+  const payload = Buffer.allocUnsafe(head.length + bodyBytes);
+  payload.write(head, 0, 'latin1');
+  if (body !== undefined && bodyBytes > 0) payload.set(body, head.length);
   const pool = poolFor(req.url);
   const deadline = req.timeoutMs === undefined ? undefined : Date.now() + req.timeoutMs;
   const maxBody = req.maxBodyBytes ?? Infinity;
