@@ -27,13 +27,15 @@ afterAll(async () => {
 interface Seen {
   readonly method: string;
   readonly path: string;
+  readonly search: string;
 }
 
 /** A `fetch` that records each request as `METHOD path` (digests and upload ids kept). */
 function countingFetch(): { fetch: typeof fetch; seen: Seen[] } {
   const seen: Seen[] = [];
   const f = (async (input: URL | string, init?: RequestInit) => {
-    seen.push({ method: (init?.method ?? 'GET').toUpperCase(), path: new URL(String(input)).pathname });
+    const url = new URL(String(input));
+    seen.push({ method: (init?.method ?? 'GET').toUpperCase(), path: url.pathname, search: url.search });
     return fetch(input, init);
   }) as typeof fetch;
   return { fetch: f, seen };
@@ -88,6 +90,12 @@ describe('oci storage requests per run', () => {
     expect(seen.length).toBeLessThanOrEqual(6 * 7);
     // Layers and configs are new content: uploaded without a HEAD first.
     expect(count(seen, 'HEAD', /\/blobs\//)).toBe(0);
+    // The provenance's `.att` layer and config are the same bytes for its 3 images (3 repositories):
+    // uploaded once each, then mounted into the other two repositories (one POST, no PUT).
+    const mounts = seen.filter((r) => r.method === 'POST' && r.search.includes('mount='));
+    expect(mounts.length).toBe(4);
+    expect(count(seen, 'PUT', /\/blobs\/uploads\/.+/)).toBe(6 * 2 - 4);
+    expect(seen.length).toBeLessThanOrEqual(6 * 7 - 4);
 
     seen.length = 0;
     await Promise.all(requests.map((r) => s.store(r)));

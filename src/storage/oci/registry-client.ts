@@ -313,15 +313,42 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     return false;
   }
 
-  /** Sends with auth; on a 401 answers the challenge once and retries. Classifies 401/403/429/5xx. */
-  async function pushBlobOnce(repository: string, bytes: Uint8Array, digest: string, mediaType: string, fresh: boolean): Promise<Descriptor> {
+  /**
+   * Where this client last uploaded each blob (by digest), so the same bytes going to another
+   * repository of the registry are mounted from there (`POST ?mount=&from=`, one request) instead of
+   * uploaded again (POST + PUT): a provenance's `.att` layer and config are the same bytes for every
+   * image of a run, and a run's images usually live in different repositories. Bounded; an entry
+   * that no longer holds (garbage collected) only costs the fallback the registry answers anyway.
+   */
+  const blobHomes = new Map<string, { readonly repository: string; readonly uploaded: Promise<unknown> }>();
+  const maxBlobHomes = 2_000;
+
+  async function startUpload(repository: string, digest: string, mountFrom: string | undefined): Promise<TransportResponse | undefined> {
+    if (mountFrom !== undefined && !tokens.has(repository)) {
+      // A mount needs pull on the source repository too; a Bearer token scoped to this repository alone
+      // is refused, so mount only without tokens (anonymous or Basic) and fall back on any refusal.
+      const mount = await request('POST', v2(repository, `blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}`), repository, 'blob mount').catch(
+        () => undefined,
+      );
+      if (mount !== undefined) {
+        await mount.body?.cancel();
+        // 201: mounted; 202: the registry could not mount and opened an upload instead (use it).
+        if (mount.status === 201 || (mount.status === 202 && mount.headers.get('location') !== null)) return mount;
+      }
+    }
+    return undefined;
+  }
+
+  async function pushBlobOnce(repository: string, bytes: Uint8Array, digest: string, mediaType: string, fresh: boolean, mountFrom: string | undefined): Promise<Descriptor> {
     const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
     if (!fresh) {
       const head = await request('HEAD', v2(repository, `blobs/${digest}`), repository, 'blob HEAD');
       await head.body?.cancel();
       if (head.status === 200) return descriptor;
     }
-    const start = await request('POST', v2(repository, 'blobs/uploads/'), repository, 'blob upload start');
+    const mounted = await startUpload(repository, digest, mountFrom);
+    if (mounted?.status === 201) return descriptor;
+    const start = mounted ?? (await request('POST', v2(repository, 'blobs/uploads/'), repository, 'blob upload start'));
     await start.body?.cancel();
     const location = start.headers.get('location');
     if (start.status !== 202 || location === null) throw statusError(start.status, repository, 'blob upload start');
@@ -336,6 +363,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     return descriptor;
   }
 
+  /** Sends with auth; on a 401 answers the challenge once and retries. Classifies 401/403/429/5xx. */
   async function request(method: string, url: string, repository: string, what: string, opts: SendOptions = {}): Promise<TransportResponse> {
     for (let attempt = 0; ; attempt++) {
       const auth = tokens.get(repository) ?? basic;
@@ -438,8 +466,23 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       // answer 500 or "blob unknown" while the link is rewritten: one upload per blob at a time.
       const running = blobUploads.get(key);
       if (running !== undefined) return { ...(await running), mediaType };
-      const upload = pushBlobOnce(repository, bytes, digest, mediaType, options.fresh === true);
+      // The same bytes uploaded (or being uploaded) to another repository: wait for that, then mount.
+      const home = blobHomes.get(digest);
+      const mounting = home !== undefined && home.repository !== repository;
+      const upload = (async () => {
+        const mountFrom = mounting ? await home.uploaded.then(() => home.repository, () => undefined) : undefined;
+        return pushBlobOnce(repository, bytes, digest, mediaType, options.fresh === true, mountFrom);
+      })();
       blobUploads.set(key, upload);
+      if (!mounting) {
+        blobHomes.delete(digest);
+        blobHomes.set(digest, { repository, uploaded: upload });
+        while (blobHomes.size > maxBlobHomes) {
+          const oldest = blobHomes.keys().next().value;
+          if (oldest === undefined) break;
+          blobHomes.delete(oldest);
+        }
+      }
       try {
         const descriptor = await upload;
         knownBlobs.remember(key, Date.now());
