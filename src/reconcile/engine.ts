@@ -122,11 +122,17 @@ function firstRejection(results: readonly PromiseSettledResult<unknown>[]): unkn
  * is a Redis round trip carrying the job data):
  *   1. sign what has no signature yet → save: the envelopes exist before any witness sees them, so a
  *      retry sends the very same envelope again (Rekor answers 409 and the witness fetches it);
- *   2. witness what is signed but not logged → save.
+ *   2. witness what is signed but not logged. Not saved here: returned as `unsaved`, saved with the
+ *      stores' checkpoint, or when a later step fails. A run whose stores need no checkpoint (`tekton`
+ *      leaves its annotations for the final patch) then costs one save, not two; a retry after a crash
+ *      in between re-sends the saved envelope and gets the same entry back (409), never a second one.
  * A failure of one artifact does not lose the others' work: what succeeded is saved, then the first
  * failure is thrown.
  */
-export async function signAndLogAll(plan: readonly PlannedArtifact[], deps: ArtifactEngineDeps): Promise<ArtifactCheckpoint[]> {
+async function signAndLogAll(
+  plan: readonly PlannedArtifact[],
+  deps: ArtifactEngineDeps,
+): Promise<{ readonly states: ArtifactCheckpoint[]; readonly unsaved: Record<string, ArtifactCheckpoint> }> {
   const saved = deps.checkpoints.current().bundles ?? {};
   const states = plan.map((a) => saved[a.checkpointKey] as ArtifactCheckpoint | undefined);
   const witnesses = deps.witnesses;
@@ -149,6 +155,7 @@ export async function signAndLogAll(plan: readonly PlannedArtifact[], deps: Arti
     await saveBundles(plan, unsigned, results, states, deps, (artifact) => deps.onSigned?.(artifact));
   }
 
+  let unsaved: Record<string, ArtifactCheckpoint> = {};
   if (witnesses.length > 0) {
     const unlogged = plan.flatMap((_, i) => (states[i] !== undefined && !isCheckpointFinal(states[i].transparency) ? [i] : []));
     if (unlogged.length > 0) {
@@ -161,16 +168,27 @@ export async function signAndLogAll(plan: readonly PlannedArtifact[], deps: Arti
           );
         }),
       );
-      await saveBundles(plan, unlogged, results, states, deps, (artifact) => {
-        if (logs) deps.onLogged?.(artifact);
-      });
+      unsaved = await saveBundles(
+        plan,
+        unlogged,
+        results,
+        states,
+        deps,
+        (artifact) => {
+          if (logs) deps.onLogged?.(artifact);
+        },
+        { deferUnlessFailed: true },
+      );
     }
   }
   // Every artifact has a state here: a failed step threw above.
-  return states.filter((s): s is ArtifactCheckpoint => s !== undefined);
+  return { states: states.filter((s): s is ArtifactCheckpoint => s !== undefined), unsaved };
 }
 
-/** One save for every artifact a step succeeded on; then the step's first failure, if any. */
+/**
+ * One save for every artifact a step succeeded on; then the step's first failure, if any. With
+ * `deferUnlessFailed`, a step that fully succeeded is not saved but returned for a later save.
+ */
 async function saveBundles(
   plan: readonly PlannedArtifact[],
   indexes: readonly number[],
@@ -178,7 +196,8 @@ async function saveBundles(
   states: (ArtifactCheckpoint | undefined)[],
   deps: ArtifactEngineDeps,
   each: (artifact: PlannedArtifact) => void,
-): Promise<void> {
+  options: { readonly deferUnlessFailed?: boolean } = {},
+): Promise<Record<string, ArtifactCheckpoint>> {
   const bundles: Record<string, ArtifactCheckpoint> = {};
   for (const [j, r] of results.entries()) {
     if (r.status !== 'fulfilled') continue;
@@ -186,10 +205,12 @@ async function saveBundles(
     states[i] = r.value;
     bundles[plan[i]!.checkpointKey] = r.value;
   }
-  if (Object.keys(bundles).length > 0) await deps.checkpoints.save({ bundles });
-  for (const [j, r] of results.entries()) if (r.status === 'fulfilled') each(plan[indexes[j]!]!);
   const failed = firstRejection(results);
+  const defer = options.deferUnlessFailed === true && failed === undefined;
+  if (!defer && Object.keys(bundles).length > 0) await deps.checkpoints.save({ bundles });
+  for (const [j, r] of results.entries()) if (r.status === 'fulfilled') each(plan[indexes[j]!]!);
   if (failed !== undefined) throw failed;
+  return defer ? bundles : {};
 }
 
 /**
@@ -197,10 +218,16 @@ async function saveBundles(
  * backend after the other (so each one's cost is its own). Within a backend that allows it
  * (`concurrentArtifacts`, e.g. `oci`) the run's artifacts are stored at once; otherwise one at a
  * time in plan order (`tekton` reads the annotations earlier artifacts left). What got stored is
- * checkpointed with one save at the end, also when a store failed (then that failure is thrown).
+ * checkpointed with one save at the end, also when a store failed (then that failure is thrown),
+ * together with the `unsaved` log entries of the witness step (also saved alone when a store failed).
  * Returns the annotations left for the caller's final patch.
  */
-export async function storeAll(plan: readonly PlannedArtifact[], signed: readonly ArtifactCheckpoint[], deps: ArtifactEngineDeps): Promise<Record<string, string>> {
+async function storeAll(
+  plan: readonly PlannedArtifact[],
+  signed: readonly ArtifactCheckpoint[],
+  deps: ArtifactEngineDeps,
+  unsaved: Readonly<Record<string, ArtifactCheckpoint>> = {},
+): Promise<Record<string, string>> {
   const pending: Record<string, string> = {};
   const stored = deps.checkpoints.current().stored ?? {};
   const done = plan.map((a) => new Set(stored[a.checkpointKey] ?? []));
@@ -259,10 +286,13 @@ export async function storeAll(plan: readonly PlannedArtifact[], signed: readonl
     }
     if (failure !== undefined) break;
   }
+  const bundles = Object.keys(unsaved).length > 0 ? { bundles: unsaved } : {};
   if (changed.size > 0) {
     const patch: Record<string, string[]> = {};
     for (const i of changed) patch[plan[i]!.checkpointKey] = plan[i]!.storage.filter((n) => done[i]!.has(n));
-    await deps.checkpoints.save({ stored: patch });
+    await deps.checkpoints.save({ ...bundles, stored: patch });
+  } else if (failure !== undefined && 'bundles' in bundles) {
+    await deps.checkpoints.save(bundles);
   }
   if (failure !== undefined) throw failure;
   return pending;
@@ -270,14 +300,15 @@ export async function storeAll(plan: readonly PlannedArtifact[], signed: readonl
 
 /**
  * plan → sign once → log once → store once. Signing and logging of a run's artifacts run
- * concurrently, each step checkpointed once for the run; storing follows, per backend.
+ * concurrently; storing follows, per backend. Checkpoint saves per run: one after signing, one
+ * with the stores (log entries included), none more (issue 10: each is a Redis round trip).
  */
 export async function processArtifacts(plan: readonly PlannedArtifact[], engineDeps: ArtifactEngineDeps): Promise<EngineResult> {
   // Saves go one at a time: a store merges into what it read last.
   const serial = createMutex();
   const store = engineDeps.checkpoints;
   const deps: ArtifactEngineDeps = { ...engineDeps, checkpoints: { current: () => store.current(), save: (patch) => serial(() => store.save(patch)) } };
-  const signed = await signAndLogAll(plan, deps);
-  const annotations = await storeAll(plan, signed, deps);
-  return { artifacts: plan.map((artifact, i) => ({ artifact, bundle: signed[i]!.transparency.bundle })), annotations };
+  const { states, unsaved } = await signAndLogAll(plan, deps);
+  const annotations = await storeAll(plan, states, deps, unsaved);
+  return { artifacts: plan.map((artifact, i) => ({ artifact, bundle: states[i]!.transparency.bundle })), annotations };
 }

@@ -4,4 +4,4 @@ export { isManagedByAccepted, managedByOf, builtInManager } from './managed-by.j
 export { planArtifacts, indexCandidates, platformKey } from './plan.js';
 export type { PlannedArtifact, PlatformManifestMap } from './plan.js';
 export { readPlatformManifestMap } from './platform-manifests.js';
-export { processArtifacts, signAndLogAll, storeAll, createMemoryCheckpoints, StepError, type CheckpointStore, type ArtifactEngineDeps, type EngineArtifactResult, type EngineResult, type EngineStep, type StepInfo } from './engine.js';
+export { processArtifacts, createMemoryCheckpoints, StepError, type CheckpointStore, type ArtifactEngineDeps, type EngineArtifactResult, type EngineResult, type EngineStep, type StepInfo } from './engine.js';

@@ -86,13 +86,19 @@ describe('per-artifact engine', () => {
     });
     const plan = [artifact('provenance', ['tekton', 'oci']), artifact('image:a', ['tekton', 'oci']), artifact('image:b', ['tekton', 'oci']), artifact('image:c', ['tekton', 'oci'])];
     const result = await processArtifacts(plan, { run, signer: () => signer, witnesses: [witness], storage: (n: string) => backend(n), checkpoints, logger: createSilentLogger() });
-    // signed (4 bundles) → logged (4 bundles) → stored (oci, 4 artifacts): three saves, not 4 + 4 + 4.
-    expect(saves).toEqual(['bundles', 'bundles', 'stored']);
+    // signed (4 bundles), then logged (4 bundles) with stored (oci, 4 artifacts): two saves, not 4 + 4 + 4.
+    expect(saves).toEqual(['bundles', 'bundles,stored']);
     expect(peak['oci']).toBe(4);
     expect(peak['tekton']).toBe(1);
     expect(seen['tekton']).toEqual(['provenance', 'image:a', 'image:b', 'image:c']);
     expect(result.annotations).toEqual({ 'a/provenance': '0', 'a/image:a': '1', 'a/image:b': '2', 'a/image:c': '3' });
     expect(inner.current().stored).toEqual({ provenance: ['oci'], 'image:a': ['oci'], 'image:b': ['oci'], 'image:c': ['oci'] });
+
+    // `tekton` alone (annotations for the final patch, nothing to checkpoint): the signatures' save only.
+    saves.length = 0;
+    const tektonOnly = plan.map((a) => ({ ...a, checkpointKey: `t-${a.checkpointKey}`, storage: ['tekton'] as PlannedArtifact['storage'] }));
+    await processArtifacts(tektonOnly, { run, signer: () => signer, witnesses: [witness], storage: (n: string) => backend(n), checkpoints, logger: createSilentLogger() });
+    expect(saves).toEqual(['bundles']);
   });
 
   it('a failure of one artifact keeps the others\' signatures, log entries and stores checkpointed', async () => {
