@@ -1,6 +1,7 @@
 // Only what `verify --image REF --key PEM` needs is imported statically (issue 10: within 2x of cosign):
 // run sources, the Sigstore verifier, pino and the tlog proof are loaded when a flag asks for them.
 import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ProvenantError, isProvenantError } from '../../errors.js';
 import type { Logger } from '../../observability/index.js';
@@ -61,9 +62,10 @@ ${vsaHelp}Exit codes: 0 verified, 1 rejected (reason on stderr), 2 usage or inpu
 
 const usage = (message: string): ProvenantError => usageError('verify', message);
 
-async function readText(file: string, what: string): Promise<string> {
+function readText(file: string, what: string): string {
   try {
-    return await readFile(file, 'utf8');
+    // Sync: a key file read once per call, without starting the thread pool for it.
+    return readFileSync(file, 'utf8');
   } catch (cause) {
     throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read ${what} ${file}`, { cause });
   }
@@ -249,7 +251,7 @@ export const verifyCommand: CliCommand = {
     let keyless = false;
     if (values.key !== undefined) {
       if (identity !== undefined || issuer !== undefined) throw usage('use either --key or --certificate-identity/--certificate-oidc-issuer');
-      const key = await readText(values.key, 'key');
+      const key = readText(values.key, 'key');
       const trustedRoot = values['trusted-root'] === undefined ? undefined : await readDocument(values['trusted-root'], io);
       trust = { key, requireTlog, ...(trustedRoot === undefined ? {} : { trustedRoot }) };
     } else {

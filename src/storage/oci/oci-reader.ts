@@ -135,69 +135,93 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
 
   async function readBundles(target: RepositoryRef, digest: string, spend: (size: number) => void): Promise<SerializedBundle[]> {
     const client = clientFor(target.registry);
-    const index = (await client.getReferrers(target.repository, digest)) ?? (await client.getManifest(target.repository, digestTag(digest)))?.json;
-    const out: SerializedBundle[] = [];
-    const entries = descriptorsOf<Descriptor>(index?.['manifests']);
-    for (const entry of entries) {
-      if (!(entry.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle')) continue;
-      const manifest = await client.getManifest(target.repository, entry.digest);
-      const layer = layers(manifest?.json)[0];
-      if (layer === undefined) continue;
-      const bytes = await client.getBlob(target.repository, layer.digest);
-      spend(bytes.length);
-      try {
-        out.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as SerializedBundle);
-      } catch {
-        log.warn({ digest: layer.digest }, 'referrer layer is not a JSON bundle; skipped');
-      }
-    }
-    return out;
+    // The tag-schema index is asked for with the referrers API, not after it: one round trip less where
+    // the API is missing, one request (usually a 404) more where it answers.
+    const fallback = client.getManifest(target.repository, digestTag(digest)).then(
+      (m) => ({ json: m?.json }),
+      (error: unknown) => ({ error }),
+    );
+    const index = (await client.getReferrers(target.repository, digest)) ?? (await fallback.then((r) => ('error' in r ? Promise.reject(r.error) : r.json)));
+    const entries = descriptorsOf<Descriptor>(index?.['manifests']).filter((e) => (e.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle'));
+    const read = await Promise.all(
+      entries.map(async (entry): Promise<SerializedBundle | undefined> => {
+        const manifest = await client.getManifest(target.repository, entry.digest);
+        const layer = layers(manifest?.json)[0];
+        if (layer === undefined) return undefined;
+        const bytes = await client.getBlob(target.repository, layer.digest);
+        spend(bytes.length);
+        try {
+          return JSON.parse(Buffer.from(bytes).toString('utf8')) as SerializedBundle;
+        } catch {
+          log.warn({ digest: layer.digest }, 'referrer layer is not a JSON bundle; skipped');
+          return undefined;
+        }
+      }),
+    );
+    return read.filter((b) => b !== undefined);
+  }
+
+  async function readEnvelopes(target: RepositoryRef, digest: string, spend: (size: number) => void): Promise<StoredEnvelope[]> {
+    const client = clientFor(target.registry);
+    const att = await client.getManifest(target.repository, digestTag(digest, 'att'));
+    const read = await Promise.all(
+      layers(att?.json)
+        .filter((layer) => layer.mediaType === MEDIA_TYPE_DSSE)
+        .map(async (layer): Promise<StoredEnvelope | undefined> => {
+          const bytes = await client.getBlob(target.repository, layer.digest);
+          spend(bytes.length);
+          let envelope: SerializedEnvelope | undefined;
+          try {
+            envelope = normaliseEnvelope(JSON.parse(Buffer.from(bytes).toString('utf8')));
+          } catch {
+            envelope = undefined;
+          }
+          if (envelope === undefined) {
+            log.warn({ digest: layer.digest }, '.att layer is not a DSSE envelope; skipped');
+            return undefined;
+          }
+          const annotations = layer.annotations ?? {};
+          const bundle = bundleFromLegacyAnnotations(annotations, { dsseEnvelope: envelope });
+          return { envelope, annotations, ...(bundle !== undefined ? { bundle } : {}) };
+        }),
+    );
+    return read.filter((e) => e !== undefined);
+  }
+
+  async function readSignatures(target: RepositoryRef, digest: string, spend: (size: number) => void): Promise<StoredSignature[]> {
+    const client = clientFor(target.registry);
+    const sig = await client.getManifest(target.repository, digestTag(digest, 'sig'));
+    return Promise.all(
+      layers(sig?.json)
+        .filter((layer) => layer.mediaType === MEDIA_TYPE_SIMPLE_SIGNING)
+        .map(async (layer): Promise<StoredSignature> => {
+          const annotations = layer.annotations ?? {};
+          const signature = annotations[ANNOTATION_SIGNATURE] ?? '';
+          const payload = await client.getBlob(target.repository, layer.digest);
+          spend(payload.length);
+          const bundle = bundleFromLegacyAnnotations(annotations, {
+            messageSignature: {
+              // The simple-signing layer is the signed message, so its digest is the message digest.
+              messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(layer.digest.slice('sha256:'.length), 'hex').toString('base64') },
+              signature,
+            },
+          });
+          return { payload, signature, annotations, ...(bundle !== undefined ? { bundle } : {}) };
+        }),
+    );
   }
 
   return {
     async readAttestations(imageRef) {
       const image = parseImageDigestRef(imageRef);
       const target = override ?? image;
-      const client = clientFor(target.registry);
       const spend = blobBudget(target);
-      const bundles = await readBundles(target, image.digest, spend);
-      const envelopes: StoredEnvelope[] = [];
-      const att = await client.getManifest(target.repository, digestTag(image.digest, 'att'));
-      for (const layer of layers(att?.json)) {
-        if (layer.mediaType !== MEDIA_TYPE_DSSE) continue;
-        const bytes = await client.getBlob(target.repository, layer.digest);
-        spend(bytes.length);
-        let envelope: SerializedEnvelope | undefined;
-        try {
-          envelope = normaliseEnvelope(JSON.parse(Buffer.from(bytes).toString('utf8')));
-        } catch {
-          envelope = undefined;
-        }
-        if (envelope === undefined) {
-          log.warn({ digest: layer.digest }, '.att layer is not a DSSE envelope; skipped');
-          continue;
-        }
-        const annotations = layer.annotations ?? {};
-        const bundle = bundleFromLegacyAnnotations(annotations, { dsseEnvelope: envelope });
-        envelopes.push({ envelope, annotations, ...(bundle !== undefined ? { bundle } : {}) });
-      }
-      const signatures: StoredSignature[] = [];
-      const sig = await client.getManifest(target.repository, digestTag(image.digest, 'sig'));
-      for (const layer of layers(sig?.json)) {
-        if (layer.mediaType !== MEDIA_TYPE_SIMPLE_SIGNING) continue;
-        const annotations = layer.annotations ?? {};
-        const signature = annotations[ANNOTATION_SIGNATURE] ?? '';
-        const payload = await client.getBlob(target.repository, layer.digest);
-        spend(payload.length);
-        const bundle = bundleFromLegacyAnnotations(annotations, {
-          messageSignature: {
-            // The simple-signing layer is the signed message, so its digest is the message digest.
-            messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(layer.digest.slice('sha256:'.length), 'hex').toString('base64') },
-            signature,
-          },
-        });
-        signatures.push({ payload, signature, annotations, ...(bundle !== undefined ? { bundle } : {}) });
-      }
+      // The three places attestations live are read at once (each a chain of manifest then blobs).
+      const [bundles, envelopes, signatures] = await Promise.all([
+        readBundles(target, image.digest, spend),
+        readEnvelopes(target, image.digest, spend),
+        readSignatures(target, image.digest, spend),
+      ]);
       return { bundles, envelopes, signatures };
     },
   };
