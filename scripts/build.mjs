@@ -9,7 +9,7 @@
 // from files next to it) would need its directory, and provenant logs to a stream, never a transport. Type checking is `npm run typecheck`, not part of this.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,17 +54,41 @@ for (let i = 0; i < args.length; i += 2) {
  * `subtle` (loading WebCrypto), `node:fs/promises`'s and `node:os`'s ~0.5 ms each (Node 22.23, measured). Packages kept external still import built-ins their own way.
  */
 const facadeFreeBuiltins = ['http', 'https', 'fs', 'fs/promises', 'crypto', 'util', 'os', 'path'];
-const requireBuiltin = createRequire(import.meta.url);
+/**
+ * Names a built-in exports as plain values, and which of them load more of Node when first read: some
+ * are lazily loaded values, not getters (`util.diff` loads the assert diff, `util.setTraceSigInt`
+ * worker_threads, ~5 ms together). Asked of a fresh Node (the build's own), where nothing was read yet.
+ */
+function builtinExports(name) {
+  const probe = `
+    const mod = require('node:${name}');
+    const plain = [], lazy = [];
+    for (const n of Object.getOwnPropertyNames(mod)) {
+      if (!/^[A-Za-z_$][\\w$]*$/.test(n)) continue;
+      const before = process.moduleLoadList.length;
+      const d = Object.getOwnPropertyDescriptor(mod, n);
+      if (d.get) continue;
+      (process.moduleLoadList.length > before ? lazy : plain).push(n);
+    }
+    process.stdout.write(JSON.stringify({ plain, lazy }));`;
+  const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build: cannot list the exports of node:${name}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Lazily loaded built-in exports provenant imports (each loads its own module, nothing else). */
+const lazyExportsUsed = { util: ['parseArgs'] };
+
 const builtinShims = {
   name: 'builtin-shims',
   setup(b) {
     const filter = new RegExp(`^(node:)?(${facadeFreeBuiltins.join('|')})$`);
     b.onResolve({ filter }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'builtin-shim' }));
     b.onLoad({ filter: /.*/, namespace: 'builtin-shim' }, (args) => {
-      const mod = requireBuiltin(`node:${args.path}`); // the build may run on an older Node than 22.3
-      const plain = Object.getOwnPropertyNames(mod).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && !Object.getOwnPropertyDescriptor(mod, n)?.get);
+      const { plain, lazy } = builtinExports(args.path);
+      const names = [...plain, ...lazy.filter((n) => (lazyExportsUsed[args.path] ?? []).includes(n))];
       return {
-        contents: `const m = process.getBuiltinModule('node:${args.path}');\nexport default m;\nexport const { ${plain.join(', ')} } = m;\n`,
+        contents: `const m = process.getBuiltinModule('node:${args.path}');\nexport default m;\nexport const { ${names.join(', ')} } = m;\n`,
         loader: 'js',
       };
     });
@@ -85,6 +109,7 @@ await build({
   external: externalPackages,
   plugins: [builtinShims],
   // Bundled CommonJS packages call require() for Node's built-ins; ESM has none, so give them one.
-  banner: { js: "import { createRequire as __provenantCreateRequire } from 'node:module'; const require = __provenantCreateRequire(import.meta.url);" },
+  // Through process.getBuiltinModule, not an ESM import of node:module (whose facade reads every export).
+  banner: { js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -2,7 +2,6 @@
 // run sources, the Sigstore verifier, pino and the tlog proof are loaded when a flag asks for them.
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { ProvenantError, isProvenantError } from '../../errors.js';
 import type { Logger } from '../../observability/index.js';
 import { createNoopLogger } from '../../observability/noop-logger.js';
@@ -68,6 +67,14 @@ function readText(file: string, what: string): string {
     return readFileSync(file, 'utf8');
   } catch (cause) {
     throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read ${what} ${file}`, { cause });
+  }
+}
+
+function readArtifact(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read artifact ${file}`, { cause });
   }
 }
 
@@ -268,9 +275,7 @@ export const verifyCommand: CliCommand = {
     const artifact =
       values.artifact === undefined
         ? undefined
-        : await readFile(values.artifact).catch((cause: unknown) => {
-            throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read artifact ${values.artifact ?? ''}`, { cause });
-          });
+        : readArtifact(values.artifact);
 
     const sources: Source[] = [];
     if (values.bundle !== undefined) {
