@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/index.js';
 import { createSilentLogger } from '../../src/observability/index.js';
-import { createRegistryClient, type Descriptor } from '../../src/storage/index.js';
+import { createOciReader, createRegistryClient, type Descriptor } from '../../src/storage/index.js';
 import { pushTestImage, type PushedImage } from '../support/oci-image.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
@@ -107,6 +107,14 @@ describe('provenant sign --storage oci / verify --image', () => {
     expect(ok.out).toContain('.att layer #1');
     expect(ok.out).toContain('sigstore bundle referrer #1');
     expect(ok.err).toContain('2 image signature(s) present');
+
+    // What verify reads: attestations only; the two image signatures are counted, not downloaded.
+    const reader = createOciReader({ config: { repository: undefined, insecure: true }, logger: createSilentLogger() });
+    const all = await reader.readAttestations(image.ref);
+    const lean = await reader.readAttestations(image.ref, { attestationsOnly: true });
+    expect([all.bundles.length, all.envelopes.length, all.signatures.length, all.unreadSignatures]).toEqual([2, 1, 1, undefined]);
+    expect([lean.bundles.length, lean.envelopes.length, lean.signatures.length, lean.unreadSignatures]).toEqual([1, 1, 0, 2]);
+    expect(lean.bundles[0]?.dsseEnvelope).toBeDefined();
   });
 
   it('--builder-id and --predicate-type: match passes (0), mismatch rejects (1) with the policy code', async () => {

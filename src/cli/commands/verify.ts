@@ -168,14 +168,14 @@ async function imageSources(ref: string, values: Values, io: CliIo, base: Attest
   const reader = createOciReader({ config: { repository: undefined, insecure: values.insecure ?? false }, credentials, logger });
   // The image's own attestations are read while the manifest is checked for an index: one round trip
   // instead of two when, as usual, it is not an index (then this read is dropped, errors included).
-  const own = reader.readAttestations(ref).then(
+  const own = reader.readAttestations(ref, { attestationsOnly: true }).then(
     (found) => ({ found }),
     (error: unknown) => ({ error }),
   );
   const images = await resolveImagePlatforms(ref, choice, { insecure: values.insecure ?? false, credentials, logger });
   return Promise.all(
     images.map(async (i) => {
-      const found = i.ref === ref && i.via === undefined ? await own.then((r) => ('found' in r ? r.found : Promise.reject(r.error))) : await reader.readAttestations(i.ref);
+      const found = i.ref === ref && i.via === undefined ? await own.then((r) => ('found' in r ? r.found : Promise.reject(r.error))) : await reader.readAttestations(i.ref, { attestationsOnly: true });
       return imageSource(i.ref, found, base, i.via);
     }),
   );
@@ -185,7 +185,7 @@ function imageSource(ref: string, found: StoredAttestations, base: AttestationPo
   const image = parseImageDigestRef(ref);
   // Message-signature bundles are image signatures (simple signing), not attestations.
   const attestations = found.bundles.filter((b) => b.dsseEnvelope !== undefined);
-  const signatureCount = found.signatures.length + found.bundles.length - attestations.length;
+  const signatureCount = found.signatures.length + (found.unreadSignatures ?? 0) + found.bundles.length - attestations.length;
   const candidates: Candidate[] = [
     ...attestations.map((bundle, i) => ({ location: `${ref} sigstore bundle referrer #${i + 1}`, bundle })),
     ...found.envelopes.map((e, i) => ({ location: `${ref} .att layer #${i + 1}`, bundle: e.bundle ?? bundleFromEnvelope(e.envelope) })),

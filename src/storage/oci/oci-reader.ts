@@ -12,6 +12,7 @@ import { createRegistryClient, type Descriptor, type RegistryClient } from './re
 import { digestTag, parseImageDigestRef, type RepositoryRef } from './reference.js';
 import {
   ANNOTATION_BUNDLE,
+  ANNOTATION_BUNDLE_CONTENT,
   ANNOTATION_CERTIFICATE,
   ANNOTATION_CHAIN,
   ANNOTATION_SIGNATURE,
@@ -44,11 +45,21 @@ export interface StoredAttestations {
   readonly bundles: SerializedBundle[];
   readonly envelopes: StoredEnvelope[];
   readonly signatures: StoredSignature[];
+  /** Image signatures seen but not read (`attestationsOnly`): `.sig` layers and message-signature bundle referrers. */
+  readonly unreadSignatures?: number;
+}
+
+export interface ReadOptions {
+  /**
+   * Only what attestations need (`verify --image`): `.sig` layers and referrers the index names
+   * message-signature bundles (`dev.sigstore.bundle.content`) are counted, not downloaded.
+   */
+  readonly attestationsOnly?: boolean;
 }
 
 export interface OciReader {
   /** `imageRef` = `registry/repo@sha256:<hex>`. */
-  readAttestations(imageRef: string): Promise<StoredAttestations>;
+  readAttestations(imageRef: string, options?: ReadOptions): Promise<StoredAttestations>;
 }
 
 export interface OciReaderDeps {
@@ -133,7 +144,7 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
     return c;
   };
 
-  async function readBundles(target: RepositoryRef, digest: string, spend: (size: number) => void): Promise<SerializedBundle[]> {
+  async function readBundles(target: RepositoryRef, digest: string, spend: (size: number) => void, attestationsOnly: boolean): Promise<{ bundles: SerializedBundle[]; skipped: number }> {
     const client = clientFor(target.registry);
     // The tag-schema index is asked for with the referrers API, not after it: one round trip less where
     // the API is missing, one request (usually a 404) more where it answers.
@@ -142,7 +153,8 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
       (error: unknown) => ({ error }),
     );
     const index = (await client.getReferrers(target.repository, digest)) ?? (await fallback.then((r) => ('error' in r ? Promise.reject(r.error) : r.json)));
-    const entries = descriptorsOf<Descriptor>(index?.['manifests']).filter((e) => (e.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle'));
+    const all = descriptorsOf<Descriptor>(index?.['manifests']).filter((e) => (e.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle'));
+    const entries = attestationsOnly ? all.filter((e) => e.annotations?.[ANNOTATION_BUNDLE_CONTENT] !== 'message-signature') : all;
     const read = await Promise.all(
       entries.map(async (entry): Promise<SerializedBundle | undefined> => {
         const manifest = await client.getManifest(target.repository, entry.digest);
@@ -158,7 +170,7 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
         }
       }),
     );
-    return read.filter((b) => b !== undefined);
+    return { bundles: read.filter((b) => b !== undefined), skipped: all.length - entries.length };
   }
 
   async function readEnvelopes(target: RepositoryRef, digest: string, spend: (size: number) => void): Promise<StoredEnvelope[]> {
@@ -188,13 +200,13 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
     return read.filter((e) => e !== undefined);
   }
 
-  async function readSignatures(target: RepositoryRef, digest: string, spend: (size: number) => void): Promise<StoredSignature[]> {
+  async function readSignatures(target: RepositoryRef, digest: string, spend: (size: number) => void, attestationsOnly: boolean): Promise<{ signatures: StoredSignature[]; skipped: number }> {
     const client = clientFor(target.registry);
     const sig = await client.getManifest(target.repository, digestTag(digest, 'sig'));
-    return Promise.all(
-      layers(sig?.json)
-        .filter((layer) => layer.mediaType === MEDIA_TYPE_SIMPLE_SIGNING)
-        .map(async (layer): Promise<StoredSignature> => {
+    const found = layers(sig?.json).filter((layer) => layer.mediaType === MEDIA_TYPE_SIMPLE_SIGNING);
+    if (attestationsOnly) return { signatures: [], skipped: found.length };
+    const signatures = await Promise.all(
+      found.map(async (layer): Promise<StoredSignature> => {
           const annotations = layer.annotations ?? {};
           const signature = annotations[ANNOTATION_SIGNATURE] ?? '';
           const payload = await client.getBlob(target.repository, layer.digest);
@@ -209,20 +221,23 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
           return { payload, signature, annotations, ...(bundle !== undefined ? { bundle } : {}) };
         }),
     );
+    return { signatures, skipped: 0 };
   }
 
   return {
-    async readAttestations(imageRef) {
+    async readAttestations(imageRef, options = {}) {
       const image = parseImageDigestRef(imageRef);
       const target = override ?? image;
       const spend = blobBudget(target);
       // The three places attestations live are read at once (each a chain of manifest then blobs).
+      const only = options.attestationsOnly === true;
       const [bundles, envelopes, signatures] = await Promise.all([
-        readBundles(target, image.digest, spend),
+        readBundles(target, image.digest, spend, only),
         readEnvelopes(target, image.digest, spend),
-        readSignatures(target, image.digest, spend),
+        readSignatures(target, image.digest, spend, only),
       ]);
-      return { bundles, envelopes, signatures };
+      const unread = bundles.skipped + signatures.skipped;
+      return { bundles: bundles.bundles, envelopes, signatures: signatures.signatures, ...(only ? { unreadSignatures: unread } : {}) };
     },
   };
 }
