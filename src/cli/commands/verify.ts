@@ -148,10 +148,6 @@ async function check(
   return { ok: true, verified };
 }
 
-/**
- * `--image`: an image index is followed to its platform manifest(s) per `--platform` (tektoncd/chains#1070):
- * what runs is the platform manifest, so that is what must carry a verified attestation naming its digest.
- */
 /** pino only when something is to be logged (PROVENANT_LOG_LEVEL); the default is silent. */
 async function cliLogger(io: CliIo): Promise<Logger> {
   const level = io.env['PROVENANT_LOG_LEVEL'] ?? 'silent';
@@ -160,6 +156,10 @@ async function cliLogger(io: CliIo): Promise<Logger> {
   return createLogger({ level, name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
 }
 
+/**
+ * `--image`: an image index is followed to its platform manifest(s) per `--platform` (tektoncd/chains#1070):
+ * what runs is the platform manifest, so that is what must carry a verified attestation naming its digest.
+ */
 async function imageSources(ref: string, values: Values, io: CliIo, base: AttestationPolicy): Promise<Source[]> {
   const choice = parsePlatformChoice(values.platform);
   if (choice === undefined) throw usage(`--platform must be ${platformHelp}: ${values.platform ?? ''}`);
@@ -175,7 +175,8 @@ async function imageSources(ref: string, values: Values, io: CliIo, base: Attest
   const images = await resolveImagePlatforms(ref, choice, { insecure: values.insecure ?? false, credentials, logger });
   return Promise.all(
     images.map(async (i) => {
-      const found = i.ref === ref && i.via === undefined ? await own.then((r) => ('found' in r ? r.found : Promise.reject(r.error))) : await reader.readAttestations(i.ref, { attestationsOnly: true });
+      const reused = i.ref === ref && i.via === undefined;
+      const found = reused ? await own.then((r) => ('found' in r ? r.found : Promise.reject(r.error))) : await reader.readAttestations(i.ref, { attestationsOnly: true });
       return imageSource(i.ref, found, base, i.via);
     }),
   );
