@@ -76,7 +76,7 @@ function withKeyHash(entity: SignedEntity, bundle: Bundle, artifact: Buffer | un
       compareSignature: (s) => original.compareSignature(s),
       compareDigest: (d) => original.compareDigest(d),
       compareSignedDigest: (d) => original.compareSignedDigest(d),
-      verifySignature: (key) => verifyWithKeyHashes(key, signed, Buffer.from(signature)),
+      verifySignature: (key) => verifyWithKeyHashes(key, signed, signature),
     },
   };
 }
