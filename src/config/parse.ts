@@ -1,5 +1,6 @@
 import { ProvenantError } from '../errors.js';
 import { checkConfigMapLimits } from './config-limits.js';
+import { parseDocdbUrl, redactUrlPassword } from './docdb-url.js';
 import { keylessVerifiabilityProblems } from './keyless.js';
 import {
   buildTypes,
@@ -35,8 +36,8 @@ import {
  * Deliberate differences from Tekton Chains (docs/configuration.md):
  * - every invalid value is reported, all at once, in one `CONFIG_INVALID` error; Chains silently
  *   treats an invalid boolean as false;
- * - storage backends Chains has but provenant does not implement (gcs, docdb, grafeas, kafka,
- *   archivista) and KMS schemes it does not implement (azurekms, hashivault) are errors, not
+ * - storage backends Chains has but provenant does not implement (grafeas, kafka), and docdb
+ *   URLs it cannot serve (firestore://, mem://), and KMS schemes it does not implement (azurekms, hashivault) are errors, not
  *   silent no-ops at signing time;
  * - `signer: kms` without `signers.kms.kmsref` is an error at load time, not on every run.
  */
@@ -63,6 +64,7 @@ function raw(ctx: Ctx, key: string): string | undefined {
 export function displayValue(key: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (key === 'signers.kms.auth.token') return '[redacted]';
+  if (key === 'storage.docdb.mongo-server-url' || key === 'storage.docdb.url') return redactUrlPassword(value);
   return value.replace(/(pin-value=)[^&;?]*/gi, '$1[redacted]');
 }
 
@@ -194,6 +196,25 @@ function requiredUrl(ctx: Ctx, key: string, needed: boolean, backend: string): s
   return v;
 }
 
+/** `storage.docdb.*`: the collection URL is checked when set (mongo:// and dynamodb:// only; see docdb-url.ts). */
+function docdb(ctx: Ctx, needed: boolean): Config['storage']['docdb'] {
+  const url = required(ctx, 'storage.docdb.url', needed, 'docdb');
+  if (url !== undefined) {
+    const parsed = parseDocdbUrl(url);
+    if (!parsed.ok) problem(ctx, 'storage.docdb.url', parsed.problem);
+  }
+  const mongoServerUrl = optional(ctx, 'storage.docdb.mongo-server-url');
+  if (mongoServerUrl !== undefined && !/^mongodb(\+srv)?:\/\//.test(mongoServerUrl)) {
+    problem(ctx, 'storage.docdb.mongo-server-url', 'must be a MongoDB connection string (mongodb://… or mongodb+srv://…)');
+  }
+  return {
+    url,
+    mongoServerUrl,
+    mongoServerUrlDir: optional(ctx, 'storage.docdb.mongo-server-url-dir'),
+    mongoServerUrlPath: optional(ctx, 'storage.docdb.mongo-server-url-path'),
+  };
+}
+
 function fulcioProvider(ctx: Ctx): FulcioProviderName | undefined {
   const v = optional(ctx, 'signers.x509.fulcio.provider');
   if (v === undefined) return undefined;
@@ -230,10 +251,6 @@ function kmsAuth(ctx: Ctx): KmsAuthConfig {
 
 /** Keys of Tekton Chains' chains-config that provenant accepts but does not act on. */
 const chainsKeysNotActedOn = [
-  'storage.docdb.url',
-  'storage.docdb.mongo-server-url',
-  'storage.docdb.mongo-server-url-dir',
-  'storage.docdb.mongo-server-url-path',
   'storage.grafeas.projectid',
   'storage.grafeas.noteid',
   'storage.grafeas.notehint',
@@ -279,6 +296,7 @@ export function parseConfig(data: Data): ParsedConfig {
       local: { path: str(ctx, 'storage.local.path', defaultLocalStoragePath) },
       gcs: { bucket: required(ctx, 'storage.gcs.bucket', usesStorage('gcs'), 'gcs') },
       archivista: { url: requiredUrl(ctx, 'storage.archivista.url', usesStorage('archivista'), 'archivista') },
+      docdb: docdb(ctx, usesStorage('docdb')),
     },
     signers: {
       kms: { kmsref: kmsref(ctx, kmsNeeded), auth: kmsAuth(ctx) },

@@ -10,7 +10,7 @@ export type FormatName = (typeof formatNames)[number];
 export const storageNames = ['tekton', 'oci', 'local', 'gcs', 'docdb', 'grafeas', 'kafka', 'archivista'] as const;
 export type StorageName = (typeof storageNames)[number];
 /** The backends provenant implements; the others are accepted by config validation only to report them clearly. */
-export const implementedStorageNames = ['tekton', 'oci', 'local', 'gcs', 'archivista'] as const;
+export const implementedStorageNames = ['tekton', 'oci', 'local', 'gcs', 'archivista', 'docdb'] as const;
 export type ImplementedStorageName = (typeof implementedStorageNames)[number];
 
 /** `signers.x509.fulcio.provider` values (cosign's provider names Chains accepts). */
@@ -75,6 +75,17 @@ export interface Config {
     readonly gcs: { readonly bucket: string | undefined };
     /** `storage.archivista.url`: required when an `archivista` backend is configured. */
     readonly archivista: { readonly url: string | undefined };
+    /**
+     * `storage.docdb.*`: a go-cloud docstore collection URL (required when a `docdb` backend is configured;
+     * validated at load: `mongo://` and `dynamodb://` only, see docs/storage-docdb.md) and where the MongoDB
+     * connection string comes from (`mongo-server-url-path` > `-dir` > `mongo-server-url` > `$MONGO_SERVER_URL`).
+     */
+    readonly docdb: {
+      readonly url: string | undefined;
+      readonly mongoServerUrl: string | undefined;
+      readonly mongoServerUrlDir: string | undefined;
+      readonly mongoServerUrlPath: string | undefined;
+    };
   };
   readonly signers: {
     readonly kms: {

@@ -36,6 +36,8 @@ export interface StorageDeps {
   /** `oci`: RFC 3161 timestamps over `.att` layer bytes, when a timestamp authority is configured. */
   readonly ociTimestamper?: LayerTimestamper | undefined;
   readonly fetch?: typeof fetch;
+  /** `docdb`: the environment `MONGO_SERVER_URL` and AWS credentials come from (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export type StorageFactory = (deps: StorageDeps) => StorageBackend;
@@ -83,6 +85,11 @@ export const storageBackends = {
       (await import('./archivista-storage.js')).createArchivistaStorage({ url, logger: deps.logger, ...(f === undefined ? {} : { fetch: f }), ...(patchAnnotations === undefined ? {} : { patchAnnotations }) }),
     );
   },
+  docdb: (deps) => {
+    setting(deps.config.storage.docdb.url, 'storage.docdb.url', 'docdb');
+    const { docdb } = deps.config.storage;
+    return lazyBackend('docdb', async () => (await import('./docdb-storage.js')).createDocdbStorage({ config: docdb, logger: deps.logger, ...(deps.env === undefined ? {} : { env: deps.env }) }));
+  },
 } satisfies Record<ImplementedStorageName, StorageFactory>;
 
 function setting(value: string | undefined, key: string, backend: string): string {
@@ -99,6 +106,11 @@ function lazyBackend(name: string, load: () => Promise<StorageBackend>): Storage
       loaded ??= load();
       return (await loaded).store(request);
     },
+    close: async () => {
+      const l = loaded;
+      loaded = undefined;
+      if (l !== undefined) await (await l.catch(() => undefined))?.close?.();
+    },
   };
 }
 
@@ -108,7 +120,7 @@ export function isImplementedStorageName(name: string): name is ImplementedStora
 
 /**
  * The backends for a configured list (e.g. `artifacts.taskrun.storage`), in order, duplicates removed.
- * Names Tekton Chains has but provenant does not implement (gcs, docdb, grafeas, kafka, archivista)
+ * Names Tekton Chains has but provenant does not implement (grafeas, kafka)
  * and unknown names throw one `config` `STORAGE_UNSUPPORTED` error naming all of them.
  */
 export function createStorageBackends(names: readonly string[], deps: StorageDeps): StorageBackend[] {

@@ -180,6 +180,7 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
       },
     },
     logger,
+    env: io.env,
     tektonDeferPatch: true,
     ...(names.includes('oci') ? { ociCredentials: await loadDockerCredentials(options.dockerConfig, io.env) } : {}),
     ...(options.tsa ? { ociTimestamper: options.tsa.timestamp } : {}),
@@ -230,6 +231,7 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
     return provenance;
   } finally {
     for (const signer of signers.values()) await signer.close?.();
+    for (const backend of backends.values()) await backend.close?.();
   }
 }
 
