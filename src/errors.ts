@@ -191,6 +191,7 @@ export const errorCodes = {
     'TRACE_LINK_LIMIT',
     'TRACE_POLICY_INVALID',
     'TRACE_SOURCE_INVALID',
+    'TRACE_STORE_UNREADABLE',
     'WORKLOAD_NOT_FOUND',
   ],
   /** Anything thrown that is not a ProvenantError, classified at the worker boundary. */
