@@ -203,7 +203,8 @@ function mongoCollection(ref: MongoCollectionRef, deps: DocdbDeps): DocdbCollect
     if (current?.url !== url) {
       const previous = current;
       const { MongoClient } = await import('mongodb');
-      const options: MongoClientOptions = { serverSelectionTimeoutMS: 10_000, appName: 'provenant', ...deps.mongoOptions };
+      // A bounded wait for an unreachable server (the driver's default is 30 s), unless the URL sets its own.
+      const options: MongoClientOptions = { ...(/[?&]serverSelectionTimeoutMS=/i.test(url) ? {} : { serverSelectionTimeoutMS: 10_000 }), appName: 'provenant', ...deps.mongoOptions };
       let client: MongoClient;
       try {
         client = new MongoClient(url, options);
@@ -365,10 +366,21 @@ function dynamoCollection(ref: DynamoCollectionRef, deps: DocdbDeps): DocdbColle
   let described: Promise<void> | undefined;
   const sdk = () => import('@aws-sdk/client-dynamodb');
   const open = async (): Promise<DynamoDBClient> => {
+    const env = deps.env ?? process.env;
+    const accessKeyId = env['AWS_ACCESS_KEY_ID'];
+    const secretAccessKey = env['AWS_SECRET_ACCESS_KEY'];
+    const sessionToken = env['AWS_SESSION_TOKEN'];
+    // Keys from the given environment (the CLI's); otherwise the SDK's default chain (IRSA, instance role …).
+    const credentials =
+      accessKeyId !== undefined && accessKeyId !== '' && secretAccessKey !== undefined && secretAccessKey !== ''
+        ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken === undefined || sessionToken === '' ? {} : { sessionToken }) } }
+        : {};
+    const region = ref.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
     client ??= sdk().then(
       ({ DynamoDBClient }) =>
         new DynamoDBClient({
-          ...(ref.region === undefined ? {} : { region: ref.region }),
+          ...credentials,
+          ...(region === undefined ? {} : { region }),
           ...(ref.endpoint === undefined ? {} : { endpoint: ref.endpoint }),
           ...(ref.profile === undefined ? {} : { profile: ref.profile }),
           ...(ref.fips ? { useFipsEndpoint: true } : {}),
