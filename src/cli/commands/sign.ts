@@ -48,6 +48,8 @@ Prints the provenance Sigstore bundle (v0.3, DSSE) as JSON. Storage locations ar
                            oci     attestation next to each image subject (storage.oci.* config keys)
                            tekton  the run file with Chains' annotations added (see --run-out)
                            local   a directory (--local-dir, else storage.local.path)
+                           gcs, archivista, docdb  as the controller does (storage.gcs.*, storage.archivista.url,
+                                   storage.docdb.* config keys)
                          TaskRuns also get a simple-signing image signature per image result when
                          artifacts.oci.signer is not "none", stored in the listed backends that
                          artifacts.oci.storage names (default: oci).
