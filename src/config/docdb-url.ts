@@ -13,8 +13,10 @@
  *   (awsdynamodb/v2): the partition key is looked up, case-sensitively, in the encoded item, so only
  *   `Name` works; a sort key would make Chains' own Get fail, so it is refused.
  *
- * Refused, each with its reason (docs/storage-docdb.md): `firestore://` (the Firestore gRPC API cannot be
- * exercised against a protocol stand-in here yet, so provenant does not claim it), `mem://` (go-cloud's
+ * - `firestore://projects/<p>/databases/<d>/documents/<collection>?name_field=name` (gcpfirestore): the
+ *   document's name is `<collection>/<Name>`; `Name` stays among the fields unless spelled `Name` exactly.
+ *
+ * Refused, each with its reason (docs/storage-docdb.md): `mem://` (go-cloud's
  * in-process collection: attestations vanish on restart while the run stays marked signed), and any
  * other scheme go-cloud does not register.
  */
@@ -41,16 +43,25 @@ export interface DynamoCollectionRef {
   readonly revisionField: string | undefined;
 }
 
-export type DocdbCollectionRef = MongoCollectionRef | DynamoCollectionRef;
+export interface FirestoreCollectionRef {
+  readonly scheme: 'firestore';
+  /** `projects/<project>/databases/<database>` */
+  readonly database: string;
+  /** `projects/<project>/databases/<database>/documents/<collection path>` */
+  readonly collection: string;
+  /** The `name_field` exactly as written: decides whether `Name` is also kept among the fields. */
+  readonly nameField: string;
+  readonly revisionField: string | undefined;
+}
+
+export type DocdbCollectionRef = MongoCollectionRef | DynamoCollectionRef | FirestoreCollectionRef;
 
 /** The fields of Chains' `SignedDocument`, in declaration order. */
 export const signedDocumentFields = ['Signed', 'Signature', 'Cert', 'Chain', 'Object', 'Name'] as const;
 
-export const docdbSupportedSchemes = ['mongo', 'dynamodb'] as const;
+export const docdbSupportedSchemes = ['mongo', 'dynamodb', 'firestore'] as const;
 
 const refusedSchemes: Readonly<Record<string, string>> = {
-  firestore:
-    'firestore:// is refused: provenant has no Firestore client tested against the Firestore protocol; use mongo:// or dynamodb:// (docs/storage-docdb.md)',
   mem: 'mem:// is refused: go-cloud\'s in-memory collection loses every attestation on restart while the run stays marked signed; use the "local" backend for a throwaway store',
 };
 
@@ -68,7 +79,7 @@ export function parseDocdbUrl(value: string): { readonly ok: true; readonly ref:
   const refused = refusedSchemes[scheme];
   if (refused !== undefined) return fail(refused);
   if (!(docdbSupportedSchemes as readonly string[]).includes(scheme)) {
-    return fail(`scheme "${scheme}://" is not a go-cloud docstore that provenant supports; use mongo:// or dynamodb://`);
+    return fail(`scheme "${scheme}://" is not a go-cloud docstore that provenant supports; use mongo://, dynamodb:// or firestore://`);
   }
   let u: URL;
   try {
@@ -80,6 +91,23 @@ export function parseDocdbUrl(value: string): { readonly ok: true; readonly ref:
   const q = u.searchParams;
   const known = (names: readonly string[]): string | undefined => [...q.keys()].find((k) => !names.includes(k));
   const host = decodeURIComponent(u.host);
+  if (scheme === 'firestore') {
+    const extra = known(['name_field', 'revision_field']);
+    if (extra !== undefined) return fail(`invalid query parameter "${extra}" (firestore:// takes name_field and revision_field)`);
+    const collection = `${host}${decodeURIComponent(u.pathname)}`.replace(/\/+$/, '');
+    // gocloud.dev/docstore/gcpfirestore: projects/<p>/databases/<d>/documents/<collection path> (odd segment count).
+    const m = /^(projects\/[^/]+\/databases\/[^/]+)\/documents\/([^/]+(?:\/[^/]+\/[^/]+)*)$/.exec(collection);
+    if (m === null) return fail('firestore:// must be firestore://projects/<project>/databases/<database>/documents/<collection>?name_field=name');
+    const nameField = q.get('name_field') ?? '';
+    if (nameField.toLowerCase() !== 'name') {
+      return fail('firestore:// needs name_field=name: Tekton Chains keys each document by its Name field');
+    }
+    const revisionField = q.get('revision_field') ?? undefined;
+    if (revisionField !== undefined && signedDocumentFields.some((f) => f.toLowerCase() === revisionField.toLowerCase())) {
+      return fail(`revision_field "${revisionField}" would overwrite a field of the stored document`);
+    }
+    return { ok: true, ref: { scheme: 'firestore', database: m[1] ?? '', collection, nameField, revisionField } };
+  }
   if (scheme === 'mongo') {
     const extra = known(['id_field', 'revision_field']);
     if (extra !== undefined) return fail(`invalid query parameter "${extra}" (mongo:// takes id_field and revision_field)`);

@@ -18,19 +18,23 @@
  * - `dynamodb://table?partition_key=Name` (awsdynamodb/v2): an item `{Name: S, Signed: B, Signature: S,
  *   Cert: S, Chain: S, Object: M}` where an empty string is `NULL: true`, numbers are `N` (no exponent),
  *   lists `L`, maps `M`. Written with PutItem (no condition), read with GetItem.
+ * - `firestore://projects/p/databases/d/documents/coll?name_field=name` (gcpfirestore): document
+ *   `<coll>/<Name>` with fields `Signed` (bytes), strings ("" kept), `Object` (map; numbers doubles), and `Name`
+ *   unless `name_field` is spelled exactly `Name`. Written with Commit (one update write, no precondition)
+ *   through the GAPIC client (the high-level SDK would write integers), read with BatchGetDocuments.
  *
  * The MongoDB connection string is Chains' `MONGO_SERVER_URL`, resolved in Chains' order: the file at
  * `storage.docdb.mongo-server-url-path`, the file `MONGO_SERVER_URL` in `storage.docdb.mongo-server-url-dir`,
  * `storage.docdb.mongo-server-url`, then the environment. The file is re-read before each store: a rotated
  * Secret takes effect on the next run (Chains watches it with fsnotify). It is never logged.
  *
- * SDKs (`mongodb`, `@aws-sdk/client-dynamodb`) are imported on first use.
+ * SDKs (`mongodb`, `@aws-sdk/client-dynamodb`, `@google-cloud/firestore`) are imported on first use.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AttributeValue, DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { MongoClient, MongoClientOptions } from 'mongodb';
-import { parseDocdbUrl, type Config, type DocdbCollectionRef, type DynamoCollectionRef, type MongoCollectionRef } from '../config/index.js';
+import { parseDocdbUrl, type Config, type DocdbCollectionRef, type DynamoCollectionRef, type FirestoreCollectionRef, type MongoCollectionRef } from '../config/index.js';
 import { ProvenantError, isProvenantError, type StorageErrorCode } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { formatRunKey } from '../tekton/run-key.js';
@@ -56,6 +60,8 @@ export interface DocdbDeps {
   readonly mongoOptions?: MongoClientOptions;
   /** Extra DynamoDB client options (tests: credentials). */
   readonly dynamoOptions?: DynamoDBClientConfig;
+  /** google-gax call options for Firestore RPCs (tests: no retries). */
+  readonly firestoreCallOptions?: Record<string, unknown>;
 }
 
 /** A docstore collection holding SignedDocuments. */
@@ -451,6 +457,161 @@ function dynamoCollection(ref: DynamoCollectionRef, deps: DocdbDeps): DocdbColle
   };
 }
 
+// -------------------------------------------------------------------------------------------- Firestore
+
+/** A Firestore `Value` (the GAPIC client's plain-object form). */
+export type FirestoreValue = Record<string, unknown>;
+
+/** A JSON value as gcpfirestore encodes Go's json.Unmarshal output (every number a double; "" kept). */
+export function toFirestoreValue(v: unknown): FirestoreValue {
+  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { doubleValue: v };
+  if (typeof v === 'boolean') return { booleanValue: v };
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return { bytesValue: Buffer.from(v) };
+  if (Array.isArray(v)) return { arrayValue: { values: v.map(toFirestoreValue) } };
+  return { mapValue: { fields: Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, toFirestoreValue(x)])) } };
+}
+
+export function fromFirestoreValue(v: FirestoreValue | undefined | null): unknown {
+  if (v === undefined || v === null) return null;
+  const kind = typeof v['valueType'] === 'string' ? (v['valueType'] as string) : Object.keys(v).find((k) => k.endsWith('Value') && v[k] !== undefined && v[k] !== null);
+  const x = kind === undefined ? undefined : v[kind];
+  switch (kind) {
+    case 'stringValue':
+      return x;
+    case 'doubleValue':
+      return Number(x);
+    case 'integerValue':
+      return Number(x);
+    case 'booleanValue':
+      return x === true;
+    case 'bytesValue':
+      return Buffer.from(x as Uint8Array);
+    case 'arrayValue':
+      return ((x as { values?: FirestoreValue[] } | null)?.values ?? []).map(fromFirestoreValue);
+    case 'mapValue':
+      return Object.fromEntries(Object.entries((x as { fields?: Record<string, FirestoreValue> } | null)?.fields ?? {}).map(([k, y]) => [k, fromFirestoreValue(y)]));
+    default:
+      return null;
+  }
+}
+
+/** The fields gcpfirestore writes for a SignedDocument (the key field removed by its URL spelling). */
+export function firestoreFields(doc: SignedDocument, nameField: string): Record<string, FirestoreValue> {
+  const fields: Record<string, FirestoreValue> = {
+    Signed: { bytesValue: doc.Signed },
+    Signature: toFirestoreValue(doc.Signature),
+    Cert: toFirestoreValue(doc.Cert),
+    Chain: toFirestoreValue(doc.Chain),
+    Object: toFirestoreValue(doc.Object),
+    Name: toFirestoreValue(doc.Name),
+  };
+  delete fields[nameField];
+  return fields;
+}
+
+function classifyGrpc(err: unknown): { kind: 'transient' | 'permanent' | 'config'; code: StorageErrorCode } {
+  const code = (err as { code?: unknown }).code;
+  if (code === 7 || code === 16) return { kind: 'config', code: 'DOCDB_ACCESS_DENIED' };
+  if (code === 5) return { kind: 'config', code: 'DOCDB_COLLECTION_NOT_FOUND' };
+  if (code === 14 || code === 4 || code === 8 || code === 10 || code === 13 || code === 1 || typeof code !== 'number') return { kind: 'transient', code: 'DOCDB_UNAVAILABLE' };
+  return { kind: 'permanent', code: 'DOCDB_REJECTED' };
+}
+
+function firestoreFailure(err: unknown, what: string, location: string, extra: Record<string, unknown> = {}): ProvenantError {
+  if (isProvenantError(err)) return err;
+  const c = classifyGrpc(err);
+  const code = (err as { code?: unknown }).code;
+  return docdbError(c.kind, c.code, `docdb storage: cannot ${what} ${location}`, {
+    ...extra,
+    collection: location,
+    ...(typeof code === 'number' ? { grpcStatus: code } : {}),
+    hint: c.kind === 'config' ? 'grant the controller roles/datastore.user on the project' : 'retried',
+  });
+}
+
+interface FirestoreGapic {
+  commit(request: Record<string, unknown>, options?: Record<string, unknown>): Promise<unknown>;
+  batchGetDocuments(request: Record<string, unknown>, options?: Record<string, unknown>): AsyncIterable<{ found?: { name?: string; fields?: Record<string, FirestoreValue> } | null }> & { on(event: string, fn: (...a: unknown[]) => void): unknown };
+  runQuery(request: Record<string, unknown>, options?: Record<string, unknown>): AsyncIterable<{ document?: { name?: string; fields?: Record<string, FirestoreValue> } | null }>;
+  close(): Promise<void>;
+}
+
+function firestoreCollection(ref: FirestoreCollectionRef, deps: DocdbDeps): DocdbCollection {
+  const location = `firestore://${ref.collection}`;
+  let client: Promise<FirestoreGapic> | undefined;
+  const open = (): Promise<FirestoreGapic> =>
+    (client ??= (async () => {
+      const env = deps.env ?? process.env;
+      const { v1 } = (await import('@google-cloud/firestore')) as unknown as { v1: { FirestoreClient: new (o: Record<string, unknown>) => FirestoreGapic } };
+      // FIRESTORE_EMULATOR_HOST (as go-cloud and the Firestore SDKs): plaintext gRPC, no credentials.
+      const emulator = env['FIRESTORE_EMULATOR_HOST'];
+      if (emulator !== undefined && emulator !== '') {
+        const { credentials } = await import('@grpc/grpc-js');
+        const at = emulator.lastIndexOf(':');
+        return new v1.FirestoreClient({ apiEndpoint: emulator.slice(0, at), port: Number(emulator.slice(at + 1)), sslCreds: credentials.createInsecure() });
+      }
+      return new v1.FirestoreClient({});
+    })());
+  const nameOf = (key: string): string => `${ref.collection}/${key}`;
+  const decode = (d: { name?: string; fields?: Record<string, FirestoreValue> }): SignedDocument => {
+    const f = d.fields ?? {};
+    const s = (k: string): string => {
+      const v = fromFirestoreValue(f[k]);
+      return typeof v === 'string' ? v : '';
+    };
+    const signed = fromFirestoreValue(f['Signed']);
+    const name = d.name ?? '';
+    return { Signed: Buffer.isBuffer(signed) ? signed : Buffer.alloc(0), Signature: s('Signature'), Cert: s('Cert'), Chain: s('Chain'), Object: fromFirestoreValue(f['Object']), Name: name.slice(name.lastIndexOf('/') + 1) };
+  };
+  return {
+    location,
+    async put(doc) {
+      const c = await open();
+      try {
+        // gcpfirestore's Put: one update write, the whole document, no precondition.
+        await c.commit({ database: ref.database, writes: [{ update: { name: nameOf(doc.Name), fields: firestoreFields(doc, ref.nameField) } }] }, deps.firestoreCallOptions);
+      } catch (err) {
+        throw firestoreFailure(err, 'write to', location, { name: doc.Name });
+      }
+    },
+    async get(name) {
+      const c = await open();
+      try {
+        for await (const r of c.batchGetDocuments({ database: ref.database, documents: [nameOf(name)] }, deps.firestoreCallOptions)) {
+          if (r.found !== undefined && r.found !== null) return decode(r.found);
+        }
+        return undefined;
+      } catch (err) {
+        throw firestoreFailure(err, 'read from', location, { name });
+      }
+    },
+    async about(digest, maxScanned = 1000) {
+      const c = await open();
+      const want = `sha256:${digest.replace(/^sha256:/, '')}`;
+      const slash = ref.collection.lastIndexOf('/');
+      const out: SignedDocument[] = [];
+      try {
+        // Firestore cannot filter on a field inside array elements: read (at most maxScanned) and match here.
+        for await (const r of c.runQuery({ parent: ref.collection.slice(0, slash), structuredQuery: { from: [{ collectionId: ref.collection.slice(slash + 1) }], limit: { value: maxScanned } } }, deps.firestoreCallOptions)) {
+          if (r.document === undefined || r.document === null) continue;
+          const doc = decode(r.document);
+          if (documentDigests(doc).includes(want)) out.push(doc);
+        }
+      } catch (err) {
+        throw firestoreFailure(err, 'query', location);
+      }
+      return out;
+    },
+    async close() {
+      const c = client;
+      client = undefined;
+      if (c !== undefined) await (await c).close();
+    },
+  };
+}
+
 /** `sha256:<hex>` digests a stored document is about (statement subjects, or the signed image). */
 export function documentDigests(doc: SignedDocument): string[] {
   const o = doc.Object as { subject?: { digest?: { sha256?: unknown } }[]; critical?: { image?: Record<string, unknown> } } | null;
@@ -470,7 +631,9 @@ export function openDocdbCollection(deps: DocdbDeps): DocdbCollection {
     throw docdbError('config', 'STORAGE_DEPENDENCY_MISSING', 'docdb storage needs a valid storage.docdb.url', { key: 'storage.docdb.url', ...(parsed === undefined || parsed.ok ? {} : { problem: parsed.problem }) });
   }
   const ref: DocdbCollectionRef = parsed.ref;
-  return ref.scheme === 'mongo' ? mongoCollection(ref, deps) : dynamoCollection(ref, deps);
+  if (ref.scheme === 'mongo') return mongoCollection(ref, deps);
+  if (ref.scheme === 'firestore') return firestoreCollection(ref, deps);
+  return dynamoCollection(ref, deps);
 }
 
 export function createDocdbStorage(deps: DocdbDeps): StorageBackend & { close(): Promise<void> } {

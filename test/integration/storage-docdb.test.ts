@@ -22,6 +22,7 @@ import { verifyBundle } from '../../src/verify/index.js';
 import { artifactsFromAnnotations } from '../../src/verify/inspect-attestation.js';
 import { runCaptured } from '../support/cli.js';
 import { startDynamoServer, type DynamoTestServer } from '../support/dynamodb-server.js';
+import { startFirestoreServer, type FirestoreTestServer } from '../support/firestore-server.js';
 import { startMongoServer, type MongoTestServer } from '../support/mongo-server.js';
 
 const PASSWORD = 'mongo-pw-do-not-log-7f3a';
@@ -34,6 +35,7 @@ const signer: Signer = { sign: async (data: Buffer) => ({ signature: nodeSign('s
 
 let mongo: MongoTestServer;
 let dynamo: DynamoTestServer;
+let firestore: FirestoreTestServer;
 let dir: string;
 let provenance: StoreRequest;
 let imageSig: StoreRequest;
@@ -58,7 +60,7 @@ const taskRun = {
 };
 
 beforeAll(async () => {
-  [mongo, dynamo] = await Promise.all([startMongoServer({ users: { chains: PASSWORD } }), startDynamoServer()]);
+  [mongo, dynamo, firestore] = await Promise.all([startMongoServer({ users: { chains: PASSWORD } }), startDynamoServer(), startFirestoreServer()]);
   dir = await mkdtemp(path.join(tmpdir(), 'provenant-docdb-'));
   await writeFile(file('mongo-url'), `${mongoUrl()}\n`);
   const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', subject: [{ name: 'registry.invalid/app', digest: { sha256: digest } }], predicate: { n: 3, f: 0.5, e: '' } }));
@@ -70,7 +72,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([mongo?.stop(), dynamo?.stop()]);
+  await Promise.all([mongo?.stop(), dynamo?.stop(), firestore?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -229,6 +231,55 @@ describe('dynamodb:// with @aws-sdk/client-dynamodb against a JSON 1.0 stand-in'
     expect(JSON.stringify({ m: (e2 as Error).message, c: isProvenantError(e2) ? e2.context : {} })).not.toContain(env.AWS_SECRET_ACCESS_KEY);
     await flaky.store(provenance); // retried later: stored
     expect(dynamo.items('flaky').size).toBe(1);
+  });
+});
+
+describe("firestore:// with @google-cloud/firestore's GAPIC client against a Firestore v1 gRPC stand-in", () => {
+  // Chains' documented example URL: name_field=name (lowercase), so Name also stays among the fields.
+  const url = 'firestore://projects/chains-project/databases/(default)/documents/signed?name_field=name';
+  const collection = 'projects/chains-project/databases/(default)/documents/signed';
+
+  it('commits gcpfirestore\'s document (name <collection>/<Name>, Signed bytes, "" kept, numbers doubles) idempotently, reads it back', async () => {
+    const env = { FIRESTORE_EMULATOR_HOST: firestore.host };
+    const config = docdbConfig(url);
+    const backend = createDocdbStorage({ config: config.storage.docdb, logger: createSilentLogger(), env });
+    await backend.store(provenance);
+    await backend.store(provenance);
+    await backend.store(imageSig);
+    await backend.close();
+    expect(firestore.calls.map((c) => c.method)).toEqual(['Commit', 'Commit', 'Commit']);
+    const commit = firestore.calls[0]?.request as { database: string; writes: Array<Record<string, unknown>> };
+    expect(commit.database).toBe('projects/chains-project/databases/(default)');
+    expect(Object.keys(commit.writes[0] ?? {}).filter((k) => (commit.writes[0] ?? {})[k] !== undefined && (commit.writes[0] ?? {})[k] !== null).sort()).toEqual(['operation', 'update']);
+    expect([...firestore.documents.keys()].sort()).toEqual([`${collection}/${digest.slice(0, 12)}`, `${collection}/${provenance.artifact.shortKey}`].sort());
+    const fields = firestore.documents.get(`${collection}/${provenance.artifact.shortKey}`)!.fields;
+    expect(Object.keys(fields).sort()).toEqual(['Cert', 'Chain', 'Name', 'Object', 'Signature', 'Signed']);
+    expect(Buffer.from(fields['Signed']?.['bytesValue'] as Uint8Array).equals(Buffer.from(provenance.payload))).toBe(true);
+    expect(fields['Cert']?.['stringValue']).toBe('');
+    expect(fields['Name']?.['stringValue']).toBe(provenance.artifact.shortKey);
+    const predicate = ((fields['Object']?.['mapValue'] as { fields: Record<string, { mapValue: { fields: Record<string, Record<string, unknown>> } }> }).fields['predicate']?.mapValue.fields) ?? {};
+    expect([predicate['n']?.['doubleValue'], predicate['f']?.['doubleValue'], predicate['e']?.['stringValue']]).toEqual([3, 0.5, '']);
+
+    const reader = openDocdbCollection({ config: config.storage.docdb, logger: createSilentLogger(), env });
+    const doc = await reader.get(provenance.artifact.shortKey);
+    expect(doc?.Signed.equals(Buffer.from(provenance.payload))).toBe(true);
+    expect(doc?.Signature).toBe(annotationsForStorage(provenance)[`chains.tekton.dev/signature-${provenance.artifact.shortKey}`]);
+    expect(await reader.get('nope')).toBeUndefined();
+    expect((await reader.about(`sha256:${digest}`)).map((d) => d.Name).sort()).toEqual([digest.slice(0, 12), provenance.artifact.shortKey].sort());
+    await reader.close();
+  });
+
+  it('UNAVAILABLE is transient DOCDB_UNAVAILABLE; PERMISSION_DENIED is config DOCDB_ACCESS_DENIED', async () => {
+    const backend = createDocdbStorage({ config: docdbConfig(url).storage.docdb, logger: createSilentLogger(), env: { FIRESTORE_EMULATOR_HOST: firestore.host }, firestoreCallOptions: { maxRetries: 0 } });
+    const grpcStatus = { UNAVAILABLE: 14, PERMISSION_DENIED: 7 };
+    firestore.failNext(grpcStatus.UNAVAILABLE, 1);
+    const e1 = await backend.store(provenance).catch((e: unknown) => e);
+    firestore.failNext(grpcStatus.PERMISSION_DENIED, 1);
+    const e2 = await backend.store(provenance).catch((e: unknown) => e);
+    firestore.failNext(grpcStatus.PERMISSION_DENIED, 0);
+    await backend.close();
+    expect(isProvenantError(e1) ? [e1.kind, e1.code] : e1).toEqual(['transient', 'DOCDB_UNAVAILABLE']);
+    expect(isProvenantError(e2) ? [e2.kind, e2.code] : e2).toEqual(['config', 'DOCDB_ACCESS_DENIED']);
   });
 });
 

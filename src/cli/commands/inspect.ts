@@ -36,9 +36,9 @@ OCI registry of each image subject (best effort; unreachable registries are note
   --local-dir DIR        also read the local storage backend's directory
   --gcs-bucket BUCKET    also read the gcs backend's objects (Application Default Credentials)
   --archivista-url URL   also read the envelopes whose gitoids the archivista backend recorded on the run
-  --docdb-url URL        also read the documents the docdb backend stored (mongo://db/coll?id_field=Name or
-                         dynamodb://table?partition_key=Name; MongoDB URL from $MONGO_SERVER_URL_PATH or
-                         $MONGO_SERVER_URL)
+  --docdb-url URL        also read the documents the docdb backend stored (mongo://db/coll?id_field=Name,
+                         dynamodb://table?partition_key=Name or firestore://projects/…/documents/coll?name_field=name;
+                         MongoDB URL from $MONGO_SERVER_URL_PATH or $MONGO_SERVER_URL)
   --docker-config FILE   registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)
   --insecure             plain HTTP / unverified TLS to the registry
   --skip-oci             do not contact registries

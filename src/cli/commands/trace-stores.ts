@@ -13,7 +13,7 @@
  *   digests and the simple-signing payload's image digest, then reads the matching artifacts' objects.
  * - archivista: asks its GraphQL API for the envelopes with that subject digest, downloads each.
  * - docdb: queries the collection (MongoDB: `Object.subject.digest.sha256` / the signed image digest;
- *   DynamoDB: a bounded scan).
+ *   DynamoDB and Firestore: a bounded scan).
  */
 import type { SerializedBundle, SerializedEnvelope } from '@sigstore/bundle';
 import { ProvenantError, errorMessage, isProvenantError } from '../../errors.js';
@@ -165,7 +165,7 @@ export const traceStores = {
   },
   docdb: {
     flag: 'docdb-url',
-    help: 'also query the docdb collection at URL (mongo://…, dynamodb://…; $MONGO_SERVER_URL[_PATH])',
+    help: 'also query the docdb collection at URL (mongo://, dynamodb://, firestore://; $MONGO_SERVER_URL[_PATH])',
     open: (url, deps) => docdbEvidence(url, deps),
   },
 } as const satisfies Partial<Record<StoreEvidenceSource, TraceStoreReader>>;

@@ -39,8 +39,20 @@ describe('storage.docdb.url (go-cloud docstore URLs)', () => {
     });
   });
 
+  it("firestore://projects/<p>/databases/<d>/documents/<collection>?name_field=name (Chains' documented example)", () => {
+    expect(parseDocdbUrl('firestore://projects/p/databases/(default)/documents/c?name_field=name')).toEqual({
+      ok: true,
+      ref: { scheme: 'firestore', database: 'projects/p/databases/(default)', collection: 'projects/p/databases/(default)/documents/c', nameField: 'name', revisionField: undefined },
+    });
+    expect(parseDocdbUrl('firestore://projects/p/databases/db2/documents/a/b/c?name_field=Name')).toMatchObject({ ok: true, ref: { collection: 'projects/p/databases/db2/documents/a/b/c' } });
+  });
+
   it.each([
-    ['firestore://projects/p/databases/(default)/documents/c?name_field=name', 'firestore'],
+    ['firestore://projects/p/databases/(default)/documents/c', 'name_field'],
+    ['firestore://projects/p/databases/(default)/documents/c?name_field=id', 'name_field'],
+    ['firestore://projects/p/documents/c?name_field=name', 'firestore://projects/<project>'],
+    ['firestore://projects/p/databases/(default)/documents/a/b?name_field=name', 'firestore://projects/<project>'],
+    ['firestore://projects/p/databases/(default)/documents/c?name_field=name&x=1', 'invalid query parameter'],
     ['mem://collection/_id', 'mem'],
     ['s3://bucket', 'scheme'],
     ['mongo://chains/signed', 'id_field'],
