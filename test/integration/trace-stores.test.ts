@@ -113,4 +113,13 @@ describe('trace reads the gcs, archivista and docdb stores', () => {
     const bad = await runCaptured(['trace', `${repo}/c@sha256:${hex.c}`, '--key', path.join(dir, 'pub.pem'), '--docdb-url', 'mem://x/y']);
     expect(bad.code).toBe(2);
   });
+
+  it('a store that does not answer fails the trace with its code (transient: exit 1)', async () => {
+    const r = await runCaptured(
+      ['trace', `${repo}/c@sha256:${hex.c}`, '--attestations', path.join(dir, 'offline'), '--key', path.join(dir, 'pub.pem'), '--docdb-url', 'mongo://chains/signed?id_field=Name'],
+      { env: { HOME: '/nonexistent', MONGO_SERVER_URL: 'mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=200' }, cwd: dir },
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('DOCDB_UNAVAILABLE');
+  });
 });
