@@ -17,6 +17,7 @@ export const lightEntryPoints = new Set([
   'storage/oci/index', // the OCI reader/writer without the storage registry
   'storage/gcs-storage', // `inspect --gcs-bucket` reads one backend (its SDK is itself a dynamic import)
   'storage/archivista-storage', // `inspect --archivista-url`, likewise
+  'storage/grafeas-storage', // `inspect --grafeas-project`, likewise
 ]);
 
 /** The room of an absolute path under src/, or undefined for files directly under src/ (or outside). */
