@@ -275,7 +275,20 @@ export async function createGrafeasClient(server: string, extra: GrafeasClientOp
   }
   const { GrafeasClient } = await import('@google-cloud/grafeas');
   type Options = ConstructorParameters<typeof GrafeasClient>[0];
-  return new GrafeasClient({ ...options, ...extra } as Options) as unknown as GrafeasApi;
+  const client = new GrafeasClient({ ...options, ...extra } as Options);
+  if (options['sslCreds'] === undefined && extra['sslCreds'] === undefined) {
+    // Without credentials the SDK's lazily built stub rejects once per method, and the promises of the
+    // methods not being called are left unhandled (a process crash): find the credentials first.
+    try {
+      await client.auth.getClient();
+    } catch {
+      await client.close().catch(() => undefined);
+      throw new ProvenantError('config', 'GRAFEAS_ACCESS_DENIED', `grafeas storage: no Google credentials for ${server}`, {
+        context: { server, hint: 'provide Application Default Credentials (Workload Identity, GOOGLE_APPLICATION_CREDENTIALS), or use http:// for a Grafeas server without authentication' },
+      });
+    }
+  }
+  return client as unknown as GrafeasApi;
 }
 
 const grpcStatus = { NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, INVALID_ARGUMENT: 3, FAILED_PRECONDITION: 9, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, UNAUTHENTICATED: 16 } as const;
@@ -342,7 +355,11 @@ export function createGrafeasStorage(deps: GrafeasStorageDeps): StorageBackend {
         deps.logger.info(ctx, 'grafeas: no artifact subjects, no occurrences');
         return { backend: 'grafeas', locations: [] };
       }
-      client ??= createGrafeasClient(deps.config.server, deps.clientOptions);
+      // A failed start (no credentials yet) is not remembered: the next store tries again.
+      client ??= createGrafeasClient(deps.config.server, deps.clientOptions).catch((err: unknown) => {
+        client = undefined;
+        throw err;
+      });
       const c = await client;
       if (!notes.has(noteName)) {
         try {

@@ -247,4 +247,19 @@ describe('grafeas storage: retries and failures', () => {
     expect([rejected.kind, rejected.code, isRetryable(rejected)]).toEqual(['permanent', 'GRAFEAS_REJECTED', false]);
     expect(await rejection(storage.store({ ...request, payload: new TextEncoder().encode('not json') }))).toMatchObject({ kind: 'permanent', code: 'GRAFEAS_PAYLOAD_INVALID' });
   });
+
+  it('https without Google credentials → config GRAFEAS_ACCESS_DENIED before any call (no unhandled SDK rejection)', async () => {
+    const saved = { detection: process.env['METADATA_SERVER_DETECTION'], adc: process.env['GOOGLE_APPLICATION_CREDENTIALS'] };
+    process.env['METADATA_SERVER_DETECTION'] = 'none';
+    delete process.env['GOOGLE_APPLICATION_CREDENTIALS'];
+    try {
+      const storage = createGrafeasStorage({ config: { projectId: project, noteId: undefined, noteHint: 'h', server: 'https://127.0.0.1:9' }, logger: createSilentLogger() });
+      const request = { run, artifact: { type: 'image-signature' as const, shortKey: 'k', subjects: plan[0]!.subjects.slice(0, 1) }, payload: new TextEncoder().encode('{}'), bundle: { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } }, messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: '' }, signature: 'c2ln' } } as never };
+      expect(await rejection(storage.store(request))).toMatchObject({ kind: 'config', code: 'GRAFEAS_ACCESS_DENIED' });
+    } finally {
+      if (saved.detection === undefined) delete process.env['METADATA_SERVER_DETECTION'];
+      else process.env['METADATA_SERVER_DETECTION'] = saved.detection;
+      if (saved.adc !== undefined) process.env['GOOGLE_APPLICATION_CREDENTIALS'] = saved.adc;
+    }
+  });
 });
