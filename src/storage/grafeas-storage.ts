@@ -331,11 +331,39 @@ function occurrenceKey(o: Record<string, unknown>): string {
 }
 
 async function listNote(client: GrafeasApi, noteName: string, uris: readonly string[], timeout: number): Promise<Array<Record<string, unknown>>> {
-  if (uris.length === 0) return [];
-  const [occurrences] = await client.listNoteOccurrences({ name: noteName, filter: grafeasUriFilter(uris) }, { timeout });
-  // The filter is the server's to honour; a server that ignores it must not make us skip writes.
-  const wanted = new Set(uris);
-  return occurrences.filter((o) => wanted.has(strOf(o['resourceUri'])));
+  const out: Array<Record<string, unknown>> = [];
+  // Chains sends one filter for all URIs; chunks keep a run with many subjects under filter-length limits.
+  for (let i = 0; i < uris.length; i += filterChunk) {
+    const chunk = uris.slice(i, i + filterChunk);
+    const [occurrences] = await client.listNoteOccurrences({ name: noteName, filter: grafeasUriFilter(chunk) }, { timeout });
+    // The filter is the server's to honour; a server that ignores it must not make us skip writes.
+    const wanted = new Set(chunk);
+    out.push(...occurrences.filter((o) => wanted.has(strOf(o['resourceUri']))));
+  }
+  return out;
+}
+
+const filterChunk = 50;
+const writeConcurrency = 8;
+
+/** `fn` over `items` with at most `limit` in flight; results in order; the first failure rejects. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 export function createGrafeasStorage(deps: GrafeasStorageDeps): StorageBackend {
@@ -377,23 +405,21 @@ export function createGrafeasStorage(deps: GrafeasStorageDeps): StorageBackend {
         throw grafeasError(err, `cannot list the occurrences of ${noteName}`, ctx);
       }
       const byKey = new Map(existing.map((o) => [occurrenceKey(o), strOf(o['name'])]));
-      const names = await Promise.all(
-        writes.occurrences.map(async ({ occurrence }) => {
-          const have = byKey.get(occurrenceKey(occurrence));
-          if (have !== undefined) return have;
-          try {
-            const [created] = await c.createOccurrence({ parent: project, occurrence }, { timeout });
-            return strOf(created['name']);
-          } catch (err) {
-            // The note was deleted behind our back: forget it, so the retry creates it again.
-            if (codeOf(err) === grpcStatus.NOT_FOUND) {
-              notes.delete(noteName);
-              throw new ProvenantError('transient', 'GRAFEAS_UNAVAILABLE', `grafeas storage: note ${noteName} vanished`, { context: ctx });
-            }
-            throw grafeasError(err, `cannot create an occurrence of ${noteName}`, { ...ctx, resourceUri: occurrence['resourceUri'] });
+      const names = await mapLimited(writes.occurrences, writeConcurrency, async ({ occurrence }) => {
+        const have = byKey.get(occurrenceKey(occurrence));
+        if (have !== undefined) return have;
+        try {
+          const [created] = await c.createOccurrence({ parent: project, occurrence }, { timeout });
+          return strOf(created['name']);
+        } catch (err) {
+          // The note was deleted behind our back: forget it, so the retry creates it again.
+          if (codeOf(err) === grpcStatus.NOT_FOUND) {
+            notes.delete(noteName);
+            throw new ProvenantError('transient', 'GRAFEAS_UNAVAILABLE', `grafeas storage: note ${noteName} vanished`, { context: ctx });
           }
-        }),
-      );
+          throw grafeasError(err, `cannot create an occurrence of ${noteName}`, { ...ctx, resourceUri: occurrence['resourceUri'] });
+        }
+      });
       deps.logger.debug({ ...ctx, occurrences: names, reused: existing.length }, 'stored in grafeas');
       return { backend: 'grafeas', locations: names.map((n) => `grafeas:${n}`) };
     },

@@ -232,6 +232,27 @@ describe('grafeas storage: retries and failures', () => {
     }
   });
 
+  it('a run with many subjects: listed in chunks, written with bounded concurrency, nothing rewritten on a second store', async () => {
+    const many = Array.from({ length: 120 }, (_, i) => ({ name: `registry.invalid/many/app${i}`, digest: { sha256: i.toString(16).padStart(64, '0') } }));
+    const statement = new TextEncoder().encode(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://slsa.dev/provenance/v0.2', subject: many, predicate: {} }));
+    const bundle = {
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+      dsseEnvelope: { payload: Buffer.from(statement).toString('base64'), payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: 'AAAA', keyid: '' }] },
+    };
+    const storage = createGrafeasStorage({ config: { projectId: project, noteId: undefined, noteHint: 'h', server: grafeas.url }, logger: createSilentLogger() });
+    const request = { run: { ...run, kind: 'TaskRun' as const }, artifact: { type: 'provenance' as const, shortKey: 'k', subjects: many }, payload: statement, bundle: bundle as never };
+    const first = await storage.store(request);
+    expect(first.locations).toHaveLength(120);
+    expect(grafeas.calls.filter((c) => c.method === 'ListNoteOccurrences')).toHaveLength(3);
+    const second = await storage.store(request);
+    expect(second.locations).toEqual(first.locations);
+    expect(grafeas.occurrences).toHaveLength(120);
+    expect(grafeas.calls.filter((c) => c.method === 'CreateOccurrence')).toHaveLength(120);
+    // The stand-in pages by 20: chunks of 50, 50 and 20 URIs read back in 3 + 3 + 1 pages.
+    expect(grafeas.calls.filter((c) => c.method === 'ListNoteOccurrences')).toHaveLength(3 + 7);
+  });
+
   it('PERMISSION_DENIED → config GRAFEAS_ACCESS_DENIED; INVALID_ARGUMENT → permanent GRAFEAS_REJECTED; a non-JSON provenance payload → permanent', async () => {
     const storage = createGrafeasStorage({ config: { projectId: project, noteId: undefined, noteHint: 'h', server: grafeas.url }, logger: createSilentLogger() });
     const bundle = {

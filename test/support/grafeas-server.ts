@@ -3,7 +3,7 @@
  * `google-gax`, so `GrafeasClient` runs unmodified against it (insecure channel). Implements CreateNote
  * (ALREADY_EXISTS on a second create), GetNote, CreateOccurrence (the note must exist; the details must
  * match the note's kind; server-assigned `projects/<p>/occurrences/<uuid>` names), GetOccurrence,
- * ListOccurrences and ListNoteOccurrences with Chains' `resourceUrl="…" OR …` filter and paging, and
+ * ListOccurrences and ListNoteOccurrences with Chains' `resourceUrl="…" OR …` filter and paging (20 a page), and
  * injectable failures. Test-only.
  */
 import { randomUUID } from 'node:crypto';
@@ -165,7 +165,7 @@ export async function startGrafeasServer(): Promise<GrafeasTestServer> {
     const uris = parseUriFilter(String(request['filter'] ?? ''));
     if (uris === undefined) return reject(cb, grpc.status.INVALID_ARGUMENT, 'unsupported filter');
     const matching = uris.length === 0 ? list : list.filter((o) => uris.includes(o.resourceUri));
-    const size = Number(request['pageSize'] ?? 0) > 0 ? Number(request['pageSize']) : 50;
+    const size = Number(request['pageSize'] ?? 0) > 0 ? Number(request['pageSize']) : 20;
     const start = Number(request['pageToken'] === undefined || request['pageToken'] === '' ? 0 : request['pageToken']);
     const slice = matching.slice(start, start + size);
     cb(null, { occurrences: slice, nextPageToken: start + size < matching.length ? String(start + size) : '' });
