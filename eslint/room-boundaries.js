@@ -18,6 +18,7 @@ export const lightEntryPoints = new Set([
   'storage/gcs-storage', // `inspect --gcs-bucket` reads one backend (its SDK is itself a dynamic import)
   'storage/archivista-storage', // `inspect --archivista-url`, likewise
   'storage/docdb-storage', // `inspect`/`trace --docdb-url` (mongodb / DynamoDB SDKs are dynamic imports)
+  'storage/grafeas-storage', // `inspect --grafeas-project`, likewise
 ]);
 
 /** The room of an absolute path under src/, or undefined for files directly under src/ (or outside). */

@@ -25,7 +25,8 @@ import { parseCommandArgs, usageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 const help = `usage: provenant inspect taskrun|pipelinerun NAME [-n NS] [--kubeconfig FILE] [-o table|json|yaml]
-         [--local-dir DIR] [--gcs-bucket B] [--archivista-url URL] [--docdb-url URL] [--docker-config FILE] [--insecure] [--skip-oci]
+         [--local-dir DIR] [--gcs-bucket B] [--archivista-url URL] [--docdb-url URL] [--grafeas-project P [--grafeas-note N]]
+         [--docker-config FILE] [--insecure] [--skip-oci]
 
 Shows a run's signing status and decodes the attestations stored for it, WITHOUT verifying them
 (use 'provenant verify' for that): the run's tekton annotations, the local store (--local-dir), and the
@@ -39,6 +40,9 @@ OCI registry of each image subject (best effort; unreachable registries are note
   --docdb-url URL        also read the documents the docdb backend stored (mongo://db/coll?id_field=Name,
                          dynamodb://table?partition_key=Name or firestore://projects/…/documents/coll?name_field=name;
                          MongoDB URL from $MONGO_SERVER_URL_PATH or $MONGO_SERVER_URL)
+  --grafeas-project P    also read the grafeas backend's occurrences for the run's artifacts (project P)
+  --grafeas-note N       storage.grafeas.noteid (default tekton-<namespace>)
+  --grafeas-server URL   storage.grafeas.server (default https://containeranalysis.googleapis.com, ADC)
   --docker-config FILE   registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)
   --insecure             plain HTTP / unverified TLS to the registry
   --skip-oci             do not contact registries
@@ -63,7 +67,7 @@ export interface InspectReport {
 }
 
 export type InspectedAttestation = AttestationDescription & {
-  readonly source: 'tekton' | 'local' | 'oci' | 'gcs' | 'archivista' | 'docdb';
+  readonly source: 'tekton' | 'local' | 'oci' | 'gcs' | 'archivista' | 'docdb' | 'grafeas';
   /** Annotation key, file path, or registry location. */
   readonly location: string;
   readonly shortKey?: string;
@@ -156,6 +160,9 @@ export const inspectCommand: CliCommand = {
       'gcs-bucket': { type: 'string' },
       'archivista-url': { type: 'string' },
       'docdb-url': { type: 'string' },
+      'grafeas-project': { type: 'string' },
+      'grafeas-note': { type: 'string' },
+      'grafeas-server': { type: 'string' },
       'docker-config': { type: 'string' },
       insecure: { type: 'boolean' },
       'skip-oci': { type: 'boolean' },
@@ -196,6 +203,17 @@ export const inspectCommand: CliCommand = {
       const { remoteStoreAttestations } = await import('./inspect-remote.js');
       attestations.push(
         ...(await remoteStoreAttestations({ ...run, kind }, { gcsBucket: values['gcs-bucket'], archivistaUrl: values['archivista-url'], docdbUrl: values['docdb-url'], env: io.env }, notes)),
+      );
+    }
+    if (values['grafeas-project'] !== undefined) {
+      const { grafeasAttestations } = await import('./inspect-remote.js');
+      const subjects = attestations.filter((a) => a.type === 'provenance').flatMap((a) => a.subjects);
+      attestations.push(
+        ...(await grafeasAttestations(
+          { kind, namespace: run.namespace, raw: run.raw },
+          { grafeasProject: values['grafeas-project'], grafeasNote: values['grafeas-note'], grafeasServer: values['grafeas-server'], subjects },
+          notes,
+        )),
       );
     }
     if (values['skip-oci'] !== true) {

@@ -180,6 +180,7 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
         oci: { ...config.storage.oci, insecure: config.storage.oci.insecure || options.insecure },
         local: { path: options.localDir ?? config.storage.local.path },
       },
+      signers: config.signers,
     },
     logger,
     env: io.env,
