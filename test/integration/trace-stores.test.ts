@@ -1,4 +1,4 @@
-// `trace --gcs-bucket --archivista-url --docdb-url`: attestations found only in one store each are verified and
+// `trace --gcs-bucket --archivista-url --docdb-url --grafeas-project`: attestations found only in one store each are verified and
 // the verdict names the store. The registry is not used (`--attestations` on an empty directory), so the
 // stores are the only evidence: image A's provenance is only in gcs, its material B's only in Archivista,
 // B's material C's only in MongoDB (docdb); D's only attestation (in docdb) is signed by another key.
@@ -14,21 +14,24 @@ import { createSilentLogger } from '../../src/observability/index.js';
 import { createArchivistaStorage } from '../../src/storage/archivista-storage.js';
 import { createDocdbStorage } from '../../src/storage/docdb-storage.js';
 import { createGcsStorage } from '../../src/storage/gcs-storage.js';
+import { createGrafeasStorage } from '../../src/storage/grafeas-storage.js';
 import type { StorageBackend } from '../../src/storage/types.js';
 import type { TraceGraph } from '../../src/verify/index.js';
 import { startArchivistaServer, type ArchivistaTestServer } from '../support/archivista-server.js';
 import { runCaptured } from '../support/cli.js';
 import { startGcsServer, type GcsTestServer } from '../support/gcs-server.js';
+import { startGrafeasServer, type GrafeasTestServer } from '../support/grafeas-server.js';
 import { startMongoServer, type MongoTestServer } from '../support/mongo-server.js';
 
 const repo = 'registry.invalid/team';
-const hex = { a: 'a1'.repeat(32), b: 'b2'.repeat(32), c: 'c3'.repeat(32), d: 'd4'.repeat(32) };
+const hex = { a: 'a1'.repeat(32), b: 'b2'.repeat(32), c: 'c3'.repeat(32), d: 'd4'.repeat(32), e: 'e5'.repeat(32) };
 const trusted = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 let gcs: GcsTestServer;
 let archivista: ArchivistaTestServer;
 let mongo: MongoTestServer;
+let grafeas: GrafeasTestServer;
 let dir: string;
 
 function signerOf(privateKey: KeyObject, publicKey: KeyObject): Signer {
@@ -47,11 +50,11 @@ async function store(backend: StorageBackend, name: string, subject: string, mat
   );
   const bundle = bundleToJSON(await new DSSEBundleBuilder({ signer: signerOf(key.privateKey, key.publicKey), witnesses: [] }).create({ data: statement, type: 'application/vnd.in-toto+json' }));
   const uid = `uid-${name}`;
-  await backend.store({ run: { kind: 'TaskRun', namespace: 'ci', name, uid }, artifact: { type: 'provenance', shortKey: `taskrun-${uid}`, subjects: [] }, payload: statement, bundle });
+  await backend.store({ run: { kind: 'TaskRun', namespace: 'ci', name, uid }, artifact: { type: 'provenance', shortKey: `taskrun-${uid}`, subjects: [{ name: `${repo}/${name}`, digest: { sha256: subject } }] }, payload: statement, bundle });
 }
 
 beforeAll(async () => {
-  [gcs, archivista, mongo] = await Promise.all([startGcsServer(), startArchivistaServer(), startMongoServer()]);
+  [gcs, archivista, mongo, grafeas] = await Promise.all([startGcsServer(), startArchivistaServer(), startMongoServer(), startGrafeasServer()]);
   gcs.createBucket('chains');
   dir = await mkdtemp(path.join(tmpdir(), 'provenant-trace-stores-'));
   await mkdir(path.join(dir, 'offline'));
@@ -63,10 +66,11 @@ beforeAll(async () => {
   await store(docdb, 'c', hex.c, undefined);
   await store(docdb, 'd', hex.d, undefined, other);
   await docdb.close();
+  await store(createGrafeasStorage({ config: { projectId: 'chains-p', noteId: 'chains', noteHint: 'h', server: grafeas.url }, logger }), 'e', hex.e, undefined);
 });
 
 afterAll(async () => {
-  await Promise.all([gcs?.stop(), archivista?.stop(), mongo?.stop()]);
+  await Promise.all([gcs?.stop(), archivista?.stop(), mongo?.stop(), grafeas?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -78,7 +82,7 @@ async function trace(image: string): Promise<{ code: number; graph: TraceGraph; 
   return { code: r.code, graph: (r.out === '' ? { nodes: [] } : JSON.parse(r.out)) as TraceGraph, err: r.err };
 }
 
-describe('trace reads the gcs, archivista and docdb stores', () => {
+describe('trace reads the gcs, archivista, docdb and grafeas stores', () => {
   it('verifies a chain whose links are each stored in one store only, and names the store per link', async () => {
     const { code, graph, err } = await trace('a');
     expect(code, err).toBe(0);
@@ -112,6 +116,19 @@ describe('trace reads the gcs, archivista and docdb stores', () => {
     for (const flag of ['--gcs-bucket', '--archivista-url', '--docdb-url']) expect(help.out).toContain(flag);
     const bad = await runCaptured(['trace', `${repo}/c@sha256:${hex.c}`, '--key', path.join(dir, 'pub.pem'), '--docdb-url', 'mem://x/y']);
     expect(bad.code).toBe(2);
+  });
+
+  it('grafeas (the fourth store, one entry in the table): an attestation only in Grafeas occurrences is verified [grafeas]', async () => {
+    const r = await runCaptured(
+      ['trace', `${repo}/e@sha256:${hex.e}`, '--attestations', path.join(dir, 'offline'), '--key', path.join(dir, 'pub.pem'), '--grafeas-project', 'chains-p', '--grafeas-note', 'chains', '--grafeas-server', grafeas.url, '-o', 'json'],
+      { env: { HOME: '/nonexistent' }, cwd: dir },
+    );
+    const graph = JSON.parse(r.out) as TraceGraph;
+    const root = graph.nodes.find((n) => n.id === graph.root);
+    expect([root?.verdict, root?.source, root?.reason]).toEqual(['verified', 'grafeas', undefined]);
+    expect(r.code, r.err).toBe(0);
+    const noNote = await runCaptured(['trace', `${repo}/e@sha256:${hex.e}`, '--key', path.join(dir, 'pub.pem'), '--grafeas-project', 'chains-p']);
+    expect(noNote.code).toBe(2);
   });
 
   it('a store that does not answer fails the trace with its code (transient: exit 1)', async () => {

@@ -4,14 +4,16 @@
  * answers "what is stored about this image digest". Every attestation found is verified by the trace like
  * the registry's, and its verdict names the store as its source (`[gcs]`, `[archivista]`, `[docdb]`).
  *
- * Adding a store is one entry here (its name is already in `storeEvidenceSources`, verify/trace-signature.ts);
- * the flag is declared on `trace` and `export` from this table. Each reader's SDK loads only when its flag
+ * Adding a store is one entry here (its name must be in `storeEvidenceSources`, verify/trace-signature.ts);
+ * its flags are declared on `trace` and `export` from this table. Each reader's SDK loads only when its flag
  * is given.
  *
  * How each store finds what is about an image:
  * - gcs: lists the bucket's `*.payload` objects once (bounded), indexes them by the statement's subject
  *   digests and the simple-signing payload's image digest, then reads the matching artifacts' objects.
  * - archivista: asks its GraphQL API for the envelopes with that subject digest, downloads each.
+ * - grafeas: lists the occurrences of the notes `<N>-taskrun-intoto`, `<N>-pipelinerun-intoto` and
+ *   `<N>-simplesigning` whose resource URI is `<image>@sha256:<hex>` (Chains' `RetrievePayloads` filter).
  * - docdb: queries the collection (MongoDB: `Object.subject.digest.sha256` / the signed image digest;
  *   DynamoDB and Firestore: a bounded scan).
  */
@@ -22,11 +24,20 @@ import type { ImageDigestRef, StoredAttestations } from '../../storage/oci/index
 import { artifactsFromAnnotations, bundleFromEnvelope, type EvidenceProvider, type StoreEvidenceSource } from '../../verify/index.js';
 import type { CliIo } from '../io.js';
 
+export interface TraceStoreDeps {
+  readonly io: CliIo;
+  readonly logger: Logger;
+  /** Every parsed flag, for a store's `extraArgs`. */
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
 export interface TraceStoreReader {
   /** The `trace`/`export` flag (without `--`) whose value names the store. */
   readonly flag: string;
   readonly help: string;
-  open(value: string, deps: { readonly io: CliIo; readonly logger: Logger }): Promise<EvidenceProvider>;
+  /** More flags the store reads (string-valued), with their help lines. */
+  readonly extraArgs?: Readonly<Record<string, string>>;
+  open(value: string, deps: TraceStoreDeps): Promise<EvidenceProvider>;
 }
 
 function empty(): { bundles: SerializedBundle[]; envelopes: StoredAttestations['envelopes'][number][]; signatures: StoredAttestations['signatures'][number][] } {
@@ -60,7 +71,7 @@ function unreadable(source: StoreEvidenceSource, err: unknown): ProvenantError {
   return new ProvenantError('transient', 'TRACE_STORE_UNREADABLE', `${source}: ${errorMessage(err)}`);
 }
 
-async function gcsEvidence(bucket: string, deps: { readonly io: CliIo; readonly logger: Logger }): Promise<EvidenceProvider> {
+async function gcsEvidence(bucket: string, deps: TraceStoreDeps): Promise<EvidenceProvider> {
   const { listGcsArtifacts, readGcsPrefix } = await import('../../storage/gcs-storage.js');
   const endpoint = deps.io.env['STORAGE_EMULATOR_HOST'];
   const gcs = { bucket, logger: deps.logger, ...(endpoint === undefined ? {} : { gcsOptions: { apiEndpoint: endpoint, projectId: deps.io.env['GOOGLE_CLOUD_PROJECT'] ?? 'provenant' } }) };
@@ -123,7 +134,34 @@ async function archivistaEvidence(url: string): Promise<EvidenceProvider> {
   };
 }
 
-async function docdbEvidence(url: string, deps: { readonly io: CliIo; readonly logger: Logger }): Promise<EvidenceProvider> {
+async function grafeasEvidence(project: string, deps: TraceStoreDeps): Promise<EvidenceProvider> {
+  const notePrefix = deps.values['grafeas-note'];
+  if (typeof notePrefix !== 'string' || notePrefix === '') {
+    throw new ProvenantError('input', 'USAGE', '--grafeas-project needs --grafeas-note (storage.grafeas.noteid, or tekton-<namespace of the runs>)');
+  }
+  const server = deps.values['grafeas-server'];
+  const { readGrafeas, grafeasResourceUris } = await import('../../storage/grafeas-storage.js');
+  const { grafeasOccurrenceBundle } = await import('./inspect-remote.js');
+  return {
+    source: 'grafeas',
+    async read(_ref: string, image: ImageDigestRef): Promise<StoredAttestations> {
+      const out = empty();
+      const uris = grafeasResourceUris([{ name: `${image.registry}/${image.repository}`, digest: { sha256: image.digest.replace(/^sha256:/, '') } }]);
+      try {
+        for (const o of await readGrafeas({ projectId: project, notePrefix, ...(typeof server === 'string' && server !== '' ? { server } : {}) }, uris)) {
+          const b = grafeasOccurrenceBundle(o);
+          if (b.type === 'provenance') out.bundles.push(b.bundle);
+          else if (b.bundle.messageSignature !== undefined) out.signatures.push({ payload: b.payload, signature: b.bundle.messageSignature.signature, annotations: {}, bundle: b.bundle });
+        }
+      } catch (err) {
+        throw unreadable('grafeas', err);
+      }
+      return out;
+    },
+  };
+}
+
+async function docdbEvidence(url: string, deps: TraceStoreDeps): Promise<EvidenceProvider> {
   const { parseDocdbUrl } = await import('../../config/index.js');
   const parsed = parseDocdbUrl(url);
   if (!parsed.ok) throw new ProvenantError('input', 'USAGE', `--docdb-url: ${parsed.problem}`);
@@ -168,17 +206,27 @@ export const traceStores = {
     help: 'also query the docdb collection at URL (mongo://, dynamodb://, firestore://; $MONGO_SERVER_URL[_PATH])',
     open: (url, deps) => docdbEvidence(url, deps),
   },
+  grafeas: {
+    flag: 'grafeas-project',
+    help: 'also read the Grafeas occurrences of project P (its notes named by --grafeas-note)',
+    extraArgs: { 'grafeas-note': 'note-name prefix N (storage.grafeas.noteid; Chains default tekton-<namespace>)', 'grafeas-server': 'storage.grafeas.server (default https://containeranalysis.googleapis.com, ADC)' },
+    open: (project, deps) => grafeasEvidence(project, deps),
+  },
 } as const satisfies Partial<Record<StoreEvidenceSource, TraceStoreReader>>;
 
-type StoreFlag = (typeof traceStores)[keyof typeof traceStores]['flag'];
+type Store = (typeof traceStores)[keyof typeof traceStores];
+type StoreFlag = Store['flag'] | keyof NonNullable<Extract<Store, { extraArgs: object }>['extraArgs']>;
 
 /** The store flags, for `parseCommandArgs`. */
-export const traceStoreArgs = Object.fromEntries(Object.values(traceStores).map((s) => [s.flag, { type: 'string' }])) as Record<StoreFlag, { readonly type: 'string' }>;
+export const traceStoreArgs = Object.fromEntries(
+  (Object.values(traceStores) as TraceStoreReader[]).flatMap((s) => [s.flag, ...Object.keys(s.extraArgs ?? {})].map((f) => [f, { type: 'string' }])),
+) as Record<StoreFlag, { readonly type: 'string' }>;
 
 /** Help lines for the store flags. */
 export function traceStoreHelp(): string {
-  return Object.values(traceStores)
-    .map((s) => `  --${s.flag} ${s.flag.endsWith('url') ? 'URL' : 'NAME'}`.padEnd(35) + s.help)
+  const line = (flag: string, help: string): string => `  --${flag} ${flag.endsWith('url') || flag.endsWith('server') ? 'URL' : 'NAME'}`.padEnd(35) + help;
+  return (Object.values(traceStores) as TraceStoreReader[])
+    .flatMap((s) => [line(s.flag, s.help), ...Object.entries(s.extraArgs ?? {}).map(([f, h]) => line(f, h))])
     .join('\n');
 }
 
@@ -187,7 +235,7 @@ export async function openTraceStores(values: Readonly<Record<string, unknown>>,
   const out: EvidenceProvider[] = [];
   for (const store of Object.values(traceStores) as TraceStoreReader[]) {
     const value = values[store.flag];
-    if (typeof value === 'string' && value !== '') out.push(await store.open(value, deps));
+    if (typeof value === 'string' && value !== '') out.push(await store.open(value, { ...deps, values }));
   }
   return out;
 }
