@@ -24,8 +24,8 @@ export interface MongoTestServer {
   collection(ns: string): Map<string, BSON.Document>;
   /** Commands received, in order (`{db, name, body}`), for request-count assertions. */
   readonly commands: Array<{ db: string; name: string; body: BSON.Document }>;
-  /** Make every data command fail with this server error until cleared. */
-  failWith(error: { code: number; codeName: string; errmsg: string } | undefined): void;
+  /** Make data commands fail with this server error (the next `count` ones, default: until cleared). */
+  failWith(error: { code: number; codeName: string; errmsg: string } | undefined, count?: number): void;
   stop(): Promise<void>;
 }
 
@@ -151,6 +151,7 @@ export async function startMongoServer(options: { users?: Record<string, string>
   const commands: MongoTestServer['commands'] = [];
   const sockets = new Set<Socket>();
   let failure: { code: number; codeName: string; errmsg: string } | undefined;
+  let failures = Number.POSITIVE_INFINITY;
   let connectionId = 0;
   const salt = randomBytes(16);
   const iterations = 4096;
@@ -191,7 +192,10 @@ export async function startMongoServer(options: { users?: Record<string, string>
     if (lower === 'buildinfo') return { version: '7.0.0', versionArray: [7, 0, 0, 0], ok: 1 };
     if (name === 'saslStart' || name === 'saslContinue') return scram(cmd, conn);
     if (options.users !== undefined && !conn.authed) return { ok: 0, code: 13, codeName: 'Unauthorized', errmsg: `command ${name} requires authentication` };
-    if (failure !== undefined) return { ok: 0, ...failure };
+    if (failure !== undefined && failures > 0) {
+      failures--;
+      return { ok: 0, ...failure };
+    }
     if (name === 'insert') {
       const c = coll(`${db}.${String(cmd['insert'])}`);
       for (const d of (cmd['documents'] as Doc[]) ?? []) {
@@ -316,8 +320,9 @@ export async function startMongoServer(options: { users?: Record<string, string>
       return out;
     },
     commands,
-    failWith: (e) => {
+    failWith: (e, count = Number.POSITIVE_INFINITY) => {
       failure = e;
+      failures = count;
     },
     stop: async () => {
       for (const s of sockets) s.destroy();
