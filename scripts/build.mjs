@@ -22,6 +22,7 @@ const externalPackages = [
   '@aws-sdk/*',
   '@smithy/*',
   '@google-cloud/*',
+  'mongodb', // docdb mongo:// only: optional native peers (kerberos, snappy, zstd) are resolved at run time
   '@azure/*', // Key Vault and identity SDKs: only the controller's azurekms:// signer loads them
   '@sigstore/tuf', // reads its seeds and package.json relative to itself; tuf-js with it
   'tuf-js',
