@@ -54,4 +54,6 @@ export interface StorageBackend {
    * order (`tekton` checks sizes against the annotations earlier artifacts left).
    */
   readonly concurrentArtifacts?: boolean;
+  /** Releases connections (a database client); called when the wiring or the CLI command is done. */
+  close?(): Promise<void>;
 }
