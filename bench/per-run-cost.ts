@@ -5,7 +5,7 @@
  * final annotation patch). Measured in a child process (`bench/cost-probe.ts`) that does one run at
  * a time, so the figures are CPU of the controller side only, without contention.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { benchDir, repoRoot, report, round, scaled } from './lib/common.js';
@@ -23,6 +23,20 @@ const configData = {
 
 /** Extra node flags for the probe child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (profiling the controller side alone). */
 const probeNodeArgs = (process.env['BENCH_PROBE_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+/**
+ * `BENCH_PROBE_COMPILED=1`: run the probe compiled as the product ships (the esbuild bundle of
+ * scripts/build.mjs) instead of through tsx, whose `keepNames` wraps every closure it creates in a
+ * `__name()` call (a property definition): code that makes closures per request pays for it there only.
+ */
+const compiled = process.env['BENCH_PROBE_COMPILED'] === '1';
+
+function probeProgram(): string[] {
+  if (!compiled) return ['--import', 'tsx', path.join(benchDir, 'cost-probe.ts')];
+  const outdir = path.join('node_modules', '.cache', 'provenant-bench', 'cost-probe');
+  const r = spawnSync(process.execPath, ['scripts/build.mjs', '--entry', 'cost-probe=bench/cost-probe.ts', '--outdir', outdir], { cwd: repoRoot, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`compiling bench/cost-probe.ts failed: ${r.stderr}`);
+  return [path.join(repoRoot, outdir, 'cost-probe.js')];
+}
 
 async function main(): Promise<void> {
   // One run at a time through the real registry takes ~1.3 s of wall time (see README): keep it short.
@@ -40,9 +54,10 @@ async function main(): Promise<void> {
     });
     const keysFile = path.join(stack.tmp, 'keys.json');
     await writeFile(keysFile, JSON.stringify(keys));
+    const program = probeProgram();
     const fullConfig = { ...configData, 'transparency.enabled': 'true', 'transparency.url': stack.rekor?.url ?? '', 'storage.oci.repository.insecure': 'true' };
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, [...probeNodeArgs, '--import', 'tsx', path.join(benchDir, 'cost-probe.ts')], {
+      const child = spawn(process.execPath, [...probeNodeArgs, ...program], {
         cwd: repoRoot,
         env: {
           ...process.env,
@@ -92,6 +107,7 @@ async function main(): Promise<void> {
       encoding,
       storage: 'tekton,oci',
       transparency: true,
+      runtime: compiled ? 'compiled (esbuild bundle, as dist/ ships)' : 'tsx',
     });
   } finally {
     await stack.stop();
