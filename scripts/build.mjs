@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const externalPackages = [
-  '@kubernetes/client-node', // loaded through require(esm) on first use (src/tekton/kube-sdk.ts)
+  '@kubernetes/client-node', // only for exec/auth-provider kubeconfig users (src/tekton/kube-http.ts)
   'bullmq', // with ioredis: native msgpackr, Lua scripts read from files
   'ioredis',
   '@aws-sdk/*',

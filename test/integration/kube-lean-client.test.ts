@@ -163,6 +163,18 @@ describe('lean Kubernetes client', () => {
     pod.close();
   });
 
+  it('an exec credential plugin: client-node (loaded only for it) supplies the token and TLS options', async () => {
+    const token = /token: (\S+)/.exec(server.kubeconfigYaml)?.[1] ?? '';
+    const plugin = path.join(dir, 'cred-plugin.sh');
+    await writeFile(plugin, `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${token}"}}'\n`, { mode: 0o755 });
+    const yaml = server.kubeconfigYaml.replace(/token: \S+/, `exec: { apiVersion: client.authentication.k8s.io/v1, command: ${plugin}, interactiveMode: Never }`);
+    const config = loadKubeConfig({ kubeconfigYaml: yaml });
+    expect(config.delegated?.reason).toBe('exec');
+    const viaExec = createKubeClient(config);
+    expect(await viaExec.get('/apis/tekton.dev/v1/namespaces/lean/taskruns/tr-2')).toMatchObject({ metadata: { name: 'tr-2' } });
+    expect(server.requestLog.at(-1)).toMatchObject({ status: 200, user: expect.any(String) });
+  });
+
   it('an unreachable server is KUBE_UNAVAILABLE (transient)', async () => {
     const dead = createKubeClient(loadKubeConfig({ kubeconfigYaml: server.kubeconfigYaml.replace(/server: https:\/\/.*/, 'server: http://127.0.0.1:1') }));
     const err = await dead.get('/api/v1/namespaces').catch((e: unknown) => e);
