@@ -48,10 +48,16 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
 }
 
-/** One page of a list: the items and the list's metadata. */
+/**
+ * One page of a list: the list's metadata and its items, each parsed only when the iteration
+ * reaches it (a page of 500 signed runs is ~8 MB of JSON; parsed at once it weighs several times that).
+ */
 export interface ListPage {
-  readonly items: unknown[];
   readonly metadata: { readonly resourceVersion?: string; readonly continue?: string };
+  /** Number of items in the page. */
+  readonly count: number;
+  /** The items, parsed one by one; iterable once or many times. */
+  readonly items: Iterable<unknown>;
 }
 
 export interface WatchEvent {
@@ -231,7 +237,7 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
     }
   };
 
-  const readBody = (res: http.IncomingMessage): Promise<string> =>
+  const readBytes = (res: http.IncomingMessage): Promise<Buffer> =>
     new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -243,22 +249,30 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
         }
         chunks.push(chunk);
       });
-      res.once('end', () => resolve(Buffer.concat(chunks, size).toString('utf8')));
+      res.once('end', () => resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size)));
       res.once('error', reject);
       res.once('aborted', () => reject(new Error('Kubernetes API response aborted')));
     });
 
-  const request = async (method: string, path: string, options: RequestOptions = {}): Promise<unknown> => {
+  const readBody = async (res: http.IncomingMessage): Promise<string> => (await readBytes(res)).toString('utf8');
+
+  /** Sends a request and returns the 2xx body's bytes; a non-2xx answer throws `KubeApiError`. */
+  const requestBytes = async (method: string, path: string, options: RequestOptions = {}): Promise<Buffer> => {
     const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     const res = await open(method, path, options.query, {
       ...(body === undefined ? {} : { body }),
       ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
-    const text = await readBody(res);
+    const bytes = await readBytes(res);
     const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw statusError(status, text);
-    return text === '' ? undefined : (JSON.parse(text) as unknown);
+    if (status < 200 || status >= 300) throw statusError(status, bytes.toString('utf8'));
+    return bytes;
+  };
+
+  const request = async (method: string, path: string, options: RequestOptions = {}): Promise<unknown> => {
+    const bytes = await requestBytes(method, path, options);
+    return bytes.length === 0 ? undefined : (JSON.parse(bytes.toString('utf8')) as unknown);
   };
 
   const watch = async (path: string, onEvent: (event: WatchEvent) => void, options: WatchOptions = {}): Promise<WatchEnd> => {
@@ -339,15 +353,7 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
     request,
     get: (path, query) => request('GET', path, query === undefined ? {} : { query }),
     async list(path, query) {
-      const page = (await request('GET', path, query === undefined ? {} : { query })) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } } | undefined;
-      const md = page?.metadata ?? {};
-      return {
-        items: Array.isArray(page?.items) ? page.items : [],
-        metadata: {
-          ...(typeof md.resourceVersion === 'string' ? { resourceVersion: md.resourceVersion } : {}),
-          ...(typeof md.continue === 'string' && md.continue !== '' ? { continue: md.continue } : {}),
-        },
-      };
+      return splitList(await requestBytes('GET', path, query === undefined ? {} : { query }));
     },
     mergePatch: (path, patch) => request('PATCH', path, { body: patch, contentType: mergePatchContentType }),
     create: (path, body) => request('POST', path, { body }),
@@ -356,6 +362,133 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
       agent.destroy();
     },
   };
+}
+
+const [quote, backslash, openBrace, closeBrace, openBracket, closeBracket, comma, colon] = ['"', '\\', '{', '}', '[', ']', ',', ':'].map((c) => c.charCodeAt(0)) as [number, number, number, number, number, number, number, number];
+
+function isSpace(b: number | undefined): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+}
+
+/**
+ * Splits a list response (`{"kind":…,"metadata":{…},"items":[{…},…]}`) without parsing the items: a
+ * scan of the bytes records where each item starts and ends (UTF-8 never puts a byte below 0x80
+ * inside a multi-byte character, so the structural characters are found by byte). Only `metadata`
+ * is parsed now; each item when it is reached. Anything unexpected falls back to one `JSON.parse`.
+ */
+export function splitList(bytes: Buffer): ListPage {
+  const n = bytes.length;
+  let i = 0;
+  const ws = (): void => {
+    while (i < n && isSpace(bytes[i])) i++;
+  };
+  /** From an opening quote, to just after the closing one. */
+  const skipString = (): void => {
+    i++;
+    while (i < n) {
+      const b = bytes[i];
+      if (b === backslash) i += 2;
+      else if (b === quote) {
+        i++;
+        return;
+      } else i++;
+    }
+    throw new Error('unterminated string');
+  };
+  /** Skips one JSON value starting at `i`. */
+  const skipValue = (): void => {
+    const b = bytes[i];
+    if (b === quote) return skipString();
+    if (b === openBrace || b === openBracket) {
+      let depth = 0;
+      while (i < n) {
+        const c = bytes[i];
+        if (c === quote) {
+          skipString();
+          continue;
+        }
+        if (c === openBrace || c === openBracket) depth++;
+        else if (c === closeBrace || c === closeBracket) {
+          depth--;
+          if (depth === 0) {
+            i++;
+            return;
+          }
+        }
+        i++;
+      }
+      throw new Error('unterminated container');
+    }
+    const start = i;
+    while (i < n && bytes[i] !== comma && bytes[i] !== closeBrace && bytes[i] !== closeBracket && !isSpace(bytes[i])) i++;
+    if (i === start) throw new Error('expected a value');
+  };
+  try {
+    const offsets: number[] = [];
+    let metadata: { resourceVersion?: unknown; continue?: unknown } = {};
+    ws();
+    if (bytes[i] !== openBrace) throw new Error('not an object');
+    i++;
+    for (;;) {
+      ws();
+      if (i >= n) throw new Error('truncated');
+      if (bytes[i] === closeBrace) break;
+      if (bytes[i] !== quote) throw new Error('expected a key');
+      const keyStart = i;
+      skipString();
+      const key = JSON.parse(bytes.toString('utf8', keyStart, i)) as string;
+      ws();
+      if (bytes[i] !== colon) throw new Error('expected a colon');
+      i++;
+      ws();
+      const valueStart = i;
+      if (key === 'items' && bytes[i] === openBracket) {
+        i++;
+        for (;;) {
+          ws();
+          if (i >= n) throw new Error('truncated');
+          if (bytes[i] === closeBracket) {
+            i++;
+            break;
+          }
+          const start = i;
+          skipValue();
+          offsets.push(start, i);
+          ws();
+          if (bytes[i] === comma) i++;
+        }
+      } else {
+        skipValue();
+        if (key === 'metadata') metadata = JSON.parse(bytes.toString('utf8', valueStart, i)) as typeof metadata;
+      }
+      ws();
+      if (bytes[i] === comma) i++;
+    }
+    return {
+      metadata: {
+        ...(typeof metadata.resourceVersion === 'string' ? { resourceVersion: metadata.resourceVersion } : {}),
+        ...(typeof metadata.continue === 'string' && metadata.continue !== '' ? { continue: metadata.continue } : {}),
+      },
+      count: offsets.length / 2,
+      items: {
+        *[Symbol.iterator]() {
+          for (let k = 0; k < offsets.length; k += 2) yield JSON.parse(bytes.toString('utf8', offsets[k], offsets[k + 1])) as unknown;
+        },
+      },
+    };
+  } catch {
+    const page = JSON.parse(bytes.toString('utf8')) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } };
+    const items = Array.isArray(page.items) ? (page.items as unknown[]) : [];
+    const md = page.metadata ?? {};
+    return {
+      metadata: {
+        ...(typeof md.resourceVersion === 'string' ? { resourceVersion: md.resourceVersion } : {}),
+        ...(typeof md.continue === 'string' && md.continue !== '' ? { continue: md.continue } : {}),
+      },
+      count: items.length,
+      items,
+    };
+  }
 }
 
 const shared = new WeakMap<KubeClientConfig, KubeClient>();

@@ -204,10 +204,8 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
       const { items, metadata } = await kube.list(streamPath(s, version), { limit: pageSize, continue: cont });
       listRv ??= metadata.resourceVersion;
       cont = metadata.continue;
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i];
-        // Only the items still to be looked at stay reachable while onKey waits on the queue.
-        items[i] = undefined;
+      // Items are parsed one at a time as the loop reaches them (kube-http.ts `splitList`).
+      for (const item of items) {
         count += 1;
         for (const { key, info } of keysOf(s, item, false)) await onKey(key, info);
         if (stopped) return listRv ?? '';
