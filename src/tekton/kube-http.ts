@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { KubeClientConfig } from './kube-config.js';
+import { ListScanner, type ListMeta } from './list-scanner.js';
 
 /** A JSON merge patch (RFC 7386), what the controller sends to annotate runs. */
 export const mergePatchContentType = 'application/merge-patch+json';
@@ -86,6 +87,12 @@ export interface KubeClient {
   get(path: string, query?: Query): Promise<unknown>;
   /** One page of a list (`limit`/`continue` go in `query`). */
   list(path: string, query?: Query): Promise<ListPage>;
+  /**
+   * Every item of one list page, parsed and handed to `onItem` (awaited: backpressure) while the
+   * response streams in; resolves the page's metadata (`continue`, `resourceVersion`). Holds one
+   * item at a time, never the page. Stops early, resolving `{}`, when `signal` aborts.
+   */
+  listEach(path: string, query: Query | undefined, onItem: (item: unknown) => void | Promise<void>, signal?: AbortSignal): Promise<ListMeta>;
   /** JSON merge patch. */
   mergePatch(path: string, patch: unknown): Promise<unknown>;
   create(path: string, body: unknown): Promise<unknown>;
@@ -275,6 +282,28 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
     return bytes.length === 0 ? undefined : (JSON.parse(bytes.toString('utf8')) as unknown);
   };
 
+  const listEach = async (path: string, query: Query | undefined, onItem: (item: unknown) => void | Promise<void>, signal?: AbortSignal): Promise<ListMeta> => {
+    const res = await open('GET', path, query, {});
+    const status = res.statusCode ?? 0;
+    if (status !== 200) throw statusError(status, await readBody(res));
+    const scanner = new ListScanner();
+    let size = 0;
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > maxResponseBytes) throw new Error(`Kubernetes API response larger than ${maxResponseBytes} bytes`);
+        for (const item of scanner.push(chunk)) {
+          if (signal?.aborted === true) return {};
+          await onItem(JSON.parse(item.toString('utf8')) as unknown);
+        }
+        if (signal?.aborted === true) return {};
+      }
+      return scanner.end();
+    } finally {
+      if (!res.complete) res.destroy();
+    }
+  };
+
   const watch = async (path: string, onEvent: (event: WatchEvent) => void, options: WatchOptions = {}): Promise<WatchEnd> => {
     const { signal } = options;
     const aborted = (): boolean => signal?.aborted ?? false;
@@ -355,6 +384,7 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
     async list(path, query) {
       return splitList(await requestBytes('GET', path, query === undefined ? {} : { query }));
     },
+    listEach,
     mergePatch: (path, patch) => request('PATCH', path, { body: patch, contentType: mergePatchContentType }),
     create: (path, body) => request('POST', path, { body }),
     watch,
@@ -364,131 +394,20 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
   };
 }
 
-const [quote, backslash, openBrace, closeBrace, openBracket, closeBracket, comma, colon] = ['"', '\\', '{', '}', '[', ']', ',', ':'].map((c) => c.charCodeAt(0)) as [number, number, number, number, number, number, number, number];
-
-function isSpace(b: number | undefined): boolean {
-  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
-}
-
-/**
- * Splits a list response (`{"kind":…,"metadata":{…},"items":[{…},…]}`) without parsing the items: a
- * scan of the bytes records where each item starts and ends (UTF-8 never puts a byte below 0x80
- * inside a multi-byte character, so the structural characters are found by byte). Only `metadata`
- * is parsed now; each item when it is reached. Anything unexpected falls back to one `JSON.parse`.
- */
+/** Splits a whole list response into its metadata and lazily parsed items (`ListScanner`). */
 export function splitList(bytes: Buffer): ListPage {
-  const n = bytes.length;
-  let i = 0;
-  const ws = (): void => {
-    while (i < n && isSpace(bytes[i])) i++;
-  };
-  /** From an opening quote, to just after the closing one. */
-  const skipString = (): void => {
-    i++;
-    while (i < n) {
-      const b = bytes[i];
-      if (b === backslash) i += 2;
-      else if (b === quote) {
-        i++;
-        return;
-      } else i++;
-    }
-    throw new Error('unterminated string');
-  };
-  /** Skips one JSON value starting at `i`. */
-  const skipValue = (): void => {
-    const b = bytes[i];
-    if (b === quote) return skipString();
-    if (b === openBrace || b === openBracket) {
-      let depth = 0;
-      while (i < n) {
-        const c = bytes[i];
-        if (c === quote) {
-          skipString();
-          continue;
-        }
-        if (c === openBrace || c === openBracket) depth++;
-        else if (c === closeBrace || c === closeBracket) {
-          depth--;
-          if (depth === 0) {
-            i++;
-            return;
-          }
-        }
-        i++;
-      }
-      throw new Error('unterminated container');
-    }
-    const start = i;
-    while (i < n && bytes[i] !== comma && bytes[i] !== closeBrace && bytes[i] !== closeBracket && !isSpace(bytes[i])) i++;
-    if (i === start) throw new Error('expected a value');
-  };
-  try {
-    const offsets: number[] = [];
-    let metadata: { resourceVersion?: unknown; continue?: unknown } = {};
-    ws();
-    if (bytes[i] !== openBrace) throw new Error('not an object');
-    i++;
-    for (;;) {
-      ws();
-      if (i >= n) throw new Error('truncated');
-      if (bytes[i] === closeBrace) break;
-      if (bytes[i] !== quote) throw new Error('expected a key');
-      const keyStart = i;
-      skipString();
-      const key = JSON.parse(bytes.toString('utf8', keyStart, i)) as string;
-      ws();
-      if (bytes[i] !== colon) throw new Error('expected a colon');
-      i++;
-      ws();
-      const valueStart = i;
-      if (key === 'items' && bytes[i] === openBracket) {
-        i++;
-        for (;;) {
-          ws();
-          if (i >= n) throw new Error('truncated');
-          if (bytes[i] === closeBracket) {
-            i++;
-            break;
-          }
-          const start = i;
-          skipValue();
-          offsets.push(start, i);
-          ws();
-          if (bytes[i] === comma) i++;
-        }
-      } else {
-        skipValue();
-        if (key === 'metadata') metadata = JSON.parse(bytes.toString('utf8', valueStart, i)) as typeof metadata;
-      }
-      ws();
-      if (bytes[i] === comma) i++;
-    }
-    return {
-      metadata: {
-        ...(typeof metadata.resourceVersion === 'string' ? { resourceVersion: metadata.resourceVersion } : {}),
-        ...(typeof metadata.continue === 'string' && metadata.continue !== '' ? { continue: metadata.continue } : {}),
+  const scanner = new ListScanner();
+  const items = scanner.push(bytes);
+  const metadata = scanner.end();
+  return {
+    metadata,
+    count: items.length,
+    items: {
+      *[Symbol.iterator]() {
+        for (const item of items) yield JSON.parse(item.toString('utf8')) as unknown;
       },
-      count: offsets.length / 2,
-      items: {
-        *[Symbol.iterator]() {
-          for (let k = 0; k < offsets.length; k += 2) yield JSON.parse(bytes.toString('utf8', offsets[k], offsets[k + 1])) as unknown;
-        },
-      },
-    };
-  } catch {
-    const page = JSON.parse(bytes.toString('utf8')) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } };
-    const items = Array.isArray(page.items) ? (page.items as unknown[]) : [];
-    const md = page.metadata ?? {};
-    return {
-      metadata: {
-        ...(typeof md.resourceVersion === 'string' ? { resourceVersion: md.resourceVersion } : {}),
-        ...(typeof md.continue === 'string' && md.continue !== '' ? { continue: md.continue } : {}),
-      },
-      count: items.length,
-      items,
-    };
-  }
+    },
+  };
 }
 
 const shared = new WeakMap<KubeClientConfig, KubeClient>();

@@ -201,15 +201,19 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
     let listRv: string | undefined;
     let count = 0;
     do {
-      const { items, metadata } = await kube.list(streamPath(s, version), { limit: pageSize, continue: cont });
+      // Items are parsed and looked at one at a time while the page streams in (kube-http.ts `listEach`).
+      const metadata = await kube.listEach(
+        streamPath(s, version),
+        { limit: pageSize, continue: cont },
+        async (item) => {
+          count += 1;
+          for (const { key, info } of keysOf(s, item, false)) await onKey(key, info);
+        },
+        stopSignal.signal,
+      );
+      if (stopped) return listRv ?? '';
       listRv ??= metadata.resourceVersion;
       cont = metadata.continue;
-      // Items are parsed one at a time as the loop reaches them (kube-http.ts `splitList`).
-      for (const item of items) {
-        count += 1;
-        for (const { key, info } of keysOf(s, item, false)) await onKey(key, info);
-        if (stopped) return listRv ?? '';
-      }
     } while (cont !== undefined);
     if (listRv === undefined || listRv === '') {
       throw new ProvenantError('transient', 'KUBE_UNAVAILABLE', `list of ${s.plural} carried no resourceVersion`);

@@ -81,6 +81,16 @@ describe('lean Kubernetes client', () => {
     expect(pages).toBe(3);
     expect(names.sort()).toEqual(['tr-0', 'tr-1', 'tr-2', 'tr-3', 'tr-4']);
     expect(Number(rv)).toBeGreaterThan(0);
+    // The streaming form the watcher uses: same items, same metadata, one item at a time.
+    const streamed: string[] = [];
+    const first = await kube.listEach('/apis/tekton.dev/v1/namespaces/lean/taskruns', { limit: 3 }, async (o) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      streamed.push(String((o as KubeObject).metadata?.['name']));
+    });
+    expect(first.continue).toBeDefined();
+    const rest = await kube.listEach('/apis/tekton.dev/v1/namespaces/lean/taskruns', { limit: 3, continue: first.continue }, (o) => void streamed.push(String((o as KubeObject).metadata?.['name'])));
+    expect(rest.continue).toBeUndefined();
+    expect(streamed.sort()).toEqual(names);
   });
 
   it('merge-patches with application/merge-patch+json; kubectl sees it, and the client sees kubectl patches', async () => {
