@@ -8,7 +8,7 @@ import type { KubeClientConfig } from './kube-config.js';
 import { kubeClientFor, type KubeClient } from './kube-http.js';
 
 export { loadKubeConfig, type KubeClientConfig, type KubeConfigSource } from './kube-config.js';
-export { createKubeClient, kubeClientFor, KubeApiError, mergePatchContentType, type KubeClient, type ListPage, type WatchEvent, type WatchEnd, type WatchOptions, type Query } from './kube-http.js';
+export { createKubeClient, kubeClientFor, KubeApiError, mergePatchContentType, type KubeClient, type KubeClientOptions, type ListPage, type WatchEvent, type WatchEnd, type WatchOptions, type Query } from './kube-http.js';
 export type { ListMeta } from './list-scanner.js';
 
 export type TektonApiVersion = 'v1' | 'v1beta1';

@@ -165,7 +165,16 @@ function builtins(): { http: typeof http; https: typeof https } {
   return { http: process.getBuiltinModule('node:http'), https: process.getBuiltinModule('node:https') };
 }
 
-export function createKubeClient(config: KubeClientConfig): KubeClient {
+export interface KubeClientOptions {
+  /**
+   * A request (not a watch) fails with `ETIMEDOUT` after this long without any byte from the server
+   * (also while a list page streams in). Default 60 s: a hung API server must not hang a worker.
+   */
+  readonly requestTimeoutMs?: number;
+}
+
+export function createKubeClient(config: KubeClientConfig, clientOptions: KubeClientOptions = {}): KubeClient {
+  const requestTimeoutMs = clientOptions.requestTimeoutMs ?? 60_000;
   const { http, https } = builtins();
   const base = new URL(config.server);
   const secure = base.protocol === 'https:';
@@ -219,22 +228,24 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
   };
 
   /** Sends one request; resolves the response (not yet read). */
-  const send = (prepared: Prepared, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<http.IncomingMessage> =>
+  const send = (prepared: Prepared, body: Buffer | undefined, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<http.IncomingMessage> =>
     new Promise((resolve, reject) => {
       const req = prepared.transport.request({ ...prepared.options, ...(signal === undefined ? {} : { signal }) }, resolve);
       req.once('error', reject);
+      // Socket inactivity, for the headers and the body alike (the agent clears it when the socket is reused).
+      if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer from the Kubernetes API within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.end(body);
     });
 
   /** Sends with the current credentials; once more after a 401 when the token comes from a file (rotation). */
-  const open = async (method: string, path: string, query: Query | undefined, options: { body?: Buffer; contentType?: string; signal?: AbortSignal }): Promise<http.IncomingMessage> => {
+  const open = async (method: string, path: string, query: Query | undefined, options: { body?: Buffer; contentType?: string; signal?: AbortSignal; stream?: boolean }): Promise<http.IncomingMessage> => {
     const headers: Record<string, string> = {};
     if (options.body !== undefined) {
       headers['Content-Type'] = options.contentType ?? 'application/json';
       headers['Content-Length'] = String(options.body.length);
     }
     for (let attempt = 0; ; attempt++) {
-      const res = await send(await prepare(method, path, query, headers), options.body, options.signal);
+      const res = await send(await prepare(method, path, query, headers), options.body, options.signal, options.stream === true ? undefined : requestTimeoutMs);
       if (res.statusCode === 401 && tokens !== undefined && attempt === 0) {
         res.resume();
         tokens.invalidate();
@@ -312,7 +323,7 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
     const idleMs = options.idleTimeoutMs ?? (Number.isFinite(timeoutSeconds) ? timeoutSeconds * 1000 + 30_000 : 300_000);
     let res: http.IncomingMessage;
     try {
-      res = await open('GET', path, { ...options.query, watch: 'true' }, signal === undefined ? {} : { signal });
+      res = await open('GET', path, { ...options.query, watch: 'true' }, { stream: true, ...(signal === undefined ? {} : { signal }) });
     } catch (err) {
       if (isAbort(err) && aborted()) return 'aborted';
       throw err;

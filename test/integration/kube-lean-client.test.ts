@@ -3,7 +3,9 @@
 // token rotation from a file, typed 401/403 errors, merge patch. kubectl (a client nobody here wrote)
 // reads what the lean client wrote and the other way round, so both sides speak the real protocol.
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -186,9 +188,23 @@ describe('lean Kubernetes client', () => {
     expect(server.requestLog.at(-1)).toMatchObject({ status: 200, user: expect.any(String) });
   });
 
-  it('an unreachable server is KUBE_UNAVAILABLE (transient)', async () => {
+  it('an unreachable server, or one that never answers, is KUBE_UNAVAILABLE (transient)', async () => {
     const dead = createKubeClient(loadKubeConfig({ kubeconfigYaml: server.kubeconfigYaml.replace(/server: https:\/\/.*/, 'server: http://127.0.0.1:1') }));
     const err = await dead.get('/api/v1/namespaces').catch((e: unknown) => e);
     expect(classifyKubeError(err, { action: 'get' })).toMatchObject({ code: 'KUBE_UNAVAILABLE', kind: 'transient' });
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => void sockets.add(s)).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const hung = createKubeClient(loadKubeConfig({ kubeconfigYaml: server.kubeconfigYaml.replace(/server: https:\/\/.*/, `server: http://127.0.0.1:${port}`) }), { requestTimeoutMs: 200 });
+      const timedOut = await hung.get('/api/v1/namespaces').catch((e: unknown) => e);
+      expect(timedOut).toMatchObject({ code: 'ETIMEDOUT' });
+      expect(classifyKubeError(timedOut, { action: 'get' })).toMatchObject({ code: 'KUBE_UNAVAILABLE', kind: 'transient' });
+      hung.close();
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 });
