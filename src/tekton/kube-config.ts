@@ -7,7 +7,6 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isIPv6 } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ProvenantError } from '../errors.js';
@@ -247,7 +246,7 @@ function fromCluster(root: string | undefined, env: NodeJS.ProcessEnv): KubeClie
   const namespaceFile = path.join(dir, 'namespace');
   const namespace = fileExists(namespaceFile) ? readText(namespaceFile).trim() || undefined : undefined;
   return {
-    server: `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`,
+    server: `${scheme}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`, // IPv6 in brackets
     namespace,
     skipTLSVerify: scheme === 'http',
     ...(scheme === 'https' ? { caPem: readText(path.join(dir, 'ca.crt')) } : {}),
