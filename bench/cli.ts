@@ -158,6 +158,10 @@ async function main(): Promise<void> {
       cosignVerifyWallMs: c.wallMs,
       verifyToCosignRatio: round(v.wallMs / c.wallMs, 2),
       pairedRatioMedian: round(median(ratios), 2),
+      // CPU (user + system) moves less with the machine's load than wall time does.
+      verifyCpuMs: v.cpuMs,
+      cosignVerifyCpuMs: c.cpuMs,
+      verifyToCosignCpuRatio: round(v.cpuMs / c.cpuMs, 2),
       peakRssMB: Math.max(h.peakRssMB, p.peakRssMB, v.peakRssMB),
       goals: { helpWallMs: 150, provenanceWallMs: 250, verifyToCosignRatio: 2, peakRssMB: 100 },
       commands: { help: h, provenance: p, verify: v, cosignVerify: c },

@@ -1,7 +1,8 @@
 /**
  * Sign latency per signer: one DSSE bundle (a ~4 KiB SLSA statement) signed N times with each
  * signer, against the same local stand-ins the tests use (real SDKs and protocols over loopback:
- * the AWS KMS JSON 1.1 server, the Cloud KMS gRPC server, a SoftHSM2 token, @sigstore/mock Fulcio).
+ * the AWS KMS JSON 1.1 server, the Cloud KMS gRPC server, the Vault transit (HTTP) and Azure Key Vault
+ * (HTTPS, test CA) servers, a SoftHSM2 token, @sigstore/mock Fulcio).
  * Loopback hides network latency: these figures are provenant's own cost per signature plus the
  * stand-in's, not what a real cloud KMS round trip costs (add ~10-60 ms for that).
  *
@@ -17,12 +18,17 @@ import type { Signer } from '@sigstore/sign';
 import { createSilentLogger } from '../src/observability/index.js';
 import { createAwsKmsSigner } from '../src/signing/aws-kms-signer.js';
 import { createGcpKmsSigner } from '../src/signing/gcp-kms-signer.js';
+import { createAzureKmsSigner } from '../src/signing/azure-kms-signer.js';
+import { createHashivaultSigner } from '../src/signing/hashivault-signer.js';
 import { createPkcs11Signer } from '../src/signing/pkcs11-signer.js';
 import { createEphemeralSigner, createFulcioSigner, createSecretKeySigner, signStatement } from '../src/signing/index.js';
 import { startAwsKmsServer } from '../test/support/aws-kms-server.js';
 import { startGcpKmsServer } from '../test/support/gcp-kms-server.js';
 import { startSoftHsm } from '../test/support/softhsm.js';
 import { startSigstoreMock } from '../test/support/sigstore-mock.js';
+import { createTestTls } from '../test/support/test-ca.js';
+import { startAzureKeyVaultServer } from '../test/support/azure-keyvault-server.js';
+import { startVaultServer } from '../test/support/vault-server.js';
 
 const n = Number(process.env['BENCH_SIGNS'] ?? '200');
 const logger = createSilentLogger();
@@ -54,6 +60,9 @@ const aws = await startAwsKmsServer();
 const gcp = await startGcpKmsServer();
 const hsm = await startSoftHsm({ tokenLabel: 'bench' });
 const mock = await startSigstoreMock();
+const vault = await startVaultServer();
+const tls = createTestTls();
+const azure = await startAzureKeyVaultServer(tls);
 try {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   await writeFile(path.join(dir, 'x509.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
@@ -83,6 +92,29 @@ try {
       }),
     ),
   );
+  vault.addKey('bench-p256', 'ecdsa-p256');
+  rows.push(
+    await measure(
+      'Vault transit (local HTTP server, token)',
+      await createHashivaultSigner('hashivault://bench-p256', {
+        logger,
+        env: {},
+        kmsAuth: { address: vault.url, token: vault.issueToken(), tokenPath: undefined, oidc: { path: undefined, role: undefined, tokenPath: path.join(dir, 'none') }, spire: { sock: undefined, audience: undefined } },
+      }),
+    ),
+  );
+  azure.addKey('bench', 'P-256');
+  azure.allowClientSecret('00000000-0000-4000-8000-0000000be0c1', 'bench-secret');
+  rows.push(
+    await measure(
+      'Azure Key Vault (local HTTPS server, client secret)',
+      await createAzureKmsSigner(`azurekms://${azure.host}/bench`, {
+        logger,
+        env: { AZURE_AUTHORITY_HOST: azure.url, AZURE_TENANT_ID: azure.tenantId, AZURE_CLIENT_ID: '00000000-0000-4000-8000-0000000be0c1', AZURE_CLIENT_SECRET: 'bench-secret' },
+        azureClientOptions: { tlsOptions: { ca: tls.caPem }, disableChallengeResourceVerification: true, disableInstanceDiscovery: true, retryOptions: { maxRetries: 0 } },
+      }),
+    ),
+  );
   hsm.generateEcKey({ label: 'signer', id: Buffer.from([1]) });
   const pinFile = await hsm.writePinFile();
   const pkcs11 = await createPkcs11Signer(`pkcs11:token=bench;object=signer?module-path=${hsm.modulePath}&pin-source=file:${pinFile}`, { logger });
@@ -96,7 +128,7 @@ try {
   const fulcio = createFulcioSigner({ keyHolder: createEphemeralSigner(), fulcioUrl: mock.fulcioUrl, tokenFile: path.join(dir, 'token'), logger });
   rows.push({ ...(await measure('Fulcio keyless (mock Fulcio, certificate reused)', fulcio)), fulcioCertificates: mock.fulcioCertificateCount() });
 } finally {
-  await Promise.allSettled([aws.stop(), gcp.stop(), hsm.stop(), mock.stop()]);
+  await Promise.allSettled([aws.stop(), gcp.stop(), hsm.stop(), mock.stop(), vault.stop(), azure.stop()]);
   await rm(dir, { recursive: true, force: true });
 }
 const result = { bench: 'sign-latency', node: process.version, cpus: os.cpus().length, date: new Date().toISOString(), rows };

@@ -17,6 +17,10 @@ export const lightEntryPoints = new Set([
   'storage/oci/index', // the OCI reader/writer without the storage registry
   'storage/gcs-storage', // `inspect --gcs-bucket` reads one backend (its SDK is itself a dynamic import)
   'storage/archivista-storage', // `inspect --archivista-url`, likewise
+  'storage/docdb-storage', // `inspect`/`trace --docdb-url` (mongodb / DynamoDB SDKs are dynamic imports)
+  'storage/grafeas-storage', // `inspect --grafeas-project`, likewise
+  'observability/noop-logger', // a silent Logger without pino (CLI commands at the default level)
+  'verify/light', // verify --image/--bundle: the keyed lean verifier, policy, docker credentials; no trace, no @sigstore/verify
 ]);
 
 /** The room of an absolute path under src/, or undefined for files directly under src/ (or outside). */

@@ -9,7 +9,7 @@
 // from files next to it) would need its directory, and provenant logs to a stream, never a transport. Type checking is `npm run typecheck`, not part of this.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +22,7 @@ const externalPackages = [
   '@aws-sdk/*',
   '@smithy/*',
   '@google-cloud/*',
+  'mongodb', // docdb mongo:// only: optional native peers (kerberos, snappy, zstd) are resolved at run time
   '@azure/*', // Key Vault and identity SDKs: only the controller's azurekms:// signer loads them
   '@sigstore/tuf', // reads its seeds and package.json relative to itself; tuf-js with it
   'tuf-js',
@@ -50,20 +51,45 @@ for (let i = 0; i < args.length; i += 2) {
  * way (WebSocket, MessageEvent: ~40 ms CPU and ~10 MB per call, measured), `node:fs` its file streams.
  * In the bundle those imports read the module through `process.getBuiltinModule` instead, exporting
  * its plain properties and leaving the lazy getters alone (importing one of those names then fails
- * the build, not a run). Packages kept external still import built-ins their own way.
+ * the build, not a run). `node:util`'s facade costs ~4 ms, `node:crypto`'s reads `webcrypto` and
+ * `subtle` (loading WebCrypto), `node:fs/promises`'s and `node:os`'s ~0.5 ms each (Node 22.23, measured). Packages kept external still import built-ins their own way.
  */
-const facadeFreeBuiltins = ['http', 'https', 'fs'];
-const requireBuiltin = createRequire(import.meta.url);
+const facadeFreeBuiltins = ['http', 'https', 'fs', 'fs/promises', 'crypto', 'util', 'os', 'path'];
+/**
+ * Names a built-in exports as plain values, and which of them load more of Node when first read: some
+ * are lazily loaded values, not getters (`util.diff` loads the assert diff, `util.setTraceSigInt`
+ * worker_threads, ~5 ms together). Asked of a fresh Node (the build's own), where nothing was read yet.
+ */
+function builtinExports(name) {
+  const probe = `
+    const mod = require('node:${name}');
+    const plain = [], lazy = [];
+    for (const n of Object.getOwnPropertyNames(mod)) {
+      if (!/^[A-Za-z_$][\\w$]*$/.test(n)) continue;
+      const before = process.moduleLoadList.length;
+      const d = Object.getOwnPropertyDescriptor(mod, n);
+      if (d.get) continue;
+      (process.moduleLoadList.length > before ? lazy : plain).push(n);
+    }
+    process.stdout.write(JSON.stringify({ plain, lazy }));`;
+  const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build: cannot list the exports of node:${name}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Lazily loaded built-in exports provenant imports (each loads its own module, nothing else). */
+const lazyExportsUsed = { util: ['parseArgs'] };
+
 const builtinShims = {
   name: 'builtin-shims',
   setup(b) {
     const filter = new RegExp(`^(node:)?(${facadeFreeBuiltins.join('|')})$`);
     b.onResolve({ filter }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'builtin-shim' }));
     b.onLoad({ filter: /.*/, namespace: 'builtin-shim' }, (args) => {
-      const mod = requireBuiltin(`node:${args.path}`); // the build may run on an older Node than 22.3
-      const plain = Object.getOwnPropertyNames(mod).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && !Object.getOwnPropertyDescriptor(mod, n)?.get);
+      const { plain, lazy } = builtinExports(args.path);
+      const names = [...plain, ...lazy.filter((n) => (lazyExportsUsed[args.path] ?? []).includes(n))];
       return {
-        contents: `const m = process.getBuiltinModule('node:${args.path}');\nexport default m;\nexport const { ${plain.join(', ')} } = m;\n`,
+        contents: `const m = process.getBuiltinModule('node:${args.path}');\nexport default m;\nexport const { ${names.join(', ')} } = m;\n`,
         loader: 'js',
       };
     });
@@ -104,6 +130,11 @@ await build({
   external: externalPackages,
   plugins: [builtinShims, lazyRequire],
   // Bundled CommonJS packages call require() for Node's built-ins; ESM has none, so give them one.
-  banner: { js: "import { createRequire as __provenantCreateRequire } from 'node:module'; const require = __provenantCreateRequire(import.meta.url);" },
+  // Made on first call: reading `import.meta` makes Node build each chunk's import.meta object
+  // (~0.3 ms a chunk, measured), and node:module goes through process.getBuiltinModule, not an ESM
+  // import (whose facade reads every export).
+  banner: {
+    js: "let __provenantRequire; const __provenantRequireOf = () => (__provenantRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)); const require = Object.assign((id) => __provenantRequireOf()(id), { resolve: (id, options) => __provenantRequireOf().resolve(id, options) });",
+  },
   logLevel: 'warning',
 });

@@ -13,7 +13,7 @@ import {
   parsePlatform,
   selectPlatformManifests,
   type DockerCredentials,
-} from '../storage/index.js';
+} from '../storage/oci/index.js';
 
 export const platformHelp = `os/arch[/variant] (default: this host's, e.g. ${hostPlatform()}), 'all' or 'index'`;
 

@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+// node:fs, not node:fs/promises: loading the latter costs ~6 ms of a CLI call (readline, watchers; measured).
+import { readFileSync, statSync } from 'node:fs';
 import { ProvenantError } from '../errors.js';
 import { limits } from '../limits.js';
 
@@ -41,10 +42,10 @@ export async function readDocument(pathOrDash: string, io: CliIo): Promise<unkno
     });
   try {
     if (pathOrDash !== '-') {
-      const size = (await stat(pathOrDash)).size;
+      const size = statSync(pathOrDash).size;
       if (size > limits.cliDocument.maxBytes) throw tooLarge(size);
     }
-    text = pathOrDash === '-' ? await io.readStdin() : await readFile(pathOrDash, 'utf8');
+    text = pathOrDash === '-' ? await io.readStdin() : readFileSync(pathOrDash, 'utf8');
   } catch (cause) {
     if (cause instanceof ProvenantError) throw cause;
     throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read ${pathOrDash}: ${(cause as Error).message}`, {

@@ -10,7 +10,23 @@ export type FormatName = (typeof formatNames)[number];
 export const storageNames = ['tekton', 'oci', 'local', 'gcs', 'docdb', 'grafeas', 'kafka', 'archivista'] as const;
 export type StorageName = (typeof storageNames)[number];
 /** The backends provenant implements; the others are accepted by config validation only to report them clearly. */
-export const implementedStorageNames = ['tekton', 'oci', 'local', 'gcs', 'archivista'] as const;
+/** `storage.grafeas.*`. */
+export interface GrafeasConfig {
+  /** `storage.grafeas.projectid`: notes and occurrences go under `projects/<projectId>`. */
+  readonly projectId: string | undefined;
+  /** `storage.grafeas.noteid`: note-name prefix; undefined = `tekton-<run namespace>` (Chains' default). */
+  readonly noteId: string | undefined;
+  /** `storage.grafeas.notehint`: the ATTESTATION note's `hint.human_readable_name`. */
+  readonly noteHint: string;
+  /**
+   * `storage.grafeas.server` (provenant): the Grafeas gRPC endpoint. `https://host[:port]` = TLS with
+   * Application Default Credentials (default `https://containeranalysis.googleapis.com`, as Chains);
+   * `http://host:port` = plaintext without credentials (an in-cluster open-source Grafeas server).
+   */
+  readonly server: string;
+}
+
+export const implementedStorageNames = ['tekton', 'oci', 'local', 'gcs', 'archivista', 'grafeas', 'docdb'] as const;
 export type ImplementedStorageName = (typeof implementedStorageNames)[number];
 
 /** `signers.x509.fulcio.provider` values (cosign's provider names Chains accepts). */
@@ -75,6 +91,19 @@ export interface Config {
     readonly gcs: { readonly bucket: string | undefined };
     /** `storage.archivista.url`: required when an `archivista` backend is configured. */
     readonly archivista: { readonly url: string | undefined };
+    /**
+     * `storage.docdb.*`: a go-cloud docstore collection URL (required when a `docdb` backend is configured;
+     * validated at load: `mongo://`, `dynamodb://`, `firestore://`; see docs/storage-docdb.md) and where the MongoDB
+     * connection string comes from (`mongo-server-url-path` > `-dir` > `mongo-server-url` > `$MONGO_SERVER_URL`).
+     */
+    readonly docdb: {
+      readonly url: string | undefined;
+      readonly mongoServerUrl: string | undefined;
+      readonly mongoServerUrlDir: string | undefined;
+      readonly mongoServerUrlPath: string | undefined;
+    };
+    /** `storage.grafeas.*`: Chains' three keys (projectid required when `grafeas` is configured) and provenant's `server`. */
+    readonly grafeas: GrafeasConfig;
   };
   readonly signers: {
     readonly kms: {

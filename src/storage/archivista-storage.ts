@@ -97,3 +97,39 @@ export async function readArchivista(deps: Pick<ArchivistaStorageDeps, 'url' | '
   }
   return Buffer.from(await res.arrayBuffer());
 }
+
+/**
+ * Gitoids of the envelopes whose statement has a subject with one of these digest values (hex), through
+ * Archivista's GraphQL API (`POST <url>/query`, the query archivistactl's search sends).
+ */
+export async function searchArchivista(deps: Pick<ArchivistaStorageDeps, 'url' | 'fetch' | 'timeoutMs'>, digests: readonly string[]): Promise<string[]> {
+  const base = deps.url.replace(/\/+$/, '');
+  const query = `query ($subjectDigests: [String!]) {
+  dsses(where: {hasStatementWith: {hasSubjectsWith: {hasSubjectDigestsWith: {valueIn: $subjectDigests}}}}) {
+    edges { node { gitoidSha256 } }
+  }
+}`;
+  let res: Response;
+  try {
+    res = await (deps.fetch ?? fetch)(`${base}/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ query, variables: { subjectDigests: digests } }),
+      signal: AbortSignal.timeout(deps.timeoutMs ?? 30_000),
+    });
+  } catch {
+    throw new ProvenantError('transient', 'ARCHIVISTA_UNAVAILABLE', `archivista at ${base} did not answer`);
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw httpError(res.status, 'query', base);
+  }
+  let body: { data?: { dsses?: { edges?: Array<{ node?: { gitoidSha256?: unknown } }> } }; errors?: unknown };
+  try {
+    body = (await res.json()) as typeof body;
+  } catch {
+    throw new ProvenantError('transient', 'ARCHIVISTA_BAD_RESPONSE', `archivista at ${base} answered the query with no JSON`);
+  }
+  if (body.errors !== undefined || body.data?.dsses === undefined) throw new ProvenantError('permanent', 'ARCHIVISTA_REJECTED', `archivista at ${base} rejected the search query`);
+  return (body.data.dsses.edges ?? []).map((e) => e.node?.gitoidSha256).filter((g): g is string => typeof g === 'string' && /^[0-9a-f]{40,64}$/.test(g));
+}

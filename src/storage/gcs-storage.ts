@@ -91,8 +91,12 @@ export interface GcsEntry {
 
 /** Reads what `gcs` stored for one artifact (Chains' `RetrieveSignatures`/`RetrievePayloads`), or undefined. */
 export async function readGcs(deps: GcsStorageDeps, run: Pick<RunKey, 'kind' | 'namespace' | 'name'>, shortKey: string): Promise<GcsEntry | undefined> {
+  return readGcsPrefix(deps, gcsObjectPrefix(run, shortKey));
+}
+
+/** Reads the objects `<prefix>.signature`, `.payload`, `.cert`, `.chain`, or undefined. */
+export async function readGcsPrefix(deps: GcsStorageDeps, prefix: string): Promise<GcsEntry | undefined> {
   const b = await bucketOf(deps);
-  const prefix = gcsObjectPrefix(run, shortKey);
   const get = async (part: Part): Promise<Buffer | undefined> => {
     try {
       return (await b.file(`${prefix}.${part}`).download())[0];
@@ -105,4 +109,19 @@ export async function readGcs(deps: GcsStorageDeps, run: Pick<RunKey, 'kind' | '
   const [signature, payload, cert, chain] = await Promise.all([get('signature'), get('payload'), get('cert'), get('chain')]);
   if (signature === undefined || payload === undefined) return undefined;
   return { signature, payload, ...(cert === undefined ? {} : { cert }), ...(chain === undefined ? {} : { chain }) };
+}
+
+/**
+ * The artifact prefixes stored in the bucket (`<run dir>/<shortKey>` of every `*.payload` object), at most
+ * `max` objects listed: what `trace --gcs-bucket` indexes by subject digest.
+ */
+export async function listGcsArtifacts(deps: GcsStorageDeps, max = 2000): Promise<string[]> {
+  const b = await bucketOf(deps);
+  try {
+    const [files] = await b.getFiles({ autoPaginate: true, maxResults: max });
+    return files.map((f) => f.name).filter((n) => n.endsWith('.payload')).map((n) => n.slice(0, -'.payload'.length));
+  } catch (err) {
+    const c = classify(err);
+    throw new ProvenantError(c.kind, c.code, `gcs storage: cannot list gs://${deps.bucket}`, { context: { bucket: deps.bucket } });
+  }
 }

@@ -14,7 +14,8 @@ import type { StorageBackend } from './types.js';
 
 /** Everything any backend may need; each factory takes its part. */
 export interface StorageDeps {
-  readonly config: Pick<Config, 'storage'>;
+  /** `signers` is read only by `grafeas` (Chains' keyid = `signers.kms.kmsref`). */
+  readonly config: Pick<Config, 'storage'> & Partial<Pick<Config, 'signers'>>;
   readonly logger: Logger;
   /**
    * `tekton`: merge-patch the run's annotations (the Kubernetes RunStore). Required when `tekton` is
@@ -36,6 +37,8 @@ export interface StorageDeps {
   /** `oci`: RFC 3161 timestamps over `.att` layer bytes, when a timestamp authority is configured. */
   readonly ociTimestamper?: LayerTimestamper | undefined;
   readonly fetch?: typeof fetch;
+  /** `docdb`: the environment `MONGO_SERVER_URL` and AWS credentials come from (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export type StorageFactory = (deps: StorageDeps) => StorageBackend;
@@ -83,6 +86,17 @@ export const storageBackends = {
       (await import('./archivista-storage.js')).createArchivistaStorage({ url, logger: deps.logger, ...(f === undefined ? {} : { fetch: f }), ...(patchAnnotations === undefined ? {} : { patchAnnotations }) }),
     );
   },
+  grafeas: (deps) => {
+    const g = deps.config.storage.grafeas;
+    const projectId = setting(g.projectId, 'storage.grafeas.projectid', 'grafeas');
+    const keyId = deps.config.signers?.kms.kmsref;
+    return lazyBackend('grafeas', async () => (await import('./grafeas-storage.js')).createGrafeasStorage({ config: { ...g, projectId }, keyId, logger: deps.logger }));
+  },
+  docdb: (deps) => {
+    setting(deps.config.storage.docdb.url, 'storage.docdb.url', 'docdb');
+    const { docdb } = deps.config.storage;
+    return lazyBackend('docdb', async () => (await import('./docdb-storage.js')).createDocdbStorage({ config: docdb, logger: deps.logger, ...(deps.env === undefined ? {} : { env: deps.env }) }));
+  },
 } satisfies Record<ImplementedStorageName, StorageFactory>;
 
 function setting(value: string | undefined, key: string, backend: string): string {
@@ -99,6 +113,11 @@ function lazyBackend(name: string, load: () => Promise<StorageBackend>): Storage
       loaded ??= load();
       return (await loaded).store(request);
     },
+    close: async () => {
+      const l = loaded;
+      loaded = undefined;
+      if (l !== undefined) await (await l.catch(() => undefined))?.close?.();
+    },
   };
 }
 
@@ -108,7 +127,7 @@ export function isImplementedStorageName(name: string): name is ImplementedStora
 
 /**
  * The backends for a configured list (e.g. `artifacts.taskrun.storage`), in order, duplicates removed.
- * Names Tekton Chains has but provenant does not implement (gcs, docdb, grafeas, kafka, archivista)
+ * Names Tekton Chains has but provenant does not implement (kafka)
  * and unknown names throw one `config` `STORAGE_UNSUPPORTED` error naming all of them.
  */
 export function createStorageBackends(names: readonly string[], deps: StorageDeps): StorageBackend[] {

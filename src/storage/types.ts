@@ -48,4 +48,6 @@ export interface StoreResult {
 export interface StorageBackend {
   readonly name: string;
   store(request: StoreRequest): Promise<StoreResult>;
+  /** Releases connections (a database client); called when the wiring or the CLI command is done. */
+  close?(): Promise<void>;
 }

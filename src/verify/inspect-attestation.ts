@@ -4,7 +4,6 @@
  * that `verifyBundle` accepts, and a plain description of any bundle (subjects, predicate, builder,
  * signer identity, Rekor entry) for `provenant inspect`. Nothing here is trusted: `verify` checks it.
  */
-import { createHash } from 'node:crypto';
 import type { SerializedBundle, SerializedEnvelope } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
 import {
@@ -17,8 +16,9 @@ import { builderIdOf } from './policy.js';
 import { ProvenantError } from '../errors.js';
 import { checkBundleLimits } from './bundle-limits.js';
 
-export const bundleV03MediaType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-export const inTotoPayloadType = 'application/vnd.in-toto+json';
+import { bundleFromEnvelope, bundleFromMessageSignature } from './bundle-build.js';
+
+export { bundleFromEnvelope, bundleFromMessageSignature, bundleV03MediaType, inTotoPayloadType } from './bundle-build.js';
 
 /** One artifact stored in a run's annotations by the `tekton` backend. */
 export interface AnnotationArtifact {
@@ -60,41 +60,6 @@ function parseEnvelope(bytes: Buffer): SerializedEnvelope | undefined {
   } catch {
     return undefined;
   }
-}
-
-function pemToDerB64(pemText: string): string | undefined {
-  const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pemText);
-  return m?.[1] === undefined ? undefined : m[1].replace(/\s+/g, '');
-}
-
-function verificationMaterial(certificatePem: string | undefined, hint: string): SerializedBundle['verificationMaterial'] {
-  const der = certificatePem === undefined ? undefined : pemToDerB64(certificatePem);
-  return {
-    ...(der === undefined ? { publicKey: { hint } } : { certificate: { rawBytes: der } }),
-    tlogEntries: [],
-    timestampVerificationData: { rfc3161Timestamps: [] },
-  } as unknown as SerializedBundle['verificationMaterial'];
-}
-
-/** A v0.3 bundle around a DSSE envelope (signed with a key, or with `certificatePem`). */
-export function bundleFromEnvelope(envelope: SerializedEnvelope, certificatePem?: string): SerializedBundle {
-  return {
-    mediaType: bundleV03MediaType,
-    verificationMaterial: verificationMaterial(certificatePem, envelope.signatures[0]?.keyid ?? ''),
-    dsseEnvelope: envelope,
-  } as SerializedBundle;
-}
-
-/** A v0.3 message-signature bundle over `payload` (a cosign simple-signing signature). */
-export function bundleFromMessageSignature(payload: Uint8Array, signatureB64: string, certificatePem?: string): SerializedBundle {
-  return {
-    mediaType: bundleV03MediaType,
-    verificationMaterial: verificationMaterial(certificatePem, ''),
-    messageSignature: {
-      messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(payload).digest('base64') },
-      signature: signatureB64,
-    },
-  } as SerializedBundle;
 }
 
 /** Every artifact the `tekton` storage backend left in these annotations, sorted by short key. */

@@ -3,13 +3,10 @@
  * kubectl's kubeconfig search order with the CLI's own environment), registry credentials (docker
  * config), and Rekor entries named by `chains.tekton.dev/transparency`.
  */
-import { readFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { ProvenantError, errorMessage } from '../errors.js';
 import { checkJsonShape, limits, readBodyBounded, violationError } from '../limits.js';
-import { credentialsFromDockerConfig, noCredentials, type DockerCredentials } from '../storage/index.js';
 import { createRunStore, loadKubeConfig, type RunKind } from '../tekton/index.js';
 
 export interface LiveRunOptions {
@@ -56,29 +53,7 @@ export async function loadLiveRun(options: LiveRunOptions): Promise<LiveRun> {
   };
 }
 
-/**
- * Registry credentials: `--docker-config FILE` (a file or a directory holding config.json), else
- * `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` when present, else none.
- */
-export async function loadDockerCredentials(file: string | undefined, env: NodeJS.ProcessEnv): Promise<DockerCredentials> {
-  const candidates =
-    file !== undefined
-      ? [file, path.join(file, 'config.json')]
-      : [path.join(env['DOCKER_CONFIG'] ?? path.join(env['HOME'] ?? os.homedir(), '.docker'), 'config.json')];
-  for (const candidate of candidates) {
-    let text: string;
-    try {
-      text = await readFile(candidate, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') continue;
-      throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read docker config ${candidate}: ${errorMessage(err)}`, { cause: err });
-    }
-    return credentialsFromDockerConfig(text, candidate);
-  }
-  if (file !== undefined) throw new ProvenantError('input', 'INPUT_UNREADABLE', `docker config ${file} does not exist`);
-  return noCredentials;
-}
+export { loadDockerCredentials } from './docker-config.js';
 
 type TlogEntry = SerializedBundle['verificationMaterial']['tlogEntries'][number];
 

@@ -16,8 +16,15 @@ import { verifyBundle, type VerifiedArtifact } from './verify-bundle.js';
 
 export type SignatureVerdict = 'verified' | 'unsigned' | 'invalid-signature' | 'identity-mismatch';
 
-/** Where a piece of evidence was read: the registry, the transparency log, or a local directory. */
-export type EvidenceSource = 'registry' | 'rekor' | 'local';
+/**
+ * Attestation stores `trace` can also read (`--gcs-bucket`, `--archivista-url`, `--docdb-url`, …), each the
+ * reader of a storage backend; their evidence providers are listed in cli/commands/trace-stores.ts.
+ */
+export const storeEvidenceSources = ['gcs', 'archivista', 'docdb', 'grafeas'] as const;
+export type StoreEvidenceSource = (typeof storeEvidenceSources)[number];
+
+/** Where a piece of evidence was read: the registry, the transparency log, a local directory, or a store. */
+export type EvidenceSource = 'registry' | 'rekor' | 'local' | StoreEvidenceSource;
 
 /** One image signature candidate: the payload it signs (when known) and its bundle. */
 export interface SignatureCandidate {

@@ -122,6 +122,8 @@ export interface EvidenceProvider {
   read(ref: string, image: ImageDigestRef): Promise<StoredAttestations>;
   /** Entries found for the digest but dropped because they failed verification (Rekor: SET, proof). */
   rejected?(digest: string): number;
+  /** Releases a client (a database connection) once the caller is done with the trace. */
+  close?(): Promise<void>;
 }
 
 /**

@@ -2,13 +2,14 @@
  * Verifies a Sigstore bundle (DSSE or message signature) against a public key or a keyless identity,
  * with `@sigstore/verify` and a TrustedRoot given by the caller (no TUF fetch: works offline).
  */
-import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { dsse } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial, type SignedEntity, type VerificationPolicy as SigstorePolicy } from '@sigstore/verify';
 import { ProvenantError, errorMessage, type TransparencyErrorCode, type VerifyErrorCode } from '../errors.js';
-import { checkBundleLimits, parseStatementBounded } from './bundle-limits.js';
+import { checkBundleLimits } from './bundle-limits.js';
+import { parsePublicKey, verifiedArtifact, verifyWithKeyHashes } from './verify-key.js';
 
 export type VerificationPolicy =
   | {
@@ -58,16 +59,6 @@ function rejected(code: VerifyErrorCode | TransparencyErrorCode, message: string
   return new ProvenantError('permanent', code, message, cause === undefined ? {} : { cause });
 }
 
-/**
- * The hashes a key's signatures may use, first the one provenant signs with now. sigstore-js assumes
- * SHA-256 for every EC key; P-384 keys held by provenant sign SHA-256 too (as cosign and Chains), but
- * bundles written before that change and KMS P-384 keys (which can only sign SHA-384) use SHA-384.
- */
-function hashesForKey(key: KeyObject): readonly (string | null)[] {
-  if (key.asymmetricKeyType === 'ed25519') return [null];
-  return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? ['sha256', 'sha384'] : ['sha256'];
-}
-
 /** Re-checks signatures with each hash the key may sign with (P-384: SHA-256, or SHA-384 for legacy and KMS bundles). */
 function withKeyHash(entity: SignedEntity, bundle: Bundle, artifact: Buffer | undefined): SignedEntity {
   const content = bundle.content;
@@ -85,14 +76,7 @@ function withKeyHash(entity: SignedEntity, bundle: Bundle, artifact: Buffer | un
       compareSignature: (s) => original.compareSignature(s),
       compareDigest: (d) => original.compareDigest(d),
       compareSignedDigest: (d) => original.compareSignedDigest(d),
-      verifySignature: (key) =>
-        hashesForKey(key).some((hash) => {
-          try {
-            return cryptoVerify(hash, signed, key, signature);
-          } catch {
-            return false;
-          }
-        }),
+      verifySignature: (key) => verifyWithKeyHashes(key, signed, signature),
     },
   };
 }
@@ -114,14 +98,6 @@ function parseTrustedRoot(json: unknown): TrustedRoot {
     return TrustedRoot.fromJSON(json);
   } catch (cause) {
     throw new ProvenantError('input', 'VERIFY_TRUSTED_ROOT_INVALID', `not a TrustedRoot: ${errorMessage(cause)}`, { cause });
-  }
-}
-
-function parsePublicKey(pem: string): KeyObject {
-  try {
-    return createPublicKey(pem);
-  } catch (cause) {
-    throw new ProvenantError('input', 'VERIFY_KEY_INVALID', 'the verification key is not a PEM public key', { cause });
   }
 }
 
@@ -185,16 +161,6 @@ export function verifyBundle(bundleJson: unknown, policy: VerificationPolicy, op
 
   const payload = bundle.content.$case === 'dsseEnvelope' ? bundle.content.dsseEnvelope.payload : (options.artifact ?? Buffer.alloc(0));
   const payloadType = bundle.content.$case === 'dsseEnvelope' ? bundle.content.dsseEnvelope.payloadType : undefined;
-  let statement: Record<string, unknown> | undefined;
-  if (payloadType === 'application/vnd.in-toto+json') {
-    statement = parseStatementBounded(payload);
-  }
-  const rawSubjects = Array.isArray(statement?.['subject']) ? (statement['subject'] as unknown[]) : [];
-  const subjects = rawSubjects
-    .filter((s): s is { name?: unknown; digest?: unknown } => typeof s === 'object' && s !== null)
-    .map((s) => ({ name: typeof s.name === 'string' ? s.name : '', digest: (s.digest ?? {}) as Record<string, string> }));
-  const predicateType = typeof statement?.['predicateType'] === 'string' ? statement['predicateType'] : undefined;
-
   const firstTlog = entity.tlogEntries[0];
   const tlog =
     firstTlog === undefined
@@ -204,13 +170,5 @@ export function verifyBundle(bundleJson: unknown, policy: VerificationPolicy, op
     'key' in policy
       ? { publicKey: createPublicKey(policy.key).export({ format: 'pem', type: 'spki' }).toString() }
       : { san: signer.identity?.subjectAlternativeName ?? '', issuer: signer.identity?.extensions?.issuer };
-  return {
-    payload,
-    payloadType,
-    ...(statement === undefined ? {} : { statement }),
-    subjects,
-    predicateType,
-    signer: verifiedSigner,
-    ...(tlog === undefined ? {} : { tlog }),
-  };
+  return verifiedArtifact(payload, payloadType, verifiedSigner, tlog);
 }

@@ -158,6 +158,7 @@ async function buildWiring(
       ociByScope.clear();
       indexByScope.clear();
       await signers?.close();
+      for (const b of backends.values()) await b.close?.().catch(() => undefined);
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Log scan: a controller at debug level works with every kind of secret the fixtures hold (signing
  * key, Kubernetes bearer token, registry password via a ServiceAccount pull secret, a wrong
- * registry password, a PKCS#11 PIN inline in a kmsref pushed as a broken ConfigMap) and hits the
+ * registry password, a PKCS#11 PIN inline in a kmsref and a MongoDB password inline in
+ * storage.docdb.mongo-server-url pushed as a broken ConfigMap) and hits the
  * error paths where secrets tend to leak. No secret appears in any log line or Event.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,7 @@ const auth = { username: 'builder', password: 'faults-test-only-Pa55word' };
 const wrongPassword = 'faults-test-only-WRONG-pass';
 const pin = '739146-test-only-pin';
 const vaultToken = 'hvs.faults-test-only-vault-token';
+const mongoPassword = 'faults-test-only-mongo-pw';
 
 beforeAll(async () => {
   // Pull secrets are read: the opt-in RBAC overlay.
@@ -64,6 +66,7 @@ describe('log scan', () => {
       wrongPassword,
       pin,
       vaultToken,
+      mongoPassword,
       Buffer.from(`${auth.username}:${auth.password}`).toString('base64'),
       Buffer.from(`${auth.username}:${wrongPassword}`).toString('base64'),
     ];
@@ -96,6 +99,10 @@ describe('log scan', () => {
         'artifacts.taskrun.signer': 'kms',
         'signers.kms.kmsref': `pkcs11:token=faults;object=key?module-path=/nonexistent/libfaults.so&pin-value=${pin}`,
         'signers.kms.auth.token': vaultToken,
+        // docdb: a MongoDB password inline (Chains' storage.docdb.mongo-server-url), with a refused URL scheme.
+        'artifacts.pipelinerun.storage': 'tekton,docdb',
+        'storage.docdb.url': 'mem://chains/_id',
+        'storage.docdb.mongo-server-url': `mongodb://chains:${mongoPassword}@127.0.0.1:9/chains`,
       });
       await waitUntil(() => env.kube.events().slice(eventsBefore).some((e) => e['reason'] === 'InvalidConfiguration'), 15_000, 'Warning Event for the bad kmsref');
       env.setConfig(env.faultConfig);

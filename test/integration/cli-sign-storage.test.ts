@@ -106,7 +106,7 @@ describe('provenant sign --storage', () => {
   });
 
   it('errors: unknown backend (2, STORAGE_UNSUPPORTED), tekton from stdin without --run-out (2), run without uid (2), bad --rekor-url (2)', async () => {
-    const unsupported = await cli(['sign', '--config', file('config.json'), '--signing-secrets', dir, '--storage', 'grafeas', file('run.json')]);
+    const unsupported = await cli(['sign', '--config', file('config.json'), '--signing-secrets', dir, '--storage', 'kafka', file('run.json')]);
     expect(unsupported.code).toBe(2);
     expect(unsupported.err).toContain('STORAGE_UNSUPPORTED');
 

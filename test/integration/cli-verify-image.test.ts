@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/index.js';
+import { createSilentLogger } from '../../src/observability/index.js';
+import { createOciReader, createRegistryClient, type Descriptor } from '../../src/storage/index.js';
 import { pushTestImage, type PushedImage } from '../support/oci-image.js';
 import { startRegistry, type RegistryHandle } from '../support/services.js';
 import { startSigstoreMock, type SigstoreMock } from '../support/sigstore-mock.js';
@@ -105,6 +107,14 @@ describe('provenant sign --storage oci / verify --image', () => {
     expect(ok.out).toContain('.att layer #1');
     expect(ok.out).toContain('sigstore bundle referrer #1');
     expect(ok.err).toContain('2 image signature(s) present');
+
+    // What verify reads: attestations only; the two image signatures are counted, not downloaded.
+    const reader = createOciReader({ config: { repository: undefined, insecure: true }, logger: createSilentLogger() });
+    const all = await reader.readAttestations(image.ref);
+    const lean = await reader.readAttestations(image.ref, { attestationsOnly: true });
+    expect([all.bundles.length, all.envelopes.length, all.signatures.length, all.unreadSignatures]).toEqual([2, 1, 1, undefined]);
+    expect([lean.bundles.length, lean.envelopes.length, lean.signatures.length, lean.unreadSignatures]).toEqual([1, 1, 0, 2]);
+    expect(lean.bundles[0]?.dsseEnvelope).toBeDefined();
   });
 
   it('--builder-id and --predicate-type: match passes (0), mismatch rejects (1) with the policy code', async () => {
@@ -134,6 +144,31 @@ describe('provenant sign --storage oci / verify --image', () => {
     const missing = await run(['verify', '--image', unlogged.ref, '--key', file('key.pub'), '--trusted-root', file('trusted_root.json'), '--require-tlog', '--insecure']);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('VERIFY_TLOG_MISSING');
+  });
+
+  it('keyed lean path: a tampered .att envelope → VERIFY_SIGNATURE_INVALID (1); a log required without a trusted root → VERIFY_TLOG_MISSING (1)', async () => {
+    const image = await signImage('app-tampered', 'dsse');
+    const client = createRegistryClient({ registry: registry.host, insecure: true, logger: createSilentLogger() });
+    const tag = `sha256-${image.hex}.att`;
+    const att = await client.getManifest('app-tampered', tag);
+    const layer = (att?.json['layers'] as Descriptor[] | undefined)?.[0];
+    if (att === undefined || layer === undefined) throw new Error('no .att layer stored');
+    const envelope = JSON.parse(Buffer.from(await client.getBlob('app-tampered', layer.digest)).toString('utf8')) as { payload: string };
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...statement, predicateType: 'https://example.com/forged' })).toString('base64');
+    const pushed = await client.pushBlob('app-tampered', Buffer.from(JSON.stringify({ ...envelope, payload: forged })), layer.mediaType);
+    const manifest = { ...att.json, layers: [{ ...layer, digest: pushed.digest, size: pushed.size }] };
+    await client.putManifest('app-tampered', tag, Buffer.from(JSON.stringify(manifest)), att.descriptor.mediaType);
+
+    const tampered = await run(['verify', '--image', image.ref, '--key', file('key.pub'), '--insecure']);
+    expect(tampered.code).toBe(1);
+    expect(tampered.err).toContain('VERIFY_SIGNATURE_INVALID');
+    expect(tampered.out).not.toContain('Verified OK');
+
+    const untampered = await signImage('app-lean-tlog', 'both');
+    const noRoot = await run(['verify', '--image', untampered.ref, '--key', file('key.pub'), '--require-tlog', '--insecure']);
+    expect(noRoot.code).toBe(1);
+    expect(noRoot.err).toContain('VERIFY_TLOG_MISSING');
   });
 
   it('an image without attestations is rejected (1); a reference without digest is a usage error (2)', async () => {

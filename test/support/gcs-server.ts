@@ -1,7 +1,8 @@
 /**
  * A Cloud Storage JSON API stand-in (test-only): multipart uploads
  * (`POST /upload/storage/v1/b/{bucket}/o?uploadType=multipart`), object metadata
- * (`GET /storage/v1/b/{bucket}/o/{object}`) and media downloads (`?alt=media`, with `x-goog-hash`), as
+ * (`GET /storage/v1/b/{bucket}/o/{object}`), listing (`GET /storage/v1/b/{bucket}/o`, prefix and
+ * page tokens) and media downloads (`?alt=media`, with `x-goog-hash`), as
  * `@google-cloud/storage` uses them with `resumable: false`. Buckets must be created by the test.
  */
 import { createHash } from 'node:crypto';
@@ -72,6 +73,22 @@ export async function startGcsServer(): Promise<GcsTestServer> {
           return;
         }
         return json(200, resource(bucket, name, data));
+      }
+      const list = /^\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
+      if (list && req.method === 'GET') {
+        const bucket = decodeURIComponent(list[1] ?? '');
+        const objects = buckets.get(bucket);
+        if (!objects) return json(404, { error: { code: 404, message: 'The specified bucket does not exist.' } });
+        const prefix = url.searchParams.get('prefix') ?? '';
+        const names = [...objects.keys()].filter((n) => n.startsWith(prefix)).sort();
+        const start = Number(url.searchParams.get('pageToken') ?? '0');
+        const max = Number(url.searchParams.get('maxResults') ?? '1000');
+        const page = names.slice(start, start + max);
+        return json(200, {
+          kind: 'storage#objects',
+          items: page.map((n) => resource(bucket, n, objects.get(n) ?? Buffer.alloc(0))),
+          ...(start + max < names.length ? { nextPageToken: String(start + max) } : {}),
+        });
       }
       return json(404, { error: { code: 404, message: `no route ${req.method} ${url.pathname}` } });
     });

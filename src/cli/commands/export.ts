@@ -30,9 +30,9 @@ export const exportCommand: CliCommand = {
     if (positionals.length !== 1) throw usageError('export', 'exactly one IMAGE@sha256:DIGEST or workload is required');
     if (values.out === undefined) throw usageError('export', '--out DIR is required');
     if (values.attestations !== undefined) throw new ProvenantError('input', 'USAGE', 'export reads the registry: --attestations is not allowed');
-    const { graph, reader, manifests, evidence } = await runTrace(positionals[0]!, values, io, 'export');
+    const { graph, reader, manifests, evidence, close } = await runTrace(positionals[0]!, values, io, 'export');
     const out = path.resolve(io.cwd, values.out);
-    const written = await exportEvidence(graph, { reader, evidence, manifests, out });
+    const written = await exportEvidence(graph, { reader, evidence, manifests, out }).finally(close);
     io.stderr(renderTraceText(graph));
     io.stdout(`exported ${written.bundles} bundles and ${written.manifests} manifests to ${out}\n`);
     return 0;

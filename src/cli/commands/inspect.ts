@@ -25,7 +25,8 @@ import { parseCommandArgs, usageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 const help = `usage: provenant inspect taskrun|pipelinerun NAME [-n NS] [--kubeconfig FILE] [-o table|json|yaml]
-         [--local-dir DIR] [--gcs-bucket B] [--archivista-url URL] [--docker-config FILE] [--insecure] [--skip-oci]
+         [--local-dir DIR] [--gcs-bucket B] [--archivista-url URL] [--docdb-url URL] [--grafeas-project P [--grafeas-note N]]
+         [--docker-config FILE] [--insecure] [--skip-oci]
 
 Shows a run's signing status and decodes the attestations stored for it, WITHOUT verifying them
 (use 'provenant verify' for that): the run's tekton annotations, the local store (--local-dir), and the
@@ -36,6 +37,12 @@ OCI registry of each image subject (best effort; unreachable registries are note
   --local-dir DIR        also read the local storage backend's directory
   --gcs-bucket BUCKET    also read the gcs backend's objects (Application Default Credentials)
   --archivista-url URL   also read the envelopes whose gitoids the archivista backend recorded on the run
+  --docdb-url URL        also read the documents the docdb backend stored (mongo://db/coll?id_field=Name,
+                         dynamodb://table?partition_key=Name or firestore://projects/…/documents/coll?name_field=name;
+                         MongoDB URL from $MONGO_SERVER_URL_PATH or $MONGO_SERVER_URL)
+  --grafeas-project P    also read the grafeas backend's occurrences for the run's artifacts (project P)
+  --grafeas-note N       storage.grafeas.noteid (default tekton-<namespace>)
+  --grafeas-server URL   storage.grafeas.server (default https://containeranalysis.googleapis.com, ADC)
   --docker-config FILE   registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)
   --insecure             plain HTTP / unverified TLS to the registry
   --skip-oci             do not contact registries
@@ -60,7 +67,7 @@ export interface InspectReport {
 }
 
 export type InspectedAttestation = AttestationDescription & {
-  readonly source: 'tekton' | 'local' | 'oci' | 'gcs' | 'archivista';
+  readonly source: 'tekton' | 'local' | 'oci' | 'gcs' | 'archivista' | 'docdb' | 'grafeas';
   /** Annotation key, file path, or registry location. */
   readonly location: string;
   readonly shortKey?: string;
@@ -152,6 +159,10 @@ export const inspectCommand: CliCommand = {
       'local-dir': { type: 'string' },
       'gcs-bucket': { type: 'string' },
       'archivista-url': { type: 'string' },
+      'docdb-url': { type: 'string' },
+      'grafeas-project': { type: 'string' },
+      'grafeas-note': { type: 'string' },
+      'grafeas-server': { type: 'string' },
       'docker-config': { type: 'string' },
       insecure: { type: 'boolean' },
       'skip-oci': { type: 'boolean' },
@@ -188,9 +199,22 @@ export const inspectCommand: CliCommand = {
       }
       if (entries.length === 0) notes.push(`no attestations for this run under ${values['local-dir']}`);
     }
-    if (values['gcs-bucket'] !== undefined || values['archivista-url'] !== undefined) {
+    if (values['gcs-bucket'] !== undefined || values['archivista-url'] !== undefined || values['docdb-url'] !== undefined) {
       const { remoteStoreAttestations } = await import('./inspect-remote.js');
-      attestations.push(...(await remoteStoreAttestations({ ...run, kind }, { gcsBucket: values['gcs-bucket'], archivistaUrl: values['archivista-url'] }, notes)));
+      attestations.push(
+        ...(await remoteStoreAttestations({ ...run, kind }, { gcsBucket: values['gcs-bucket'], archivistaUrl: values['archivista-url'], docdbUrl: values['docdb-url'], env: io.env }, notes)),
+      );
+    }
+    if (values['grafeas-project'] !== undefined) {
+      const { grafeasAttestations } = await import('./inspect-remote.js');
+      const subjects = attestations.filter((a) => a.type === 'provenance').flatMap((a) => a.subjects);
+      attestations.push(
+        ...(await grafeasAttestations(
+          { kind, namespace: run.namespace, raw: run.raw },
+          { grafeasProject: values['grafeas-project'], grafeasNote: values['grafeas-note'], grafeasServer: values['grafeas-server'], subjects },
+          notes,
+        )),
+      );
     }
     if (values['skip-oci'] !== true) {
       const subjects = attestations.filter((a) => a.type === 'provenance').flatMap((a) => a.subjects);

@@ -48,6 +48,8 @@ Prints the provenance Sigstore bundle (v0.3, DSSE) as JSON. Storage locations ar
                            oci     attestation next to each image subject (storage.oci.* config keys)
                            tekton  the run file with Chains' annotations added (see --run-out)
                            local   a directory (--local-dir, else storage.local.path)
+                           gcs, archivista, docdb  as the controller does (storage.gcs.*, storage.archivista.url,
+                                   storage.docdb.* config keys)
                          TaskRuns also get a simple-signing image signature per image result when
                          artifacts.oci.signer is not "none", stored in the listed backends that
                          artifacts.oci.storage names (default: oci).
@@ -178,8 +180,10 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
         oci: { ...config.storage.oci, insecure: config.storage.oci.insecure || options.insecure },
         local: { path: options.localDir ?? config.storage.local.path },
       },
+      signers: config.signers,
     },
     logger,
+    env: io.env,
     tektonDeferPatch: true,
     ...(names.includes('oci') ? { ociCredentials: await loadDockerCredentials(options.dockerConfig, io.env) } : {}),
     ...(options.tsa ? { ociTimestamper: options.tsa.timestamp } : {}),
@@ -230,6 +234,7 @@ async function signAndStore(ctx: SignContext, options: StoreOptions): Promise<Se
     return provenance;
   } finally {
     for (const signer of signers.values()) await signer.close?.();
+    for (const backend of backends.values()) await backend.close?.();
   }
 }
 

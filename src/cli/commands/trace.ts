@@ -34,6 +34,7 @@ import {
 } from '../../verify/index.js';
 import { parseCommandArgs, usageError } from '../args.js';
 import { readDocument, type CliCommand, type CliIo } from '../io.js';
+import { openTraceStores, traceStoreArgs, traceStoreHelp } from './trace-stores.js';
 
 const help = `usage: provenant trace IMAGE@sha256:DIGEST | pod/NAME | deployment/NAME | namespace/NAME [-n NAMESPACE]
          (--key PEM_FILE [--key PEM_FILE]... | --certificate-identity SAN --certificate-oidc-issuer URL --trusted-root FILE | --policy FILE)
@@ -59,6 +60,7 @@ and resolved dependencies (SLSA v1) of its verified provenance to their own atte
                                    the user's own credentials: get/list pods, get deployments, replicasets
   --attestations DIR               offline: read attestations, signatures and manifests from DIR (local storage
                                    layout or 'provenant export' output) instead of the registry
+${traceStoreHelp()}
   --docker-config FILE             registry credentials (Docker config.json)
   --insecure                       plain HTTP to registries (loopback registries always use HTTP)
   -o, --output text|json           tree with a verdict per link (default), or the graph as JSON
@@ -139,6 +141,7 @@ export const traceArgs = {
   namespace: { type: 'string', short: 'n' },
   kubeconfig: { type: 'string' },
   attestations: { type: 'string' },
+  ...traceStoreArgs,
 } as const;
 
 export interface TraceRun {
@@ -146,8 +149,10 @@ export interface TraceRun {
   readonly trust: TrustPolicy;
   readonly reader: OciReader;
   readonly manifests: ManifestSource;
-  /** Evidence besides the registry (Rekor, or the offline directory). */
+  /** Evidence besides the registry (Rekor, the offline directory, attestation stores). */
   readonly evidence: readonly EvidenceProvider[];
+  /** Closes the store clients (`--docdb-url` …); call when done with `evidence`. */
+  close(): Promise<void>;
 }
 
 /** Runs the trace the flags describe (used by `trace` and `export`). */
@@ -178,6 +183,11 @@ export async function runTrace(target: string, values: Record<string, unknown>, 
     const { createRekorReader } = await import('../../transparency/index.js');
     evidence.push(createRekorEvidence({ reader: createRekorReader({ baseUrl: rekorUrl, trustedRoot: trust.trustedRoot }) }));
   }
+  // Attestation stores written by provenant's storage backends (--gcs-bucket, --archivista-url, --docdb-url).
+  evidence.push(...(await openTraceStores(values, { io, logger })));
+  const close = async (): Promise<void> => {
+    for (const p of evidence) await p.close?.().catch(() => undefined);
+  };
   const platform = values['platform'] as string | undefined;
   const options: TraceOptions = {
     ...(offline === undefined ? { reader } : {}),
@@ -194,14 +204,20 @@ export async function runTrace(target: string, values: Record<string, unknown>, 
     onProgress: (p) => io.stderr(`${command}: [${p.done + 1}/${p.done + 1 + p.queued}] depth ${p.depth} ${p.ref}\n`),
   };
   const workload = parseWorkloadRef(target);
-  const graph =
-    workload === undefined
-      ? await traceImage(target, options)
-      : await traceWorkload(
-          await loadWorkload(workload, { namespace: values['namespace'] as string | undefined, kubeconfig: values['kubeconfig'] as string | undefined, env: io.env }),
-          options,
-        );
-  return { graph, trust, reader, manifests, evidence };
+  let graph: TraceGraph;
+  try {
+    graph =
+      workload === undefined
+        ? await traceImage(target, options)
+        : await traceWorkload(
+            await loadWorkload(workload, { namespace: values['namespace'] as string | undefined, kubeconfig: values['kubeconfig'] as string | undefined, env: io.env }),
+            options,
+          );
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { graph, trust, reader, manifests, evidence, close };
 }
 
 export const traceCommand: CliCommand = {
@@ -224,7 +240,8 @@ export const traceCommand: CliCommand = {
     if (output !== 'text' && output !== 'json') throw usage(`-o must be text or json, got ${output}`);
     const vsa = vsaRequest(values, 'trace');
     if (vsa !== undefined && parseWorkloadRef(positionals[0]!) !== undefined) throw usage('--vsa-out summarises one image: trace an image, not a workload');
-    const { graph, trust } = await runTrace(positionals[0]!, values, io, 'trace');
+    const { graph, trust, close } = await runTrace(positionals[0]!, values, io, 'trace');
+    await close();
     const code = traceExitCode(graph);
     if (vsa !== undefined) {
       const policyUri = values.policy === undefined ? 'provenant:trace-flags' : pathToFileURL(path.resolve(io.cwd, values.policy)).href;

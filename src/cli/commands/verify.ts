@@ -1,24 +1,23 @@
-import { readFile } from 'node:fs/promises';
-import type { SerializedBundle } from '@sigstore/bundle';
-import { ProvenantError, errorMessage, isProvenantError } from '../../errors.js';
-import { createLogger } from '../../observability/logger.js';
-import { createOciReader, parseImageDigestRef, type DockerCredentials } from '../../storage/index.js';
-import { runShortKey, transparencyAnnotation, type RunKind } from '../../tekton/index.js';
+// Only what `verify --image REF --key PEM` needs is imported statically (issue 10: within 2x of cosign):
+// run sources, the Sigstore verifier, pino and the tlog proof are loaded when a flag asks for them.
+import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ProvenantError, isProvenantError } from '../../errors.js';
+import type { Logger } from '../../observability/index.js';
+import { createNoopLogger } from '../../observability/noop-logger.js';
+import { createOciReader, parseImageDigestRef, type StoredAttestations } from '../../storage/oci/index.js';
 import {
-  verifyBundle,
+  verifyAttestation,
   type VerificationPolicy,
   type VerifiedArtifact,
-  artifactsFromAnnotations,
   bundleFromEnvelope,
-  fetchRekorEntry,
   loadDockerCredentials,
-  loadLiveRun,
   builderIdOf,
   evaluatePolicy,
   type AttestationPolicy,
+  parsePublicKey,
   sha256Of,
-  withProvenTlogInclusion,
-} from '../../verify/index.js';
+} from '../../verify/light.js';
 import { provenantVersion, vsaArgs, vsaHelp, vsaRequest } from '../vsa-args.js';
 import { parseCommandArgs, usageError } from '../args.js';
 import { parsePlatformChoice, platformHelp, resolveImagePlatforms } from '../image-platform.js';
@@ -62,11 +61,20 @@ ${vsaHelp}Exit codes: 0 verified, 1 rejected (reason on stderr), 2 usage or inpu
 
 const usage = (message: string): ProvenantError => usageError('verify', message);
 
-async function readText(file: string, what: string): Promise<string> {
+function readText(file: string, what: string): string {
   try {
-    return await readFile(file, 'utf8');
+    // Sync: a key file read once per call, without starting the thread pool for it.
+    return readFileSync(file, 'utf8');
   } catch (cause) {
     throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read ${what} ${file}`, { cause });
+  }
+}
+
+function readArtifact(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read artifact ${file}`, { cause });
   }
 }
 
@@ -97,7 +105,7 @@ export function formatVerified(v: VerifiedArtifact, location?: string): string {
 }
 
 /** One attestation found in a source, to verify. */
-interface Candidate {
+export interface Candidate {
   readonly location: string;
   readonly bundle: unknown;
   /** Known before verification: e.g. the payload annotation differs from the signed payload. */
@@ -105,7 +113,7 @@ interface Candidate {
 }
 
 /** How a source's candidates combine: a run's own attestations must all verify; an image needs one. */
-interface Source {
+export interface Source {
   readonly name: string;
   readonly rule: 'all' | 'any';
   readonly candidates: readonly Candidate[];
@@ -116,11 +124,18 @@ interface Source {
 
 type Outcome = { readonly ok: true; readonly verified: VerifiedArtifact } | { readonly ok: false; readonly code: string; readonly message: string };
 
-function check(candidate: Candidate, trust: VerificationPolicy, policy: AttestationPolicy, artifact: Buffer | undefined, strictInput: boolean): Outcome {
+async function check(
+  candidate: Candidate,
+  trust: VerificationPolicy,
+  key: KeyObject | undefined,
+  policy: AttestationPolicy,
+  artifact: Buffer | undefined,
+  strictInput: boolean,
+): Promise<Outcome> {
   if (candidate.rejected !== undefined) return { ok: false, ...candidate.rejected };
   let verified: VerifiedArtifact;
   try {
-    verified = verifyBundle(candidate.bundle, trust, artifact === undefined ? {} : { artifact });
+    verified = await verifyAttestation(candidate.bundle, trust, { artifact, key });
   } catch (err) {
     // A file the user handed in that is not a bundle is a usage problem; garbage found in storage is a rejection.
     if (!isProvenantError(err) || (strictInput && err.kind === 'input') || err.code === 'VERIFY_TRUSTED_ROOT_REQUIRED' || err.code === 'VERIFY_KEY_INVALID' || err.code === 'VERIFY_TRUSTED_ROOT_INVALID') {
@@ -133,39 +148,12 @@ function check(candidate: Candidate, trust: VerificationPolicy, policy: Attestat
   return { ok: true, verified };
 }
 
-async function runSource(kind: RunKind, name: string, values: Values, io: CliIo, base: AttestationPolicy, keyless: boolean): Promise<Source> {
-  const run = await loadLiveRun({ kind, name, namespace: values.namespace, kubeconfig: values.kubeconfig, env: io.env });
-  const ownKey = runShortKey(kind, run.uid);
-  const candidates: Candidate[] = [];
-  const notes: string[] = [];
-  for (const a of artifactsFromAnnotations(run.annotations)) {
-    const location = `${kind.toLowerCase()}/${run.namespace}/${run.name} annotation ${a.annotations[0] ?? a.shortKey}`;
-    if (a.type === 'image-signature') {
-      notes.push(`${location}: image signature, not checked here (verify the image with cosign verify)`);
-      continue;
-    }
-    if (a.shortKey !== ownKey) {
-      candidates.push({ location, bundle: a.bundle, rejected: { code: 'VERIFY_RUN_MISMATCH', message: `attestation ${a.shortKey} belongs to another run (uid ${run.uid} expected): annotations copied?` } });
-      continue;
-    }
-    if (a.payloadMismatch) {
-      candidates.push({ location, bundle: a.bundle, rejected: { code: 'VERIFY_PAYLOAD_MISMATCH', message: 'the payload annotation differs from the signed payload' } });
-      continue;
-    }
-    let bundle: SerializedBundle = a.bundle;
-    const logUrl = run.annotations[transparencyAnnotation];
-    // Annotations carry no log entry; a keyless certificate is only valid with one, so fetch it from Rekor.
-    if (logUrl !== undefined && (keyless || base.requireTlog === true)) {
-      try {
-        const entry = await fetchRekorEntry(logUrl);
-        bundle = { ...bundle, verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [entry] } };
-      } catch (err) {
-        notes.push(`${location}: transparency log entry not available: ${isProvenantError(err) ? err.code : errorMessage(err)}`);
-      }
-    }
-    candidates.push({ location, bundle });
-  }
-  return { name: `${kind} ${run.namespace}/${run.name}`, rule: 'all', candidates, policy: base, notes };
+/** pino only when something is to be logged (PROVENANT_LOG_LEVEL); the default is silent. */
+async function cliLogger(io: CliIo): Promise<Logger> {
+  const level = io.env['PROVENANT_LOG_LEVEL'] ?? 'silent';
+  if (level === 'silent') return createNoopLogger();
+  const { createLogger } = await import('../../observability/logger.js');
+  return createLogger({ level, name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
 }
 
 /**
@@ -176,19 +164,29 @@ async function imageSources(ref: string, values: Values, io: CliIo, base: Attest
   const choice = parsePlatformChoice(values.platform);
   if (choice === undefined) throw usage(`--platform must be ${platformHelp}: ${values.platform ?? ''}`);
   const credentials = await loadDockerCredentials(values['docker-config'], io.env);
-  const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'silent', name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
+  const logger = await cliLogger(io);
+  const reader = createOciReader({ config: { repository: undefined, insecure: values.insecure ?? false }, credentials, logger });
+  // The image's own attestations are read while the manifest is checked for an index: one round trip
+  // instead of two when, as usual, it is not an index (then this read is dropped, errors included).
+  const own = reader.readAttestations(ref, { attestationsOnly: true }).then(
+    (found) => ({ found }),
+    (error: unknown) => ({ error }),
+  );
   const images = await resolveImagePlatforms(ref, choice, { insecure: values.insecure ?? false, credentials, logger });
-  return Promise.all(images.map((i) => imageSource(i.ref, values, io, base, credentials, i.via)));
+  return Promise.all(
+    images.map(async (i) => {
+      const reused = i.ref === ref && i.via === undefined;
+      const found = reused ? await own.then((r) => ('found' in r ? r.found : Promise.reject(r.error))) : await reader.readAttestations(i.ref, { attestationsOnly: true });
+      return imageSource(i.ref, found, base, i.via);
+    }),
+  );
 }
 
-async function imageSource(ref: string, values: Values, io: CliIo, base: AttestationPolicy, credentials: DockerCredentials | undefined, label?: string): Promise<Source> {
+function imageSource(ref: string, found: StoredAttestations, base: AttestationPolicy, label?: string): Source {
   const image = parseImageDigestRef(ref);
-  const logger = createLogger({ level: io.env['PROVENANT_LOG_LEVEL'] ?? 'silent', name: 'provenant', destination: { write: (s: string) => io.stderr(s) } });
-  const reader = createOciReader({ config: { repository: undefined, insecure: values.insecure ?? false }, credentials, logger });
-  const found = await reader.readAttestations(ref);
   // Message-signature bundles are image signatures (simple signing), not attestations.
   const attestations = found.bundles.filter((b) => b.dsseEnvelope !== undefined);
-  const signatureCount = found.signatures.length + found.bundles.length - attestations.length;
+  const signatureCount = found.signatures.length + (found.unreadSignatures ?? 0) + found.bundles.length - attestations.length;
   const candidates: Candidate[] = [
     ...attestations.map((bundle, i) => ({ location: `${ref} sigstore bundle referrer #${i + 1}`, bundle })),
     ...found.envelopes.map((e, i) => ({ location: `${ref} .att layer #${i + 1}`, bundle: e.bundle ?? bundleFromEnvelope(e.envelope) })),
@@ -197,7 +195,15 @@ async function imageSource(ref: string, values: Values, io: CliIo, base: Attesta
   return { name: label === undefined ? ref : `${label} (${ref})`, rule: 'any', candidates, policy: { ...base, imageDigest: image.digest }, notes };
 }
 
-interface Values {
+function tryParseKey(pem: string): KeyObject | undefined {
+  try {
+    return parsePublicKey(pem);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Values {
   readonly bundle?: string | undefined;
   readonly taskrun?: string | undefined;
   readonly pipelinerun?: string | undefined;
@@ -253,7 +259,7 @@ export const verifyCommand: CliCommand = {
     let keyless = false;
     if (values.key !== undefined) {
       if (identity !== undefined || issuer !== undefined) throw usage('use either --key or --certificate-identity/--certificate-oidc-issuer');
-      const key = await readText(values.key, 'key');
+      const key = readText(values.key, 'key');
       const trustedRoot = values['trusted-root'] === undefined ? undefined : await readDocument(values['trusted-root'], io);
       trust = { key, requireTlog, ...(trustedRoot === undefined ? {} : { trustedRoot }) };
     } else {
@@ -270,20 +276,23 @@ export const verifyCommand: CliCommand = {
     const artifact =
       values.artifact === undefined
         ? undefined
-        : await readFile(values.artifact).catch((cause: unknown) => {
-            throw new ProvenantError('input', 'INPUT_UNREADABLE', `cannot read artifact ${values.artifact ?? ''}`, { cause });
-          });
+        : readArtifact(values.artifact);
 
     const sources: Source[] = [];
     if (values.bundle !== undefined) {
       const [bundle] = await loadBundles({ bundle: values.bundle }, io);
       sources.push({ name: values.bundle, rule: 'all', candidates: [{ location: values.bundle, bundle }], policy, notes: [] });
     }
-    if (values.taskrun !== undefined) sources.push(await runSource('TaskRun', values.taskrun, values, io, policy, keyless));
-    if (values.pipelinerun !== undefined) sources.push(await runSource('PipelineRun', values.pipelinerun, values, io, policy, keyless));
+    if (values.taskrun !== undefined || values.pipelinerun !== undefined) {
+      const { runSource } = await import('./verify-run.js');
+      if (values.taskrun !== undefined) sources.push(await runSource('TaskRun', values.taskrun, values, io, policy, keyless));
+      if (values.pipelinerun !== undefined) sources.push(await runSource('PipelineRun', values.pipelinerun, values, io, policy, keyless));
+    }
     if (values.platform !== undefined && values.image === undefined) throw usage('--platform goes with --image');
     if (values.image !== undefined) sources.push(...(await imageSources(values.image, values, io, policy)));
 
+    // The key parsed once for every bundle; when it does not parse, each verification reports VERIFY_KEY_INVALID.
+    const key = 'key' in trust ? tryParseKey(trust.key) : undefined;
     const failures: string[] = [];
     const verifiedInputs: { uri: string; digest: string }[] = [];
     for (const source of sources) {
@@ -294,8 +303,12 @@ export const verifyCommand: CliCommand = {
       }
       const strict = source.name === values.bundle;
       // --require-tlog proves inclusion (fetching the proof from the log when the bundle has only a SET).
-      const candidates = requireTlog && trust.trustedRoot !== undefined ? await withProvenTlogInclusion(source.candidates, trust.trustedRoot) : source.candidates;
-      const outcomes = candidates.map((c) => ({ c, outcome: check(c, trust, source.policy, strict ? artifact : undefined, strict) }));
+      const candidates =
+        requireTlog && trust.trustedRoot !== undefined
+          ? await (await import('../../verify/index.js')).withProvenTlogInclusion(source.candidates, trust.trustedRoot)
+          : source.candidates;
+      const outcomes: { c: Candidate; outcome: Outcome }[] = [];
+      for (const c of candidates) outcomes.push({ c, outcome: await check(c, trust, key, source.policy, strict ? artifact : undefined, strict) });
       for (const { c, outcome } of outcomes) {
         if (outcome.ok && source.name === values.image) verifiedInputs.push({ uri: c.location, digest: sha256Of(outcome.verified.payload) });
         if (outcome.ok) io.stdout(formatVerified(outcome.verified, c.location));

@@ -6,12 +6,23 @@
  * redirects (the registry client follows them itself, keeping credentials on their origin).
  */
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 32 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 32 }),
-} as const;
+/**
+ * Keep-alive agents, made on first use: `node:https` loads `node:tls`, a few ms of a CLI call that only
+ * talks to a plain-HTTP registry (`verify --image` against a loopback registry, measured in bench/cli.ts).
+ */
+let httpAgent: http.Agent | undefined;
+let httpsLib: { readonly lib: typeof https; readonly agent: https.Agent } | undefined;
+
+function transportFor(protocol: string): { readonly lib: typeof http | typeof https; readonly agent: http.Agent } {
+  if (protocol !== 'https:') return { lib: http, agent: (httpAgent ??= new http.Agent({ keepAlive: true, maxSockets: 32 })) };
+  if (httpsLib === undefined) {
+    const lib = process.getBuiltinModule('node:https');
+    httpsLib = { lib, agent: new lib.Agent({ keepAlive: true, maxSockets: 32 }) };
+  }
+  return httpsLib;
+}
 
 /**
  * The part of a WHATWG `Response` the registry client reads. Building a real `Response` (undici's
@@ -59,8 +70,7 @@ function bufferedResponse(status: number, raw: http.IncomingHttpHeaders, body: B
 
 export function httpTransport(input: URL | string, init: TransportInit = {}): Promise<TransportResponse> {
   const url = typeof input === 'string' ? new URL(input) : input;
-  const lib = url.protocol === 'https:' ? https : http;
-  const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
+  const { lib, agent } = transportFor(url.protocol);
   const method = (init.method ?? 'GET').toUpperCase();
   return new Promise<TransportResponse>((resolve, reject) => {
     const maxBody = init.maxBodyBytes ?? Infinity;

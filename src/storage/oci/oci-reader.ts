@@ -12,6 +12,7 @@ import { createRegistryClient, type Descriptor, type RegistryClient } from './re
 import { digestTag, parseImageDigestRef, type RepositoryRef } from './reference.js';
 import {
   ANNOTATION_BUNDLE,
+  ANNOTATION_BUNDLE_CONTENT,
   ANNOTATION_CERTIFICATE,
   ANNOTATION_CHAIN,
   ANNOTATION_SIGNATURE,
@@ -44,11 +45,21 @@ export interface StoredAttestations {
   readonly bundles: SerializedBundle[];
   readonly envelopes: StoredEnvelope[];
   readonly signatures: StoredSignature[];
+  /** Image signatures seen but not read (`attestationsOnly`): `.sig` layers and message-signature bundle referrers. */
+  readonly unreadSignatures?: number;
+}
+
+export interface ReadOptions {
+  /**
+   * Only what attestations need (`verify --image`): `.sig` layers and referrers the index names
+   * message-signature bundles (`dev.sigstore.bundle.content`) are counted, not downloaded.
+   */
+  readonly attestationsOnly?: boolean;
 }
 
 export interface OciReader {
   /** `imageRef` = `registry/repo@sha256:<hex>`. */
-  readAttestations(imageRef: string): Promise<StoredAttestations>;
+  readAttestations(imageRef: string, options?: ReadOptions): Promise<StoredAttestations>;
 }
 
 export interface OciReaderDeps {
@@ -133,72 +144,100 @@ export function createOciReader(deps: OciReaderDeps): OciReader {
     return c;
   };
 
-  async function readBundles(target: RepositoryRef, digest: string, spend: (size: number) => void): Promise<SerializedBundle[]> {
+  async function readBundles(target: RepositoryRef, digest: string, spend: (size: number) => void, attestationsOnly: boolean): Promise<{ bundles: SerializedBundle[]; skipped: number }> {
     const client = clientFor(target.registry);
-    const index = (await client.getReferrers(target.repository, digest)) ?? (await client.getManifest(target.repository, digestTag(digest)))?.json;
-    const out: SerializedBundle[] = [];
-    const entries = descriptorsOf<Descriptor>(index?.['manifests']);
-    for (const entry of entries) {
-      if (!(entry.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle')) continue;
-      const manifest = await client.getManifest(target.repository, entry.digest);
-      const layer = layers(manifest?.json)[0];
-      if (layer === undefined) continue;
-      const bytes = await client.getBlob(target.repository, layer.digest);
-      spend(bytes.length);
-      try {
-        out.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as SerializedBundle);
-      } catch {
-        log.warn({ digest: layer.digest }, 'referrer layer is not a JSON bundle; skipped');
-      }
-    }
-    return out;
+    // The tag-schema index is asked for with the referrers API, not after it: one round trip less where
+    // the API is missing, one request (usually a 404) more where it answers.
+    const fallback = client.getManifest(target.repository, digestTag(digest)).then(
+      (m) => ({ json: m?.json }),
+      (error: unknown) => ({ error }),
+    );
+    const index = (await client.getReferrers(target.repository, digest)) ?? (await fallback.then((r) => ('error' in r ? Promise.reject(r.error) : r.json)));
+    const all = descriptorsOf<Descriptor>(index?.['manifests']).filter((e) => (e.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle'));
+    const entries = attestationsOnly ? all.filter((e) => e.annotations?.[ANNOTATION_BUNDLE_CONTENT] !== 'message-signature') : all;
+    const read = await Promise.all(
+      entries.map(async (entry): Promise<SerializedBundle | undefined> => {
+        const manifest = await client.getManifest(target.repository, entry.digest);
+        const layer = layers(manifest?.json)[0];
+        if (layer === undefined) return undefined;
+        const bytes = await client.getBlob(target.repository, layer.digest);
+        spend(bytes.length);
+        try {
+          return JSON.parse(Buffer.from(bytes).toString('utf8')) as SerializedBundle;
+        } catch {
+          log.warn({ digest: layer.digest }, 'referrer layer is not a JSON bundle; skipped');
+          return undefined;
+        }
+      }),
+    );
+    return { bundles: read.filter((b) => b !== undefined), skipped: all.length - entries.length };
+  }
+
+  async function readEnvelopes(target: RepositoryRef, digest: string, spend: (size: number) => void): Promise<StoredEnvelope[]> {
+    const client = clientFor(target.registry);
+    const att = await client.getManifest(target.repository, digestTag(digest, 'att'));
+    const read = await Promise.all(
+      layers(att?.json)
+        .filter((layer) => layer.mediaType === MEDIA_TYPE_DSSE)
+        .map(async (layer): Promise<StoredEnvelope | undefined> => {
+          const bytes = await client.getBlob(target.repository, layer.digest);
+          spend(bytes.length);
+          let envelope: SerializedEnvelope | undefined;
+          try {
+            envelope = normaliseEnvelope(JSON.parse(Buffer.from(bytes).toString('utf8')));
+          } catch {
+            envelope = undefined;
+          }
+          if (envelope === undefined) {
+            log.warn({ digest: layer.digest }, '.att layer is not a DSSE envelope; skipped');
+            return undefined;
+          }
+          const annotations = layer.annotations ?? {};
+          const bundle = bundleFromLegacyAnnotations(annotations, { dsseEnvelope: envelope });
+          return { envelope, annotations, ...(bundle !== undefined ? { bundle } : {}) };
+        }),
+    );
+    return read.filter((e) => e !== undefined);
+  }
+
+  async function readSignatures(target: RepositoryRef, digest: string, spend: (size: number) => void, attestationsOnly: boolean): Promise<{ signatures: StoredSignature[]; skipped: number }> {
+    const client = clientFor(target.registry);
+    const sig = await client.getManifest(target.repository, digestTag(digest, 'sig'));
+    const found = layers(sig?.json).filter((layer) => layer.mediaType === MEDIA_TYPE_SIMPLE_SIGNING);
+    if (attestationsOnly) return { signatures: [], skipped: found.length };
+    const signatures = await Promise.all(
+      found.map(async (layer): Promise<StoredSignature> => {
+          const annotations = layer.annotations ?? {};
+          const signature = annotations[ANNOTATION_SIGNATURE] ?? '';
+          const payload = await client.getBlob(target.repository, layer.digest);
+          spend(payload.length);
+          const bundle = bundleFromLegacyAnnotations(annotations, {
+            messageSignature: {
+              // The simple-signing layer is the signed message, so its digest is the message digest.
+              messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(layer.digest.slice('sha256:'.length), 'hex').toString('base64') },
+              signature,
+            },
+          });
+          return { payload, signature, annotations, ...(bundle !== undefined ? { bundle } : {}) };
+        }),
+    );
+    return { signatures, skipped: 0 };
   }
 
   return {
-    async readAttestations(imageRef) {
+    async readAttestations(imageRef, options = {}) {
       const image = parseImageDigestRef(imageRef);
       const target = override ?? image;
-      const client = clientFor(target.registry);
       const spend = blobBudget(target);
-      const bundles = await readBundles(target, image.digest, spend);
-      const envelopes: StoredEnvelope[] = [];
-      const att = await client.getManifest(target.repository, digestTag(image.digest, 'att'));
-      for (const layer of layers(att?.json)) {
-        if (layer.mediaType !== MEDIA_TYPE_DSSE) continue;
-        const bytes = await client.getBlob(target.repository, layer.digest);
-        spend(bytes.length);
-        let envelope: SerializedEnvelope | undefined;
-        try {
-          envelope = normaliseEnvelope(JSON.parse(Buffer.from(bytes).toString('utf8')));
-        } catch {
-          envelope = undefined;
-        }
-        if (envelope === undefined) {
-          log.warn({ digest: layer.digest }, '.att layer is not a DSSE envelope; skipped');
-          continue;
-        }
-        const annotations = layer.annotations ?? {};
-        const bundle = bundleFromLegacyAnnotations(annotations, { dsseEnvelope: envelope });
-        envelopes.push({ envelope, annotations, ...(bundle !== undefined ? { bundle } : {}) });
-      }
-      const signatures: StoredSignature[] = [];
-      const sig = await client.getManifest(target.repository, digestTag(image.digest, 'sig'));
-      for (const layer of layers(sig?.json)) {
-        if (layer.mediaType !== MEDIA_TYPE_SIMPLE_SIGNING) continue;
-        const annotations = layer.annotations ?? {};
-        const signature = annotations[ANNOTATION_SIGNATURE] ?? '';
-        const payload = await client.getBlob(target.repository, layer.digest);
-        spend(payload.length);
-        const bundle = bundleFromLegacyAnnotations(annotations, {
-          messageSignature: {
-            // The simple-signing layer is the signed message, so its digest is the message digest.
-            messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(layer.digest.slice('sha256:'.length), 'hex').toString('base64') },
-            signature,
-          },
-        });
-        signatures.push({ payload, signature, annotations, ...(bundle !== undefined ? { bundle } : {}) });
-      }
-      return { bundles, envelopes, signatures };
+      // The three places attestations live are read at once (each a chain of manifest then blobs).
+      const only = options.attestationsOnly === true;
+      const [bundles, envelopes, signatures] = await Promise.all([
+        readBundles(target, image.digest, spend, only),
+        readEnvelopes(target, image.digest, spend),
+        readSignatures(target, image.digest, spend, only),
+      ]);
+      const unread = bundles.skipped + signatures.skipped;
+      return { bundles: bundles.bundles, envelopes, signatures: signatures.signatures, ...(only ? { unreadSignatures: unread } : {}) };
     },
   };
 }

@@ -78,6 +78,8 @@ describe('provenant loads only what a command uses', () => {
     await writeFile(path.join(dir, 'key.pub'), pemOf(publicKey));
     await writeFile(path.join(dir, 'run.json'), JSON.stringify(taskRun));
     await writeFile(path.join(dir, 'config.json'), JSON.stringify({ 'artifacts.taskrun.format': 'in-toto' }));
+    const emptyRoot = { mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] };
+    await writeFile(path.join(dir, 'trusted_root.json'), JSON.stringify(emptyRoot));
     const io = captureIo();
     const code = await runCli(
       ['sign', '--config', path.join(dir, 'config.json'), '--signing-secrets', dir, '--out', path.join(dir, 'bundle.json'), path.join(dir, 'run.json')],
@@ -102,8 +104,14 @@ describe('provenant loads only what a command uses', () => {
     expect(matching(packages, [...heavy, '@sigstore', 'pino'])).toEqual([]);
   });
 
-  it('verify --bundle loads the Sigstore verifier, not the signer, and no SDK', async () => {
+  it('verify --bundle with a key decides a keyed DSSE bundle without any Sigstore package, pino or SDK', async () => {
     const packages = await loadedPackages(dir, ['verify', '--bundle', path.join(dir, 'bundle.json'), '--key', path.join(dir, 'key.pub')]);
+    expect(matching(packages, [...heavy, '@sigstore', 'sigstore', 'pino', 'yaml'])).toEqual([]);
+  });
+
+  it('verify --bundle with a trusted root loads the Sigstore verifier, not the signer, and no SDK', async () => {
+    const args = ['verify', '--bundle', path.join(dir, 'bundle.json'), '--key', path.join(dir, 'key.pub'), '--trusted-root', path.join(dir, 'trusted_root.json')];
+    const packages = await loadedPackages(dir, args);
     expect(packages).toContain('@sigstore/verify');
     expect(matching(packages, [...heavy, '@sigstore/sign', 'sigstore', 'yaml'])).toEqual([]);
   });

@@ -128,7 +128,7 @@ describe('parseConfig values', () => {
   });
 
   it('rejects Chains storage backends provenant does not implement, and kafka for pipelineruns', () => {
-    expect(problemsOf({ 'artifacts.taskrun.storage': 'grafeas' }).map((p) => p.key)).toEqual(['artifacts.taskrun.storage']);
+    expect(problemsOf({ 'artifacts.taskrun.storage': 'kafka' }).map((p) => p.key)).toEqual(['artifacts.taskrun.storage']);
     expect(problemsOf({ 'artifacts.pipelinerun.storage': 'kafka' }).map((p) => p.key)).toEqual(['artifacts.pipelinerun.storage']);
   });
 
@@ -143,8 +143,8 @@ describe('parseConfig values', () => {
   });
 
   it('warns about unknown keys and Chains keys it does not act on', () => {
-    const { warnings } = parseConfig({ 'no.such.key': 'x', 'storage.grafeas.projectid': 'b' });
-    expect(warnings.map((w) => w.key).sort()).toEqual(['no.such.key', 'storage.grafeas.projectid']);
+    const { warnings } = parseConfig({ 'no.such.key': 'x', 'storage.kafka.topic': 'b' });
+    expect(warnings.map((w) => w.key).sort()).toEqual(['no.such.key', 'storage.kafka.topic']);
   });
 
   it('keeps secret-looking values out of the error message', () => {

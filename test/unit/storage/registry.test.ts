@@ -41,16 +41,16 @@ describe('storage registry', () => {
     }
   });
 
-  it.each(['docdb', 'grafeas', 'kafka'])('%s (Chains has it, provenant does not) → config STORAGE_UNSUPPORTED', (name) => {
+  it.each(['kafka'])('%s (Chains has it, provenant does not) → config STORAGE_UNSUPPORTED', (name) => {
     const err = thrown(() => createStorageBackends(['oci', name], deps));
     expect([err.kind, err.code]).toEqual(['config', 'STORAGE_UNSUPPORTED']);
     expect(err.context['unsupported']).toEqual([name]);
   });
 
   it('names every unsupported or unknown backend in one error', () => {
-    const err = thrown(() => createStorageBackends(['grafeas', 'tekton', 'kafka', 'nope'], deps));
+    const err = thrown(() => createStorageBackends(['kafka', 'tekton', 'nope'], deps));
     expect(err.code).toBe('STORAGE_UNSUPPORTED');
-    expect(err.context['unsupported']).toEqual(['grafeas', 'kafka', 'nope']);
+    expect(err.context['unsupported']).toEqual(['kafka', 'nope']);
   });
 
   it('tekton without Kubernetes access is a config error', () => {
@@ -61,6 +61,7 @@ describe('storage registry', () => {
   it('isImplementedStorageName', () => {
     expect(isImplementedStorageName('oci')).toBe(true);
     expect(isImplementedStorageName('gcs')).toBe(true);
-    expect(isImplementedStorageName('grafeas')).toBe(false);
+    expect(isImplementedStorageName('grafeas')).toBe(true);
+    expect(isImplementedStorageName('kafka')).toBe(false);
   });
 });

@@ -1,0 +1,286 @@
+// `grafeas` storage through the real `@google-cloud/grafeas` client against a Grafeas v1 gRPC stand-in built
+// from the protos that package ships: `provenant sign --storage grafeas` writes Chains' notes and occurrences,
+// `provenant inspect --grafeas-project` reads them back, the envelopes verify with the signer's key; retries
+// neither duplicate occurrences nor sign twice, and an unreachable server is a retryable typed error.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Signer } from '@sigstore/sign';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { grafeasOccurrenceBundle } from '../../src/cli/commands/inspect-remote.js';
+import type { InspectReport } from '../../src/cli/commands/inspect.js';
+import { parseConfig } from '../../src/config/index.js';
+import { isRetryable, type ProvenantError } from '../../src/errors.js';
+import { createSilentLogger } from '../../src/observability/index.js';
+import { createMemoryCheckpoints, processArtifacts, StepError, type PlannedArtifact } from '../../src/reconcile/index.js';
+import { createEphemeralSigner } from '../../src/signing/index.js';
+import { createGrafeasStorage, readGrafeas } from '../../src/storage/grafeas-storage.js';
+import { createStorageBackends } from '../../src/storage/registry.js';
+import { verifyBundle } from '../../src/verify/index.js';
+import { runCaptured, type CliResult } from '../support/cli.js';
+import { createFakeKubeServer, type FakeKubeServer, type KubeObject } from '../support/fake-kube.js';
+import { startGrafeasServer, type GrafeasTestServer } from '../support/grafeas-server.js';
+import { rejection } from '../support/rejection.js';
+
+const project = 'provenant-test';
+const digest = 'e'.repeat(64);
+const image = 'registry.invalid/team/app';
+const uri = `${image}@sha256:${digest}`;
+
+let grafeas: GrafeasTestServer;
+let fake: FakeKubeServer;
+let dir: string;
+let publicKeyPem: string;
+const file = (name: string): string => path.join(dir, name);
+
+function cli(argv: string[]): Promise<CliResult> {
+  return runCaptured(argv, { env: { KUBECONFIG: file('kubeconfig'), HOME: '/nonexistent', METADATA_SERVER_DETECTION: 'none' }, cwd: dir });
+}
+
+function taskRun(name: string): KubeObject {
+  return {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'TaskRun',
+    metadata: { name, namespace: 'ci' },
+    spec: { taskRef: { name: 'build' } },
+    status: {
+      startTime: '2024-01-01T00:00:00Z',
+      completionTime: '2024-01-01T00:01:00Z',
+      conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
+      results: [
+        { name: 'IMAGE_URL', type: 'string', value: image },
+        { name: 'IMAGE_DIGEST', type: 'string', value: `sha256:${digest}` },
+      ],
+      taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
+    },
+  };
+}
+
+beforeAll(async () => {
+  [grafeas, fake] = await Promise.all([startGrafeasServer(), createFakeKubeServer()]);
+  dir = await mkdtemp(path.join(tmpdir(), 'provenant-grafeas-'));
+  await writeFile(file('kubeconfig'), fake.kubeconfigYaml);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  publicKeyPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
+  await writeFile(file('x509.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  await writeFile(
+    file('config.json'),
+    JSON.stringify({ 'artifacts.oci.storage': 'grafeas', 'storage.grafeas.projectid': project, 'storage.grafeas.server': grafeas.url }),
+  );
+});
+afterAll(async () => {
+  await Promise.all([grafeas?.stop(), fake?.stop()]);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+beforeEach(() => grafeas.reset());
+
+describe('provenant sign --storage grafeas, read back with provenant inspect', () => {
+  it("creates Chains' notes and occurrences; the envelopes verify with the signer key; inspect lists them", async () => {
+    const created = fake.create(taskRun('build'));
+    const uid = String((created.metadata as Record<string, unknown>)['uid']);
+    await writeFile(file('build.json'), JSON.stringify(created));
+    const signed = await cli(['sign', '--config', file('config.json'), '--signing-secrets', dir, '--storage', 'grafeas', '--no-tlog', file('build.json')]);
+    expect(signed.code, signed.err).toBe(0);
+
+    const build = `projects/${project}/notes/tekton-ci-taskrun-intoto`;
+    const attestation = `projects/${project}/notes/tekton-ci-simplesigning`;
+    expect([...grafeas.notes.keys()].sort()).toEqual([attestation, build]);
+    expect(grafeas.notes.get(build)).toMatchObject({ kind: 'BUILD', build: { builderVersion: 'tekton.dev/v1/TaskRun' } });
+    expect(grafeas.notes.get(attestation)).toMatchObject({
+      kind: 'ATTESTATION',
+      shortDescription: 'OCI Artifact Attestation Note',
+      attestation: { hint: { humanReadableName: 'This attestation note was generated by Tekton Chains' } },
+    });
+
+    expect(grafeas.occurrences.map((o) => [o.kind, o.noteName, o.resourceUri]).sort()).toEqual([
+      ['ATTESTATION', attestation, uri],
+      ['BUILD', build, uri],
+    ]);
+    for (const o of grafeas.occurrences) expect(o.name).toMatch(new RegExp(`^projects/${project}/occurrences/[0-9a-f-]{36}$`));
+    const buildOcc = grafeas.occurrences.find((o) => o.kind === 'BUILD') as unknown as {
+      envelope: { payload: Buffer; payloadType: string; signatures: { sig: Buffer; keyid?: string }[] };
+      build: { intotoStatement: Record<string, unknown> };
+    };
+    expect(buildOcc.envelope.payloadType).toBe('application/vnd.in-toto+json');
+    const statement = JSON.parse(buildOcc.envelope.payload.toString('utf8')) as { predicateType: string };
+    expect(buildOcc.build.intotoStatement).toMatchObject({
+      type: 'https://in-toto.io/Statement/v0.1',
+      predicateType: statement.predicateType,
+      subject: [{ name: image, digest: { sha256: digest } }],
+      slsaProvenanceZeroTwo: { builder: { id: 'https://tekton.dev/chains/v2' } },
+    });
+    // Chains' sig bytes: the DSSE envelope JSON its wrapped signer returned, over the same payload.
+    const dsse = JSON.parse(buildOcc.envelope.signatures[0]?.sig.toString('utf8') ?? '{}') as { payload: string; payloadType: string };
+    expect(Buffer.from(dsse.payload, 'base64').equals(buildOcc.envelope.payload)).toBe(true);
+    const attOcc = grafeas.occurrences.find((o) => o.kind === 'ATTESTATION') as unknown as {
+      envelope: { payload: Buffer; payloadType: string; signatures: { sig: Buffer }[] };
+      attestation: { serializedPayload: Buffer; signatures: { signature: Buffer }[] };
+    };
+    expect(attOcc.envelope.payloadType).toBe('application/vnd.dev.cosign.simplesigning.v1+json');
+    expect(attOcc.attestation.serializedPayload.equals(attOcc.envelope.payload)).toBe(true);
+    expect(attOcc.attestation.signatures[0]?.signature.equals(attOcc.envelope.signatures[0]?.sig ?? Buffer.alloc(0))).toBe(true);
+    expect(JSON.parse(attOcc.envelope.payload.toString('utf8'))).toMatchObject({ critical: { image: { 'docker-manifest-digest': `sha256:${digest}` } } });
+
+    // Chains' RetrievePayloads/RetrieveSignatures: by resource URI; both verify with the signer's key.
+    const read = await readGrafeas({ projectId: project, notePrefix: 'tekton-ci', server: grafeas.url }, [uri], { kinds: ['TaskRun'] });
+    expect(read.map((o) => o.kind).sort()).toEqual(['ATTESTATION', 'BUILD']);
+    for (const o of read) {
+      const b = grafeasOccurrenceBundle(o);
+      const verified = verifyBundle(b.bundle, { key: publicKeyPem }, b.type === 'image-signature' ? { artifact: b.payload } : {});
+      expect(verified.payload.equals(o.payload)).toBe(true);
+    }
+
+    const r = await cli(['inspect', 'taskrun', 'build', '-n', 'ci', '-o', 'json', '--skip-oci', '--grafeas-project', project, '--grafeas-server', grafeas.url]);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out) as InspectReport;
+    expect(report.run.uid).toBe(uid);
+    expect(report.notes).toEqual([]);
+    expect(report.attestations.map((a) => [a.source, a.type]).sort()).toEqual([
+      ['grafeas', 'image-signature'],
+      ['grafeas', 'provenance'],
+    ]);
+    expect(report.attestations.find((a) => a.type === 'provenance')?.subjects).toEqual([{ name: image, digest: { sha256: digest } }]);
+
+    // A wrong note prefix reads as nothing stored, noted.
+    const none = await cli(['inspect', 'taskrun', 'build', '-n', 'ci', '-o', 'json', '--skip-oci', '--grafeas-project', project, '--grafeas-note', 'other', '--grafeas-server', grafeas.url]);
+    expect((JSON.parse(none.out) as InspectReport).attestations).toEqual([]);
+    expect((JSON.parse(none.out) as InspectReport).notes.join('\n')).toContain('no occurrences');
+  });
+});
+
+describe('grafeas storage: retries and failures', () => {
+  const run = { kind: 'PipelineRun' as const, namespace: 'team', name: 'release', uid: 'a1b2c3d4-0000-4000-8000-000000000001' };
+  const payload = new TextEncoder().encode(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      predicateType: 'https://slsa.dev/provenance/v1',
+      subject: [
+        { name: image, digest: { sha256: digest } },
+        { name: 'pkg:npm/app@1.0.0', digest: { sha512: 'f'.repeat(128) } },
+      ],
+      predicate: { buildDefinition: { buildType: 'https://tekton.dev/chains/v2/slsa', externalParameters: { runSpec: { pipelineRef: { name: 'release' } } } }, runDetails: { builder: { id: 'https://tekton.dev/chains/v2' }, metadata: { invocationId: run.uid, startedOn: '2024-01-01T00:00:00.5Z' } } },
+    }),
+  );
+  const plan: PlannedArtifact[] = [
+    {
+      type: 'provenance',
+      shortKey: `pipelinerun-${run.uid}`,
+      checkpointKey: 'provenance',
+      section: 'pipelinerun',
+      signer: 'x509',
+      storage: ['grafeas'],
+      payload,
+      subjects: [
+        { name: image, digest: { sha256: digest } },
+        { name: 'pkg:npm/app@1.0.0', digest: { sha512: 'f'.repeat(128) } },
+      ],
+    },
+  ];
+  const config = (server: string) =>
+    parseConfig({ 'artifacts.pipelinerun.storage': 'grafeas', 'storage.grafeas.projectid': project, 'storage.grafeas.noteid': 'chains', 'storage.grafeas.server': server, 'signers.kms.kmsref': 'gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k' }).config;
+
+  it('unreachable server → transient GRAFEAS_UNAVAILABLE; the retry stores once, signs once, tolerates existing notes (ALREADY_EXISTS)', async () => {
+    const inner = createEphemeralSigner();
+    let signs = 0;
+    const signer: Signer = { sign: (d) => ((signs += 1), inner.sign(d)) };
+    const checkpoints = createMemoryCheckpoints();
+    const engine = (backend: ReturnType<typeof createStorageBackends>[number]) =>
+      processArtifacts(plan, { run, signer: () => signer, witnesses: [], storage: () => backend, checkpoints, logger: createSilentLogger() });
+
+    // A closed port: nothing listens there.
+    const closed = await startGrafeasServer();
+    await closed.stop();
+    const [down] = createStorageBackends(['grafeas'], { config: config(closed.url), logger: createSilentLogger() });
+    const err = await engine(down!).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as StepError).inner).toMatchObject({ kind: 'transient', code: 'GRAFEAS_UNAVAILABLE' });
+    expect(isRetryable((err as StepError).inner)).toBe(true);
+
+    // The notes exist already (another controller, or Chains before the switch): 409 is not a failure.
+    await grafeas.notes.set(`projects/${project}/notes/chains-pipelinerun-intoto`, { name: `projects/${project}/notes/chains-pipelinerun-intoto`, kind: 'BUILD', build: { builderVersion: 'x' }, type: 'build' });
+    const [up] = createStorageBackends(['grafeas'], { config: config(grafeas.url), logger: createSilentLogger() });
+    // One more transient failure mid-way: the first occurrence lands, the second does not.
+    grafeas.failNext('CreateOccurrence', 'unavailable');
+    await expect(engine(up!)).rejects.toBeInstanceOf(StepError);
+    const done = await engine(up!);
+    // A fresh process (no note cache) retrying the same store: nothing new.
+    const [again] = createStorageBackends(['grafeas'], { config: config(grafeas.url), logger: createSilentLogger() });
+    await again!.store({ run, artifact: { type: 'provenance', shortKey: plan[0]!.shortKey, subjects: plan[0]!.subjects }, payload, bundle: done.artifacts[0]!.bundle });
+
+    expect(signs).toBe(1);
+    const creates = grafeas.calls.filter((c) => c.method === 'CreateNote');
+    expect(creates.length).toBe(2); // once per backend instance, answered ALREADY_EXISTS both times
+    expect([...grafeas.notes.values()].map((n) => [n.name, (n['build'] as { builderVersion: string }).builderVersion])).toEqual([
+      [`projects/${project}/notes/chains-pipelinerun-intoto`, 'x'],
+    ]);
+    expect(grafeas.occurrences.map((o) => o.resourceUri).sort()).toEqual([`pkg:npm/app@1.0.0@sha512:${'f'.repeat(128)}`, uri]);
+    for (const o of grafeas.occurrences) {
+      expect(o.noteName).toBe(`projects/${project}/notes/chains-pipelinerun-intoto`);
+      const env = o['envelope'] as { signatures: { keyid: string }[] };
+      expect(env.signatures[0]?.keyid).toBe('gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k');
+      // SLSA v1.0: the structured v1 field is filled (Chains leaves only an empty v0.2 predicate).
+      expect(o['build']).toMatchObject({
+        intotoStatement: { predicateType: 'https://slsa.dev/provenance/v1' },
+        inTotoSlsaProvenanceV1: {
+          predicate: {
+            buildDefinition: { buildType: 'https://tekton.dev/chains/v2/slsa', externalParameters: { fields: { runSpec: { structValue: { fields: { pipelineRef: {} } } } } } },
+            runDetails: { builder: { id: 'https://tekton.dev/chains/v2' }, metadata: { invocationId: run.uid, startedOn: { seconds: '1704067200', nanos: 500000000 } } },
+          },
+        },
+      });
+    }
+  });
+
+  it('a run with many subjects: listed in chunks, written with bounded concurrency, nothing rewritten on a second store', async () => {
+    const many = Array.from({ length: 120 }, (_, i) => ({ name: `registry.invalid/many/app${i}`, digest: { sha256: i.toString(16).padStart(64, '0') } }));
+    const statement = new TextEncoder().encode(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://slsa.dev/provenance/v0.2', subject: many, predicate: {} }));
+    const bundle = {
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+      dsseEnvelope: { payload: Buffer.from(statement).toString('base64'), payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: 'AAAA', keyid: '' }] },
+    };
+    const storage = createGrafeasStorage({ config: { projectId: project, noteId: undefined, noteHint: 'h', server: grafeas.url }, logger: createSilentLogger() });
+    const request = { run: { ...run, kind: 'TaskRun' as const }, artifact: { type: 'provenance' as const, shortKey: 'k', subjects: many }, payload: statement, bundle: bundle as never };
+    const first = await storage.store(request);
+    expect(first.locations).toHaveLength(120);
+    expect(grafeas.calls.filter((c) => c.method === 'ListNoteOccurrences')).toHaveLength(3);
+    const second = await storage.store(request);
+    expect(second.locations).toEqual(first.locations);
+    expect(grafeas.occurrences).toHaveLength(120);
+    expect(grafeas.calls.filter((c) => c.method === 'CreateOccurrence')).toHaveLength(120);
+    // The stand-in pages by 20: chunks of 50, 50 and 20 URIs read back in 3 + 3 + 1 pages.
+    expect(grafeas.calls.filter((c) => c.method === 'ListNoteOccurrences')).toHaveLength(3 + 7);
+  });
+
+  it('PERMISSION_DENIED → config GRAFEAS_ACCESS_DENIED; INVALID_ARGUMENT → permanent GRAFEAS_REJECTED; a non-JSON provenance payload → permanent', async () => {
+    const storage = createGrafeasStorage({ config: { projectId: project, noteId: undefined, noteHint: 'h', server: grafeas.url }, logger: createSilentLogger() });
+    const bundle = {
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+      dsseEnvelope: { payload: Buffer.from(payload).toString('base64'), payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: 'AAAA', keyid: '' }] },
+    };
+    const request = { run, artifact: { type: 'provenance' as const, shortKey: 'k', subjects: plan[0]!.subjects }, payload, bundle: bundle as never };
+    grafeas.failNext('CreateNote', 'permission-denied');
+    expect(await rejection(storage.store(request))).toMatchObject({ kind: 'config', code: 'GRAFEAS_ACCESS_DENIED' });
+    grafeas.failNext('CreateOccurrence', 'invalid-argument');
+    const rejected = (await rejection(storage.store(request))) as ProvenantError;
+    expect([rejected.kind, rejected.code, isRetryable(rejected)]).toEqual(['permanent', 'GRAFEAS_REJECTED', false]);
+    expect(await rejection(storage.store({ ...request, payload: new TextEncoder().encode('not json') }))).toMatchObject({ kind: 'permanent', code: 'GRAFEAS_PAYLOAD_INVALID' });
+  });
+
+  it('https without Google credentials → config GRAFEAS_ACCESS_DENIED before any call (no unhandled SDK rejection)', async () => {
+    const saved = { detection: process.env['METADATA_SERVER_DETECTION'], adc: process.env['GOOGLE_APPLICATION_CREDENTIALS'] };
+    process.env['METADATA_SERVER_DETECTION'] = 'none';
+    delete process.env['GOOGLE_APPLICATION_CREDENTIALS'];
+    try {
+      const storage = createGrafeasStorage({ config: { projectId: project, noteId: undefined, noteHint: 'h', server: 'https://127.0.0.1:9' }, logger: createSilentLogger() });
+      const request = { run, artifact: { type: 'image-signature' as const, shortKey: 'k', subjects: plan[0]!.subjects.slice(0, 1) }, payload: new TextEncoder().encode('{}'), bundle: { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } }, messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: '' }, signature: 'c2ln' } } as never };
+      expect(await rejection(storage.store(request))).toMatchObject({ kind: 'config', code: 'GRAFEAS_ACCESS_DENIED' });
+    } finally {
+      if (saved.detection === undefined) delete process.env['METADATA_SERVER_DETECTION'];
+      else process.env['METADATA_SERVER_DETECTION'] = saved.detection;
+      if (saved.adc !== undefined) process.env['GOOGLE_APPLICATION_CREDENTIALS'] = saved.adc;
+    }
+  });
+});
