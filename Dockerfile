@@ -29,14 +29,15 @@ COPY --chown=root:root package.json ./
 COPY --chown=root:root bin ./bin
 # Compiled JavaScript only (no src/, no tsx): the bin runs dist/. Its V8 compile cache is written
 # here at build time (the bundle, and the packages the bundle keeps external that the controller
-# loads), so a (read-only) container starts without parsing and compiling the code again.
+# loads: BullMQ and ioredis; @kubernetes/client-node only serves exec/auth-provider kubeconfigs,
+# docs/kubernetes-client.md), so a (read-only) container starts without parsing and compiling the code again.
 ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
 # `verify --help` and `provenance --help` load those commands' chunks (what `verify --image --key` runs).
 RUN node /app/bin/provenant.mjs --help >/dev/null \
  && node /app/bin/provenant.mjs controller --help >/dev/null \
  && node /app/bin/provenant.mjs verify --help >/dev/null \
  && node /app/bin/provenant.mjs provenance --help >/dev/null \
- && cd /app && node --input-type=module -e "for (const p of ['@kubernetes/client-node', 'bullmq', 'ioredis']) await import(p)"
+ && cd /app && node --input-type=module -e "for (const p of ['bullmq', 'ioredis']) await import(p)"
 # 65532 = "nonroot" in distroless conventions; the Deployment runs with the same uid.
 USER 65532:65532
 EXPOSE 9090

@@ -4,13 +4,21 @@
  * after the initial sync, after an idle watch of BENCH_IDLE_SECONDS (default 60; the 10-minute figure
  * is BENCH_IDLE_SECONDS=600), its peak RSS (VmHWM, the kernel's high-water mark: nothing between two
  * samples escapes it), and how many API requests it made. First, the same controller with no runs at
- * all: idleNoRunsRssMB (RSS after BENCH_NO_RUNS_IDLE_SECONDS, default 10, idle) and its VmHWM.
+ * all: idleNoRunsRssMB (RSS after BENCH_NO_RUNS_IDLE_SECONDS, default 10, idle) and its VmHWM. The
+ * controller runs with the image's V8 flags (manifests/base/controller.yaml NODE_OPTIONS; recorded with
+ * `sameFlagsAsImage`).
  */
 import { readFileSync } from 'node:fs';
 import { envNumber, report, round, rssMB, scaled, sleep } from './lib/common.js';
 import { createSignedRuns } from './lib/signed-runs.js';
 import { compileControllerEntry } from './lib/compiled.js';
 import { controllerNodeFlags, ensureNamespace, spawnController, startStack } from './lib/stack.js';
+
+/** `NODE_OPTIONS` of the Deployment (manifests/base/controller.yaml): what the image runs with. */
+function imageNodeOptions(): string | undefined {
+  const manifest = readFileSync(new URL('../manifests/base/controller.yaml', import.meta.url), 'utf8');
+  return /- name: NODE_OPTIONS\s+value: "([^"]*)"/.exec(manifest)?.[1];
+}
 
 function hwmMB(pid: number): number {
   const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -87,6 +95,9 @@ async function main(): Promise<void> {
         queue: 'bullmq',
         runtime: 'compiled (esbuild bundle of bench/controller-entry.ts, as scripts/build.mjs builds dist/)',
         controllerNodeFlags,
+        // The controller runs with the image's V8 flags unless BENCH_CONTROLLER_NODE_FLAGS says otherwise.
+        imageNodeOptions: imageNodeOptions(),
+        sameFlagsAsImage: controllerNodeFlags === imageNodeOptions(),
       });
     } finally {
       await controller.stop();

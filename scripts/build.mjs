@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const externalPackages = [
-  '@kubernetes/client-node', // loaded through require(esm) on first use (src/tekton/kube-sdk.ts)
+  '@kubernetes/client-node', // only for exec/auth-provider kubeconfig users (src/tekton/kube-http.ts)
   'bullmq', // with ioredis: native msgpackr, Lua scripts read from files
   'ioredis',
   '@aws-sdk/*',
@@ -96,6 +96,26 @@ const builtinShims = {
   },
 };
 
+/**
+ * `make-fetch-happen` (with cacache, glob, minipass-*, socks, iconv-lite: ~1 MB of code, ~30 MB of RSS
+ * once evaluated) is what @sigstore/sign's Fulcio, Rekor and TSA clients fetch with. Bundled as is, it
+ * is evaluated whenever @sigstore/sign is, i.e. by every controller, signing or not. In the bundle it is
+ * a function that loads the package from node_modules on its first call instead.
+ */
+const lazyPackages = ['make-fetch-happen'];
+const lazyRequire = {
+  name: 'lazy-require',
+  setup(b) {
+    const filter = new RegExp(`^(${lazyPackages.join('|')})$`);
+    b.onResolve({ filter }, (args) => (args.namespace === 'lazy-require' ? undefined : { path: args.path, namespace: 'lazy-require' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-require' }, (args) => ({
+      // A computed name: esbuild leaves the require() to run time (the banner's createRequire).
+      contents: `let real; const load = () => (real ??= require([${JSON.stringify(args.path)}][0]));\nfunction lazy(...a) { return load()(...a); }\nlazy.defaults = (...a) => load().defaults(...a);\nmodule.exports = lazy;\nmodule.exports.default = lazy;\n`,
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(path.resolve(root, outdir), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -108,7 +128,7 @@ await build({
   target: 'node22',
   sourcemap: true,
   external: externalPackages,
-  plugins: [builtinShims],
+  plugins: [builtinShims, lazyRequire],
   // Bundled CommonJS packages call require() for Node's built-ins; ESM has none, so give them one.
   // Made on first call: reading `import.meta` makes Node build each chunk's import.meta object
   // (~0.3 ms a chunk, measured), and node:module goes through process.getBuiltinModule, not an ESM

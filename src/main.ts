@@ -2,20 +2,20 @@
  * The controller: read config, wire the rooms, start watch + workers, hot-reload config, drain on
  * SIGTERM. Wiring only (ARCHITECTURE.md): every decision lives in a room.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from './config/index.js';
 import { createMetrics, type Logger, type Metrics } from './observability/index.js';
 import type { JobQueue } from './queue/index.js';
 import { createRunJobHandler, handleFailure, isManagedByAccepted, type ReconcileDeps } from './reconcile/index.js';
 import type { TagWriteCoordination } from './storage/index.js';
-import { createRunStore, type RunStore } from './tekton/index.js';
+import { createRunStore, type KubeClientConfig, type RunStore } from './tekton/index.js';
 import { createConfigWatcher, createRunWatcher, type RunWatcher, type WatchBackoffOptions } from './watch/index.js';
 import { createLiveWiring, createWiringFactory, type WiringDeps } from './wiring/index.js';
 
 export type ControllerRole = 'watch' | 'work' | 'all';
 
 export interface ControllerOptions {
-  readonly kubeConfig: KubeConfig;
+  /** Where the API server is and how to authenticate (`loadKubeConfig`). */
+  readonly kubeConfig: KubeClientConfig;
   readonly queue: JobQueue;
   readonly logger: Logger;
   readonly metrics?: Metrics;

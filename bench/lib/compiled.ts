@@ -9,7 +9,8 @@ import path from 'node:path';
 import { repoRoot } from './common.js';
 
 export function compileControllerEntry(): string {
-  const outdir = path.join('node_modules', '.cache', 'provenant-bench', 'controller');
+  // BENCH_COMPILE_OUTDIR (relative to the repository): worktrees sharing one node_modules keep apart.
+  const outdir = process.env['BENCH_COMPILE_OUTDIR'] ?? path.join('node_modules', '.cache', 'provenant-bench', 'controller');
   const r = spawnSync(process.execPath, ['scripts/build.mjs', '--entry', 'controller-entry=bench/controller-entry.ts', '--outdir', outdir], {
     cwd: repoRoot,
     encoding: 'utf8',

@@ -1,84 +1,21 @@
 /**
- * Building a `KubeConfig`, classifying Kubernetes API errors once, and finding which tekton.dev
- * version the cluster serves. Everything that talks to the API server goes through here.
+ * Classifying Kubernetes API errors once, and finding which tekton.dev version the cluster serves.
+ * Everything that talks to the API server goes through the lean client (kube-http.ts) built from a
+ * `KubeClientConfig` (kube-config.ts).
  */
-import type { KubeConfig, setHeaderOptions } from '@kubernetes/client-node';
 import { ProvenantError } from '../errors.js';
-import { kubeSdk } from './kube-sdk.js';
+import type { KubeClientConfig } from './kube-config.js';
+import { kubeClientFor, type KubeClient } from './kube-http.js';
+
+export { loadKubeConfig, type KubeClientConfig, type KubeConfigSource } from './kube-config.js';
+export { createKubeClient, kubeClientFor, KubeApiError, mergePatchContentType, type KubeClient, type KubeClientOptions, type ListPage, type WatchEvent, type WatchEnd, type WatchOptions, type Query } from './kube-http.js';
+export type { ListMeta } from './list-scanner.js';
 
 export type TektonApiVersion = 'v1' | 'v1beta1';
 
 export const tektonGroup = 'tekton.dev';
 
-export interface KubeConfigSource {
-  /** kubeconfig YAML text (tests, demo). */
-  readonly kubeconfigYaml?: string;
-  /** Path of a kubeconfig file (`--kubeconfig`). */
-  readonly kubeconfigPath?: string;
-  /** Force the in-cluster service account config. */
-  readonly inCluster?: boolean;
-  /**
-   * In-cluster config with the service account files under this root
-   * (`<root>/var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace}`), as
-   * client-node's `loadFromCluster(pathPrefix)` reads them; `KUBERNETES_SERVICE_HOST`/`PORT` still
-   * name the server. Implies `inCluster`.
-   */
-  readonly inClusterRoot?: string;
-  /** Context to use instead of the file's current-context. */
-  readonly context?: string;
-}
-
-/**
- * Same search order as kubectl when nothing is given: `$KUBECONFIG`, `~/.kube/config`, then the
- * in-cluster service account. Clusters with an `http://` server get `skipTLSVerify` set, because
- * client-node refuses plain http otherwise (REFERENCE.md, "This machine's parts").
- */
-export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
-  const kc = new (kubeSdk().KubeConfig)();
-  try {
-    if (source.kubeconfigYaml !== undefined) kc.loadFromString(source.kubeconfigYaml);
-    else if (source.kubeconfigPath !== undefined) kc.loadFromFile(source.kubeconfigPath);
-    else if (source.inCluster === true || source.inClusterRoot !== undefined) {
-      // client-node would build `https://undefined:undefined` and fail on the first request.
-      if (!process.env['KUBERNETES_SERVICE_HOST'] || !process.env['KUBERNETES_SERVICE_PORT']) throw new Error('KUBERNETES_SERVICE_HOST/PORT unset');
-      kc.loadFromCluster(source.inClusterRoot);
-    }
-    else kc.loadFromDefault();
-    if (source.context !== undefined) kc.setCurrentContext(source.context);
-  } catch (err) {
-    throw new ProvenantError('config', 'KUBECONFIG_INVALID', 'could not load a Kubernetes client configuration', {
-      cause: err,
-      context: { hint: 'pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account' },
-    });
-  }
-  if (kc.getCurrentCluster() === null) {
-    throw new ProvenantError('config', 'KUBECONFIG_INVALID', 'the Kubernetes client configuration has no current cluster', {
-      context: { hint: 'pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account' },
-    });
-  }
-  return allowPlainHttp(kc);
-}
-
-/** client-node only speaks http:// to clusters marked skipTLSVerify; mark them. */
-export function allowPlainHttp(kc: KubeConfig): KubeConfig {
-  if (!kc.clusters.some((c) => c.server.startsWith('http://') && !c.skipTLSVerify)) return kc;
-  const fixed = new (kubeSdk().KubeConfig)();
-  fixed.loadFromOptions({
-    clusters: kc.clusters.map((c) => (c.server.startsWith('http://') ? { ...c, skipTLSVerify: true } : c)),
-    users: kc.users,
-    contexts: kc.contexts,
-    currentContext: kc.currentContext,
-  });
-  return fixed;
-}
-
-/** Request options that make a client-node patch call send a JSON merge patch. */
-export function mergePatchOptions(): ReturnType<typeof setHeaderOptions> {
-  const { setHeaderOptions, PatchStrategy } = kubeSdk();
-  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-}
-
-/** HTTP status of a client-node error (an ApiException's `code`, the Watch's `statusCode`), if any. */
+/** HTTP status of a failed Kubernetes API call (`KubeApiError.statusCode`; client-node's `code`), if any. */
 export function kubeStatusCode(err: unknown): number | undefined {
   if (typeof err === 'object' && err !== null) {
     const e = err as { statusCode?: unknown; code?: unknown };
@@ -148,13 +85,14 @@ export function classifyKubeError(err: unknown, ctx: KubeErrorContext): Provenan
  * Which tekton.dev version serves TaskRuns: `preferred` (default v1) if discovery lists it,
  * else v1beta1 (older Pipelines), else a config error `TEKTON_NOT_SERVED`.
  */
-export async function detectTektonApiVersion(kc: KubeConfig, preferred: TektonApiVersion = 'v1'): Promise<TektonApiVersion> {
-  const api = kc.makeApiClient(kubeSdk().CustomObjectsApi);
+export async function detectTektonApiVersion(kube: KubeClientConfig | KubeClient, preferred: TektonApiVersion = 'v1'): Promise<TektonApiVersion> {
+  const client = 'request' in kube ? kube : kubeClientFor(kube);
   const order: TektonApiVersion[] = preferred === 'v1' ? ['v1', 'v1beta1'] : ['v1beta1', 'v1'];
   for (const version of order) {
     try {
-      const list = await api.getAPIResources({ group: tektonGroup, version });
-      if (list.resources.some((r) => r.name === 'taskruns') && list.resources.some((r) => r.name === 'pipelineruns')) {
+      const list = (await client.get(`/apis/${tektonGroup}/${version}`)) as { resources?: { name?: unknown }[] } | undefined;
+      const resources = Array.isArray(list?.resources) ? list.resources : [];
+      if (resources.some((r) => r.name === 'taskruns') && resources.some((r) => r.name === 'pipelineruns')) {
         return version;
       }
     } catch (err) {

@@ -2,20 +2,19 @@
  * The RunStore: the only way the controller reads and writes runs (STYLE.md #1). Reads are always
  * live GETs (never a cache: Chains #703), writes are JSON merge patches of annotations only.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import {
   classifyKubeError,
   detectTektonApiVersion,
   kubeStatusCode,
-  mergePatchOptions,
   runPlural,
   tektonGroup,
   type TektonApiVersion,
 } from './kube-client.js';
+import type { KubeClientConfig } from './kube-config.js';
+import { kubeClientFor } from './kube-http.js';
 import { formatRunKey, type RunKey } from './run-key.js';
-import { kubeSdk } from './kube-sdk.js';
 
 /** Enough to address a run; the uid is not needed to read or patch it. */
 export type RunLocator = Pick<RunKey, 'kind' | 'namespace' | 'name'>;
@@ -84,17 +83,25 @@ export interface RunStoreOptions {
 }
 
 
-export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): RunStore {
-  const { CustomObjectsApi, CoreV1Api } = kubeSdk();
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const core = kc.makeApiClient(CoreV1Api);
+const seg = encodeURIComponent;
+
+function runPath(version: TektonApiVersion, key: RunLocator): string {
+  return `/apis/${tektonGroup}/${version}/namespaces/${seg(key.namespace)}/${runPlural(key.kind)}/${seg(key.name)}`;
+}
+
+function corePath(namespace: string, plural: string, name?: string): string {
+  return `/api/v1/namespaces/${seg(namespace)}/${plural}${name === undefined ? '' : `/${seg(name)}`}`;
+}
+
+export function createRunStore(kc: KubeClientConfig, options: RunStoreOptions = {}): RunStore {
+  const kube = kubeClientFor(kc);
   const now = options.now ?? (() => new Date());
   const component = options.component ?? 'provenant';
   let version: Promise<TektonApiVersion> | undefined = options.apiVersion === undefined ? undefined : Promise.resolve(options.apiVersion);
 
   const apiVersion = (): Promise<TektonApiVersion> => {
     if (version === undefined) {
-      const detecting = detectTektonApiVersion(kc);
+      const detecting = detectTektonApiVersion(kube);
       version = detecting;
       // A failed discovery is retried on the next call instead of being cached forever.
       detecting.catch(() => {
@@ -107,27 +114,26 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
   const emitObjectEvent = async (target: EventTarget, event: RunEventSpec): Promise<void> => {
     const at = now().toISOString();
     try {
-      await core.createNamespacedEvent({
-        namespace: target.namespace,
-        body: {
-          metadata: { generateName: `${target.name}.`, namespace: target.namespace },
-          involvedObject: {
-            apiVersion: target.apiVersion,
-            kind: target.kind,
-            namespace: target.namespace,
-            name: target.name,
-            ...(target.uid === undefined ? {} : { uid: target.uid }),
-          },
-          type: event.type,
-          reason: event.reason,
-          message: event.message,
-          source: { component },
-          reportingComponent: component,
-          reportingInstance: component,
-          firstTimestamp: new Date(at),
-          lastTimestamp: new Date(at),
-          count: 1,
+      await kube.create(corePath(target.namespace, 'events'), {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `${target.name}.`, namespace: target.namespace },
+        involvedObject: {
+          apiVersion: target.apiVersion,
+          kind: target.kind,
+          namespace: target.namespace,
+          name: target.name,
+          ...(target.uid === undefined ? {} : { uid: target.uid }),
         },
+        type: event.type,
+        reason: event.reason,
+        message: event.message,
+        source: { component },
+        reportingComponent: component,
+        reportingInstance: component,
+        firstTimestamp: at,
+        lastTimestamp: at,
+        count: 1,
       });
     } catch (err) {
       options.logger?.warn(
@@ -143,13 +149,7 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
     async get(key) {
       const v = await apiVersion();
       try {
-        return (await custom.getNamespacedCustomObject({
-          group: tektonGroup,
-          version: v,
-          namespace: key.namespace,
-          plural: runPlural(key.kind),
-          name: key.name,
-        })) as unknown;
+        return await kube.get(runPath(v, key));
       } catch (err) {
         if (kubeStatusCode(err) === 404) return undefined;
         throw classifyKubeError(err, { action: `get ${formatRunKey(key)}`, run: formatRunKey(key), rbac: `get on ${runPlural(key.kind)}.tekton.dev` });
@@ -161,10 +161,7 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
       const metadata: Record<string, unknown> = { annotations: { ...annotations } };
       if (patchOptions.resourceVersion !== undefined) metadata['resourceVersion'] = patchOptions.resourceVersion;
       try {
-        await custom.patchNamespacedCustomObject(
-          { group: tektonGroup, version: v, namespace: key.namespace, plural: runPlural(key.kind), name: key.name, body: { metadata } },
-          mergePatchOptions(),
-        );
+        await kube.mergePatch(runPath(v, key), { metadata });
       } catch (err) {
         throw classifyKubeError(err, {
           action: `patch annotations of ${formatRunKey(key)}`,
@@ -189,8 +186,8 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
 
     async getConfigMap(namespace, name) {
       try {
-        const cm = await core.readNamespacedConfigMap({ namespace, name });
-        return { ...(cm.data ?? {}) };
+        const cm = (await kube.get(corePath(namespace, 'configmaps', name))) as { data?: Record<string, string> } | undefined;
+        return { ...(cm?.data ?? {}) };
       } catch (err) {
         if (kubeStatusCode(err) === 404) return undefined;
         throw classifyKubeError(err, { action: `get configmap ${namespace}/${name}`, rbac: 'get on configmaps' });
@@ -199,8 +196,8 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
 
     async getServiceAccount(namespace, name) {
       try {
-        const sa = await core.readNamespacedServiceAccount({ namespace, name });
-        const names = (sa.imagePullSecrets ?? []).map((r) => r.name).filter((n): n is string => typeof n === 'string' && n !== '');
+        const sa = (await kube.get(corePath(namespace, 'serviceaccounts', name))) as { imagePullSecrets?: { name?: unknown }[] } | undefined;
+        const names = (Array.isArray(sa?.imagePullSecrets) ? sa.imagePullSecrets : []).map((r) => r.name).filter((n): n is string => typeof n === 'string' && n !== '');
         return { imagePullSecrets: names };
       } catch (err) {
         if (kubeStatusCode(err) === 404) return undefined;
@@ -210,10 +207,10 @@ export function createRunStore(kc: KubeConfig, options: RunStoreOptions = {}): R
 
     async getSecret(namespace, name) {
       try {
-        const secret = await core.readNamespacedSecret({ namespace, name });
+        const secret = (await kube.get(corePath(namespace, 'secrets', name))) as { type?: unknown; data?: Record<string, unknown> } | undefined;
         const data: Record<string, Uint8Array> = {};
-        for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64');
-        return { type: secret.type ?? 'Opaque', data };
+        for (const [k, v] of Object.entries(secret?.data ?? {})) if (typeof v === 'string') data[k] = Buffer.from(v, 'base64');
+        return { type: typeof secret?.type === 'string' ? secret.type : 'Opaque', data };
       } catch (err) {
         if (kubeStatusCode(err) === 404) return undefined;
         // The error names the Secret, never its content.

@@ -33,7 +33,7 @@ export async function loadLiveRun(options: LiveRunOptions): Promise<LiveRun> {
   const fromEnv = options.env['KUBECONFIG']?.split(path.delimiter).find((p) => p !== '');
   const kubeconfigPath = options.kubeconfig ?? fromEnv;
   const kc = loadKubeConfig(kubeconfigPath === undefined ? {} : { kubeconfigPath });
-  const namespace = options.namespace ?? kc.getContextObject(kc.currentContext)?.namespace ?? 'default';
+  const namespace = options.namespace ?? kc.namespace ?? 'default';
   const raw = await createRunStore(kc).get({ kind: options.kind, namespace, name: options.name });
   if (raw === undefined || typeof raw !== 'object' || raw === null) {
     throw new ProvenantError('input', 'RUN_NOT_FOUND', `${options.kind} ${namespace}/${options.name} does not exist`, {

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { ProvenantError, errorMessage } from '../errors.js';
-import { loadKubeConfig } from '../tekton/index.js';
+import { kubeClientFor, loadKubeConfig } from '../tekton/index.js';
 import type { WorkloadRoot } from './trace.js';
 
 export type WorkloadKind = 'pod' | 'deployment' | 'namespace';
@@ -80,10 +80,11 @@ export async function loadWorkload(ref: WorkloadRef, options: WorkloadOptions): 
   const fromEnv = options.env['KUBECONFIG']?.split(path.delimiter).find((p) => p !== '');
   const kubeconfigPath = options.kubeconfig ?? fromEnv;
   const kc = loadKubeConfig(kubeconfigPath === undefined ? {} : { kubeconfigPath });
-  const namespace = ref.kind === 'namespace' ? ref.name : (options.namespace ?? kc.getContextObject(kc.currentContext)?.namespace ?? 'default');
-  const k8s = await import('@kubernetes/client-node');
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const namespace = ref.kind === 'namespace' ? ref.name : (options.namespace ?? kc.namespace ?? 'default');
+  const kube = kubeClientFor(kc);
+  const ns = `namespaces/${encodeURIComponent(namespace)}`;
+  const core = (plural: string, name?: string): string => `/api/v1/${ns}/${plural}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+  const apps = (plural: string, name: string): string => `/apis/apps/v1/${ns}/${plural}/${encodeURIComponent(name)}`;
   const call = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
@@ -94,14 +95,14 @@ export async function loadWorkload(ref: WorkloadRef, options: WorkloadOptions): 
   };
   let pods: Obj[];
   if (ref.kind === 'pod') {
-    pods = [obj(await call(`pod ${namespace}/${ref.name}`, () => core.readNamespacedPod({ name: ref.name, namespace })))];
+    pods = [obj(await call(`pod ${namespace}/${ref.name}`, () => kube.get(core('pods', ref.name))))];
   } else if (ref.kind === 'namespace') {
-    pods = list(obj(await call(`namespace ${ref.name}`, () => core.listNamespacedPod({ namespace }))).items);
+    pods = list(obj(await call(`namespace ${ref.name}`, () => kube.get(core('pods')))).items);
   } else {
-    const deployment = obj(await call(`deployment ${namespace}/${ref.name}`, () => apps.readNamespacedDeployment({ name: ref.name, namespace })));
+    const deployment = obj(await call(`deployment ${namespace}/${ref.name}`, () => kube.get(apps('deployments', ref.name))));
     const labels = obj(obj(obj(deployment['spec'])['selector'])['matchLabels']);
     const labelSelector = Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',');
-    const candidates = list(obj(await call(`pods of deployment ${namespace}/${ref.name}`, () => core.listNamespacedPod({ namespace, labelSelector }))).items);
+    const candidates = list(obj(await call(`pods of deployment ${namespace}/${ref.name}`, () => kube.get(core('pods'), { labelSelector }))).items);
     // Only pods whose ReplicaSet belongs to this deployment (a selector can overlap another's).
     const owned = new Map<string, boolean>();
     pods = [];
@@ -110,7 +111,7 @@ export async function loadWorkload(ref: WorkloadRef, options: WorkloadOptions): 
       const rsName = typeof rs?.['name'] === 'string' ? rs['name'] : undefined;
       if (rsName === undefined) continue;
       if (!owned.has(rsName)) {
-        const replicaSet = obj(await call(`replicaset ${namespace}/${rsName}`, () => apps.readNamespacedReplicaSet({ name: rsName, namespace })));
+        const replicaSet = obj(await call(`replicaset ${namespace}/${rsName}`, () => kube.get(apps('replicasets', rsName))));
         owned.set(rsName, list(obj(replicaSet['metadata'])['ownerReferences']).some((o) => o['kind'] === 'Deployment' && o['name'] === ref.name));
       }
       if (owned.get(rsName) === true) pods.push(pod);

@@ -3,15 +3,15 @@
  * while one `apply` runs, further edits only replace the pending data, so an older configuration
  * can never be installed after a newer one. Reconnects use the run watcher's backoff.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
+import { kubeClientFor, type KubeClientConfig } from '../tekton/index.js';
 import { watchBackoffDelay, type WatchBackoffOptions } from './run-watcher.js';
 
 export type ConfigData = Readonly<Record<string, string>>;
 
 export interface ConfigWatcherOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeClientConfig;
   readonly namespace: string;
   readonly name: string;
   /** The data already in use (read at start-up): a watch replaying it changes nothing. */
@@ -76,7 +76,7 @@ export function createLatestWins<T>(
 export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatcher {
   const { logger } = options;
   const random = options.random ?? Math.random;
-  const watch = new Watch(options.kubeConfig);
+  const kube = kubeClientFor(options.kubeConfig);
   const applier = createLatestWins<ConfigData>(options.apply, {
     keyOf: configDataKey,
     initialKey: configDataKey(options.initialData),
@@ -96,32 +96,23 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
   };
   function connect(): void {
     if (stopped) return;
-    let ended = false;
-    const end = (): void => {
-      if (ended) return;
-      ended = true;
-      reconnect();
-    };
-    watch
+    const controller = new AbortController();
+    abort = controller;
+    void kube
       .watch(
         `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/configmaps`,
-        { fieldSelector: `metadata.name=${options.name}` },
-        (type: string, obj: { metadata?: { uid?: string }; data?: Record<string, string> }) => {
+        ({ type, object }) => {
+          const obj = (typeof object === 'object' && object !== null ? object : {}) as { metadata?: { uid?: string }; data?: Record<string, string> };
           failures = 0;
           uid = obj.metadata?.uid ?? uid;
           // Compare data, not resourceVersions: the first ADDED (and every replay after a reconnect)
           // carries the current object, which may have changed since it was last read.
           if (type === 'ADDED' || type === 'MODIFIED') applier.offer(obj.data ?? {});
         },
-        end,
+        { query: { fieldSelector: `metadata.name=${options.name}` }, signal: controller.signal },
       )
-      .then(
-        (controller) => {
-          abort = controller;
-          if (stopped) controller.abort();
-        },
-        end,
-      );
+      .catch(() => undefined)
+      .then(reconnect);
   }
 
   return {

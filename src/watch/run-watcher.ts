@@ -7,7 +7,6 @@
  * resourceVersion → on a normal close resume from the last seen resourceVersion → on 410 Gone
  * relist → on errors retry with capped exponential backoff and jitter.
  */
-import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../backoff.js';
 import { errorMessage, ProvenantError } from '../errors.js';
@@ -15,8 +14,10 @@ import {
   classifyKubeError,
   detectTektonApiVersion,
   formatRunKey,
+  kubeClientFor,
   kubeStatusCode,
   tektonGroup,
+  type KubeClientConfig,
   type RunKey,
   type RunKind,
   type TektonApiVersion,
@@ -36,7 +37,7 @@ export function watchBackoffDelay(failures: number, options: WatchBackoffOptions
 }
 
 export interface RunWatcherOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeClientConfig;
   /** Watch only these namespaces (one stream each); undefined or empty = cluster-wide. */
   readonly namespaces?: readonly string[];
   /**
@@ -126,10 +127,6 @@ function completedAtOf(obj: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-function isTimeout(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
-}
-
 export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
   const { kubeConfig, logger, onKey } = options;
   const namespaces = (options.namespaces ?? []).filter((n) => n !== '');
@@ -138,8 +135,7 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
   const healthyWatchMs = options.healthyWatchMs ?? 5000;
   const now = options.now ?? (() => new Date());
   const random = options.random ?? Math.random;
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const watch = new Watch(kubeConfig);
+  const kube = kubeClientFor(kubeConfig);
   const streams: Stream[] = [];
   for (const kind of ['TaskRun', 'PipelineRun'] as const) {
     const plural = kind === 'TaskRun' ? 'taskruns' : 'pipelineruns';
@@ -195,24 +191,29 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
     return keys;
   };
 
+  const streamPath = (s: Stream, version: TektonApiVersion): string =>
+    s.namespace === undefined
+      ? `/apis/${tektonGroup}/${version}/${s.plural}`
+      : `/apis/${tektonGroup}/${version}/namespaces/${encodeURIComponent(s.namespace)}/${s.plural}`;
+
   const listAll = async (s: Stream, version: TektonApiVersion): Promise<string> => {
     let cont: string | undefined;
     let listRv: string | undefined;
     let count = 0;
     do {
-      const base = { group: tektonGroup, version, plural: s.plural, limit: pageSize, ...(cont === undefined ? {} : { _continue: cont }) };
-      const page = (
-        s.namespace === undefined
-          ? await custom.listClusterCustomObject(base)
-          : await custom.listNamespacedCustomObject({ ...base, namespace: s.namespace })
-      ) as { items?: unknown[]; metadata?: { continue?: string; resourceVersion?: string } };
-      listRv ??= page.metadata?.resourceVersion;
-      for (const item of page.items ?? []) {
-        count += 1;
-        for (const { key, info } of keysOf(s, item, false)) await onKey(key, info);
-        if (stopped) return listRv ?? '';
-      }
-      cont = page.metadata?.continue || undefined;
+      // Items are parsed and looked at one at a time while the page streams in (kube-http.ts `listEach`).
+      const metadata = await kube.listEach(
+        streamPath(s, version),
+        { limit: pageSize, continue: cont },
+        async (item) => {
+          count += 1;
+          for (const { key, info } of keysOf(s, item, false)) await onKey(key, info);
+        },
+        stopSignal.signal,
+      );
+      if (stopped) return listRv ?? '';
+      listRv ??= metadata.resourceVersion;
+      cont = metadata.continue;
     } while (cont !== undefined);
     if (listRv === undefined || listRv === '') {
       throw new ProvenantError('transient', 'KUBE_UNAVAILABLE', `list of ${s.plural} carried no resourceVersion`);
@@ -221,57 +222,49 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
     return listRv;
   };
 
-  const watchOnce = (s: Stream, version: TektonApiVersion, fromRv: string): Promise<WatchOutcome> =>
-    new Promise((resolve) => {
-      const startedAt = Date.now();
-      let rv = fromRv;
-      let events = 0;
-      let gone = false;
-      let failure: unknown;
-      const path =
-        s.namespace === undefined
-          ? `/apis/${tektonGroup}/${version}/${s.plural}`
-          : `/apis/${tektonGroup}/${version}/namespaces/${encodeURIComponent(s.namespace)}/${s.plural}`;
-      const finish = (err: unknown): void => {
-        s.abort = undefined;
-        resolve({ rv, events, gone, error: failure ?? err ?? undefined, durationMs: Date.now() - startedAt });
-      };
-      watch
-        .watch(
-          path,
-          { resourceVersion: fromRv, allowWatchBookmarks: true, timeoutSeconds: watchTimeoutSeconds },
-          (type: string, obj: unknown) => {
-            if (type === 'ERROR') {
-              const code = typeof obj === 'object' && obj !== null ? (obj as { code?: unknown }).code : undefined;
-              if (code === 410) gone = true;
-              else failure = Object.assign(new Error('watch ERROR event'), { statusCode: typeof code === 'number' ? code : undefined });
-              s.abort?.abort();
-              return;
-            }
-            events += 1;
-            rv = resourceVersionOf(obj) ?? rv;
-            if (type !== 'ADDED' && type !== 'MODIFIED') return;
-            for (const { key, info } of keysOf(s, obj, true)) {
-              void Promise.resolve()
-                .then(() => onKey(key, info))
-                .catch((err: unknown) => {
-                  // Not lost: a relist re-derives every key from the runs' annotations.
-                  logger.warn({ run: formatRunKey(key), err: errorMessage(err) }, 'enqueue failed; relisting');
-                  s.relistNeeded = true;
-                  s.abort?.abort();
-                });
-            }
-          },
-          finish,
-        )
-        .then(
-          (controller) => {
-            s.abort = controller;
-            if (stopped || s.relistNeeded) controller.abort();
-          },
-          (err: unknown) => finish(err),
-        );
-    });
+  const watchOnce = async (s: Stream, version: TektonApiVersion, fromRv: string): Promise<WatchOutcome> => {
+    const startedAt = Date.now();
+    let rv = fromRv;
+    let events = 0;
+    let gone = false;
+    let failure: unknown;
+    const controller = new AbortController();
+    s.abort = controller;
+    if (stopped || s.relistNeeded) controller.abort();
+    let error: unknown;
+    try {
+      await kube.watch(
+        streamPath(s, version),
+        ({ type, object: obj }) => {
+          if (type === 'ERROR') {
+            const code = typeof obj === 'object' && obj !== null ? (obj as { code?: unknown }).code : undefined;
+            if (code === 410) gone = true;
+            else failure = Object.assign(new Error('watch ERROR event'), { statusCode: typeof code === 'number' ? code : undefined });
+            controller.abort();
+            return;
+          }
+          events += 1;
+          rv = resourceVersionOf(obj) ?? rv;
+          if (type !== 'ADDED' && type !== 'MODIFIED') return;
+          for (const { key, info } of keysOf(s, obj, true)) {
+            void Promise.resolve()
+              .then(() => onKey(key, info))
+              .catch((err: unknown) => {
+                // Not lost: a relist re-derives every key from the runs' annotations.
+                logger.warn({ run: formatRunKey(key), err: errorMessage(err) }, 'enqueue failed; relisting');
+                s.relistNeeded = true;
+                s.abort?.abort();
+              });
+          }
+        },
+        { query: { resourceVersion: fromRv, allowWatchBookmarks: true, timeoutSeconds: watchTimeoutSeconds }, signal: controller.signal },
+      );
+    } catch (err) {
+      error = err;
+    }
+    if (s.abort === controller) s.abort = undefined;
+    return { rv, events, gone, error: failure ?? error, durationMs: Date.now() - startedAt };
+  };
 
   const runStream = async (s: Stream, version: TektonApiVersion, onFirstList: (err?: ProvenantError) => void): Promise<void> => {
     let rv: string | undefined;
@@ -298,7 +291,7 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
           continue;
         }
         rv = out.rv;
-        if (out.error !== undefined && out.error !== null && !isTimeout(out.error)) throw out.error;
+        if (out.error !== undefined && out.error !== null) throw out.error;
         if (out.events > 0 || out.durationMs >= healthyWatchMs) {
           failures = 0;
           continue;
@@ -343,7 +336,7 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
     },
     start() {
       started ??= (async () => {
-        const version = options.apiVersion ?? (await detectTektonApiVersion(kubeConfig));
+        const version = options.apiVersion ?? (await detectTektonApiVersion(kube));
         logger.info({ apiVersion: `${tektonGroup}/${version}`, namespaces: namespaces.length > 0 ? namespaces : 'all' }, 'watching runs');
         await new Promise<void>((resolve, reject) => {
           let pending = streams.length;

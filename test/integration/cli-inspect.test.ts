@@ -1,5 +1,5 @@
 // `provenant inspect` against the project's fake Kubernetes API server, with runs annotated by the
-// real tekton storage backend through the real RunStore (client-node merge patches).
+// real tekton storage backend through the real RunStore (the lean client's merge patches).
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

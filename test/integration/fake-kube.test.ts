@@ -242,8 +242,7 @@ describe('fake kube server', () => {
       const eventsBefore = server.events().length;
       await expect(store.emitEvent(key, { type: 'Warning', reason: 'X', message: 'y' })).resolves.toBeUndefined();
       expect(server.events().length).toBe(eventsBefore);
-      const dead = new KubeConfig();
-      dead.loadFromOptions({ ...server.kubeconfig, clusters: [{ name: 'fake', server: 'http://127.0.0.1:1', skipTLSVerify: true }] });
+      const dead = loadKubeConfig({ kubeconfigYaml: server.kubeconfigYaml.replace(/server: https:\/\/.*/, 'server: http://127.0.0.1:1') });
       await expect(createRunStore(dead, { apiVersion: 'v1' }).get(key)).rejects.toMatchObject({ code: 'KUBE_UNAVAILABLE' });
       expect(classifyKubeError(new ApiException(404, 'x', {}, {}), { action: 'a' }).code).toBe('KUBE_NOT_FOUND');
       expect(classifyKubeError(new ApiException(422, 'x', {}, {}), { action: 'a' }).code).toBe('KUBE_REJECTED');
@@ -272,9 +271,9 @@ describe('fake kube server', () => {
     it('loadKubeConfig: bad input is a config error; http clusters get skipTLSVerify', () => {
       expect(() => loadKubeConfig({ kubeconfigPath: '/nonexistent/kubeconfig' })).toThrow(expect.objectContaining({ code: 'KUBECONFIG_INVALID' }));
       const yaml = server.kubeconfigYaml.replace(/server: https:\/\/.*/, 'server: http://127.0.0.1:1');
-      expect(loadKubeConfig({ kubeconfigYaml: yaml }).getCurrentCluster()?.skipTLSVerify).toBe(true);
+      expect(loadKubeConfig({ kubeconfigYaml: yaml }).skipTLSVerify).toBe(true);
       // The fake serves https with its own CA: the cluster stays verified.
-      expect(loadKubeConfig({ kubeconfigYaml: server.kubeconfigYaml }).getCurrentCluster()?.skipTLSVerify).toBe(false);
+      expect(loadKubeConfig({ kubeconfigYaml: server.kubeconfigYaml }).skipTLSVerify).toBe(false);
     });
   });
 });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:https';
 import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig, signedAnnotation } from '../../src/tekton/index.js';
+import { loadKubeConfig, signedAnnotation, type KubeClientConfig } from '../../src/tekton/index.js';
 import {
   annotationsOf,
   configNamespace,
@@ -154,7 +154,7 @@ describe('RBAC from the manifests', () => {
 describe('the controller', () => {
   it('runs through the in-cluster path (KUBERNETES_SERVICE_HOST/PORT, token and CA files) and signs as its ServiceAccount', async () => {
     const saved = { host: process.env['KUBERNETES_SERVICE_HOST'], port: process.env['KUBERNETES_SERVICE_PORT'] };
-    let kubeConfig: KubeConfig;
+    let kubeConfig: KubeClientConfig;
     try {
       Object.assign(process.env, env.inClusterEnv);
       kubeConfig = loadKubeConfig({ inClusterRoot: env.inClusterRoot });
@@ -164,7 +164,7 @@ describe('the controller', () => {
         else process.env[k] = v;
       }
     }
-    expect(kubeConfig.getCurrentCluster()).toMatchObject({ server: env.kube.url, skipTLSVerify: false });
+    expect(kubeConfig).toMatchObject({ server: env.kube.url, skipTLSVerify: false });
     const before = env.kube.requestLog.length;
     const c = await startInstance(env, { memoryQueue: true, kubeConfig });
     try {

@@ -15,12 +15,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SerializedBundle } from '@sigstore/bundle';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { startController, type Controller } from '../../src/main.js';
 import { createCapturingLogger, createMetrics, createSilentLogger, type Logger, type Metrics } from '../../src/observability/index.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from '../../src/queue/index.js';
 import { createOciReader, type DockerCredentials } from '../../src/storage/index.js';
-import { loadKubeConfig, payloadAnnotation, signatureAnnotation, signedAnnotation } from '../../src/tekton/index.js';
+import { loadKubeConfig, type KubeClientConfig, payloadAnnotation, signatureAnnotation, signedAnnotation } from '../../src/tekton/index.js';
 import { createFakeKubeServer, type FakeKubeServer, type KubeObject } from './fake-kube-server.js';
 import { applyControllerIdentity, writeInClusterFiles, type ControllerIdentity } from './manifest-rbac.js';
 import { verifyBundle } from '../../src/verify/index.js';
@@ -124,7 +123,7 @@ export interface InstanceOptions {
   /** Run with this kubeconfig instead of the manifests' ServiceAccount. */
   readonly kubeconfigYaml?: string;
   /** Run with this client configuration (e.g. the in-cluster one). */
-  readonly kubeConfig?: KubeConfig;
+  readonly kubeConfig?: KubeClientConfig;
 }
 
 export async function startInstance(env: E2eEnvironment, options: InstanceOptions = {}): Promise<ControllerInstance> {
