@@ -282,8 +282,11 @@ describe('OCI storage on CNCF Distribution (no referrers API)', () => {
         return provenanceRequest(image, await signProvenance(key, st), st);
       }),
     );
-    // one storage (hence one registry client and its own in-process coalescing) per writer
-    await Promise.all(requests.map((r) => storage('both', { tagUpdate: { settleMs: 40, maxAttempts: 20 } }).store(r)));
+    // One storage (hence one registry client and its own in-process coalescing) per writer, in
+    // `process` mode: nothing locks them out of each other, only the settle-and-re-read does. An entry
+    // can be lost only if another writer's whole read→PUT spans our PUT and the settle time, so the
+    // settle time here is generous: on a loaded 2-core CI machine a 40 ms one was sometimes spanned.
+    await Promise.all(requests.map((r) => storage('both', { tagUpdate: { settleMs: 250, maxAttempts: 20 } }).store(r)));
     const att = skopeoRaw(`${image.name}:sha256-${image.hex}.att`) as { layers: Layer[] };
     expect(new Set(att.layers.map((l) => l.digest)).size).toBe(6);
     const index = skopeoRaw(`${image.name}:sha256-${image.hex}`) as { manifests: Layer[] };
