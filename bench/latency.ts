@@ -29,7 +29,10 @@ interface Phase {
   /** True when some runs were still unsigned: the percentiles are then lower bounds. */
   readonly lowerBound: boolean;
   readonly achievedRatePerSecond: number;
+  /** Backlog runs signed from the arrivals' start to the end of the grace period. */
   readonly backlogSignedDuringWindow?: number;
+  /** Backlog runs signed before the arrivals started (between the first list and the window). */
+  readonly backlogSignedBeforeWindow?: number;
   /** Top-level Redis commands (MONITOR, scripts count once) per run signed in the window: ≥ round trips. */
   readonly redisCommandsPerJob?: number;
   readonly redisCommandsByName?: Record<string, number>;
@@ -227,7 +230,9 @@ async function phase(backlog: number): Promise<Phase> {
       const redis = await monitor?.stop();
       const jobsInWindow = stack.tracker.signedAt.size - signedBefore;
       const samples = [...completedAt.entries()].map(([k, c]) => latencies.get(k) ?? end - c);
-      const backlogSigned = [...stack.tracker.signedAt.keys()].filter((k) => k.startsWith('old-')).length;
+      const backlogTimes = [...stack.tracker.signedAt.entries()].filter(([k]) => k.startsWith('old-')).map(([, at]) => at);
+      const backlogSigned = backlogTimes.filter((at) => at >= start && at <= end).length;
+      const backlogBefore = backlogTimes.filter((at) => at < start).length;
       stageRuns = Array.from({ length: n }, (_, i) => {
         const name = runName('new', i);
         return { id: `${ns(i)}/${name}`, completedAt: completedAt.get(name) ?? start, signedAt: stack.tracker.signedAt.get(name) };
@@ -241,7 +246,7 @@ async function phase(backlog: number): Promise<Phase> {
         unsigned: n - latencies.size,
         lowerBound: latencies.size < n,
         achievedRatePerSecond: round(n / elapsed, 1),
-        ...(backlog > 0 ? { backlogSignedDuringWindow: backlogSigned } : {}),
+        ...(backlog > 0 ? { backlogSignedDuringWindow: backlogSigned, backlogSignedBeforeWindow: backlogBefore } : {}),
         ...(redis
           ? {
               redisCommandsPerJob: round(redis.commands / Math.max(1, jobsInWindow), 1),
