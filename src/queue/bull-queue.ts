@@ -262,10 +262,16 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
    */
   let laneCommand: Promise<IRedisClient> | undefined;
   const lanes = (op: 'poll' | 'drain', ms: number): Promise<number> => {
-    laneCommand ??= queue.backend.client.then((client) => {
-      client.defineCommand(laneCommandName, { numberOfKeys: 4, lua: laneScript });
-      return client;
-    });
+    laneCommand ??= queue.backend.client.then(
+      (client) => {
+        client.defineCommand(laneCommandName, { numberOfKeys: 4, lua: laneScript });
+        return client;
+      },
+      (err: unknown) => {
+        laneCommand = undefined;
+        throw err;
+      },
+    );
     return laneCommand.then(
       (client) =>
         client.runCommand(laneCommandName, [freshKey, drainKey, backlogQueue.keys['wait'], backlogQueue.keys['prioritized'], op, String(Math.ceil(ms))]) as Promise<number>,
