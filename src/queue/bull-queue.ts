@@ -13,6 +13,7 @@ import {
   resolveQueueOptions,
   runPriority,
   validateConcurrency,
+  untimed,
   validateRunKey,
 } from './policy.js';
 import { backlogConcurrency, backlogPaused, defaultFreshWindowMs, drainDue, laneOf, type Lane } from './lanes.js';
@@ -390,11 +391,12 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
           enqueuedAt: now(),
           checkpoints,
+          ...(untimed(opts) ? { untimed: true } : {}),
         };
         const lane = laneOf(opts, now(), freshWindowMs);
         const delay = opts.delayMs ?? 0;
         await queues[lane].add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()), ...(delay > 0 ? { delay } : {}) });
-        if (lane === 'fresh' && delay === 0) freshSeen();
+        if (lane === 'fresh' && delay === 0 && data.untimed !== true) freshSeen();
         return 'added';
       } catch (err) {
         if (err instanceof ProvenantError) throw err;
@@ -409,6 +411,8 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       }
       const backlogLimit = backlogConcurrency(opts.concurrency, options.backlogConcurrency);
       let freshInWork = 0;
+      /** Fresh jobs in work that carry a run time (arrivals, not nudges): they keep the shared signal up. */
+      let arrivalsInWork = 0;
       let backlogInWork = 0;
       let lastBacklogStartAt = Number.NEGATIVE_INFINITY;
       /** A drain token is held: the backlog Worker was resumed, one job at a time, for one job. */
@@ -459,7 +463,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       let polling = false;
       const poll = (): void => {
         // A long fresh job keeps the signal up for the other processes too.
-        if (freshInWork > 0) freshSeen();
+        if (arrivalsInWork > 0) freshSeen();
         if (timing.freshQuietMs === 0 || polling) return evaluate();
         polling = true;
         lanes('poll', 0)
@@ -494,9 +498,12 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           }
           const id = job.id ?? job.data.key.uid;
           activeJobs.add(id);
+          const arrival = lane === 'fresh' && job.data.untimed !== true;
           if (lane === 'fresh') {
             freshInWork++;
-            freshSeen();
+            if (arrival) arrivalsInWork++;
+            if (arrival) freshSeen();
+            else evaluate();
           } else {
             backlogInWork++;
             lastBacklogStartAt = Date.now();
@@ -507,7 +514,9 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
             activeJobs.delete(id);
             if (lane === 'fresh') {
               freshInWork--;
-              freshSeen();
+              if (arrival) arrivalsInWork--;
+              if (arrival) freshSeen();
+              else evaluate();
             } else {
               backlogInWork--;
               if (drainTaken) draining = drainTaken = false;

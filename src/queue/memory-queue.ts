@@ -12,6 +12,7 @@ import {
   resolveQueueOptions,
   runPriority,
   validateConcurrency,
+  untimed,
   validateRunKey,
 } from './policy.js';
 import { backlogConcurrency, backlogPaused, defaultFreshWindowMs, drainDue, laneOf, type Lane } from './lanes.js';
@@ -88,6 +89,11 @@ class JobHeap {
   }
 }
 
+/** A fresh job with a run time: fresh traffic that holds the backlog lane for the quiet period (lanes.ts). */
+function arrival(job: MemoryJob): boolean {
+  return job.lane === 'fresh' && job.data.untimed !== true;
+}
+
 export function createMemoryQueue(options: QueueOptions): JobQueue {
   const { attempts, backoff, keepFailed, now, random, lanes: timing } = resolveQueueOptions(options);
   const logger = options.logger.child({ component: 'queue', queue: 'memory' });
@@ -117,7 +123,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
     job.state = 'waiting';
     job.seq = seq++;
     heaps[job.lane].push(job);
-    if (job.lane === 'fresh') lastFreshAt = now();
+    if (arrival(job)) lastFreshAt = now();
     pump();
   }
 
@@ -176,7 +182,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
     if (job.lane === 'backlog') {
       backlogActive++;
       lastBacklogStartAt = now();
-    } else lastFreshAt = now();
+    } else if (arrival(job)) lastFreshAt = now();
     job.state = 'active';
     const controller = new AbortController();
     job.controller = controller;
@@ -210,7 +216,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
       job.controller = undefined;
       active--;
       if (job.lane === 'backlog') backlogActive--;
-      else lastFreshAt = now();
+      else if (arrival(job)) lastFreshAt = now();
       for (const notify of settled) notify();
       if (!closed) pump();
     }
@@ -282,6 +288,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
           key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
           enqueuedAt: now(),
           checkpoints,
+          ...(untimed(opts) ? { untimed: true } : {}),
         },
         state: 'waiting',
         priority: runPriority(opts.createdAt ?? now()),

@@ -75,6 +75,11 @@ export function validateConcurrency(concurrency: number): void {
   }
 }
 
+/** Added without any run time (see `RunJobData.untimed`). */
+export function untimed(opts: { readonly createdAt?: number | undefined; readonly completedAt?: number | undefined }): boolean {
+  return opts.createdAt === undefined && opts.completedAt === undefined;
+}
+
 export function validateRunKey(uid: string): void {
   // BullMQ reserves "0" and "0:…" ids; a Kubernetes uid is a UUID, so anything else is a bug upstream.
   if (uid === '' || uid === '0' || uid.startsWith('0:')) {

@@ -19,6 +19,12 @@ export interface RunJobData {
   /** Epoch ms when the job was (first) enqueued. */
   readonly enqueuedAt: number;
   readonly checkpoints: Checkpoints;
+  /**
+   * Added without any run time (a parent PipelineRun nudged by a child, a deferred recheck): it runs
+   * in the fresh lane, and pauses the backlog lane only while it waits or runs, not for the quiet
+   * period after (it is not an arrival; a backlog child's nudges would otherwise hold the backlog).
+   */
+  readonly untimed?: boolean;
 }
 
 export interface JobContext {

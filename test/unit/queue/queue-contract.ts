@@ -346,6 +346,26 @@ export function defineQueueContract(name: string, factory: QueueFactory, traits:
       expect(backlogStartsDuringFresh).toBeLessThanOrEqual(1);
     });
 
+    it('a run added without run times (a parent nudge) runs fresh but does not hold the backlog for the quiet period', async () => {
+      // A quiet period and drain interval far longer than the test: only the nudge's own run may pause the backlog.
+      const q = await make({ freshQuietMs: 600_000, backlogDrainMs: 600_000 });
+      const order: string[] = [];
+      const untimed: string[] = [];
+      q.process(
+        async (ctx) => {
+          order.push(ctx.data.key.uid);
+          if (ctx.data.untimed === true) untimed.push(ctx.data.key.uid);
+        },
+        { concurrency: 2 },
+      );
+      await q.add(runKey('nudge'));
+      await waitFor(() => order.includes('nudge'));
+      for (let i = 0; i < 4; i++) await q.add(runKey(`old-${i}`), { completedAt: Date.now() - 3_600_000 });
+      // All four: had the nudge counted as an arrival, one drain job at most would have run.
+      await waitFor(() => order.length === 5, 5_000);
+      expect(untimed).toEqual(['nudge']);
+    });
+
     it('drain guarantee: the backlog completes, one job at a time, under a continuous stream of fresh runs', async () => {
       const q = await make({ freshQuietMs: 300, backlogDrainMs: 40 });
       let backlogRunning = 0;
