@@ -18,6 +18,7 @@ import { defaultBacklogDrainMs, defaultFreshQuietMs } from '../src/queue/index.j
 const storage = process.env['BENCH_LATENCY_STORAGE'] ?? 'tekton';
 const configData = { 'artifacts.taskrun.storage': storage, 'artifacts.oci.storage': 'tekton' };
 const namespaces = ['team-a', 'team-b', 'team-c', 'team-d'];
+const redisMonitor = process.env['BENCH_REDIS_MONITOR'] !== '0';
 
 interface Phase {
   readonly p50Ms: number;
@@ -185,7 +186,10 @@ async function phase(backlog: number): Promise<Phase> {
         const c = completedAt.get(name);
         if (c !== undefined) latencies.set(name, at - c);
       };
-      const monitor = stack.redis ? await startRedisMonitor(stack.redis.url) : undefined;
+      // MONITOR streams every command (with its arguments: job data, checkpoints) to this process,
+      // which costs Redis and this process CPU on the same cores: `BENCH_REDIS_MONITOR=0` measures
+      // the latency without it (and without the Redis command counts).
+      const monitor = stack.redis && redisMonitor ? await startRedisMonitor(stack.redis.url) : undefined;
       const signedBefore = stack.tracker.signedAt.size;
       const redisPid = stack.redis?.process.pid;
       const cpu0 = {
@@ -292,6 +296,7 @@ async function main(): Promise<void> {
     freshQuietMs: envNumber('BENCH_FRESH_QUIET_MS', defaultFreshQuietMs),
     backlogDrainMs: envNumber('BENCH_BACKLOG_DRAIN_MS', defaultBacklogDrainMs),
     redisCommandsPerJob: loaded.redisCommandsPerJob,
+    redisMonitor,
     loadAverageAtStart,
   });
 }
