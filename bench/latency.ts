@@ -187,7 +187,7 @@ async function phase(backlog: number): Promise<Phase> {
         if (c !== undefined) latencies.set(name, at - c);
       };
       // MONITOR streams every command (with its arguments: job data, checkpoints) to this process: it
-      // cost Redis ~10 ms CPU per job here, on the same cores as the controllers. So by default the
+      // cost Redis ~11 ms CPU per job here, on the same cores as the controllers. So by default the
       // counts come from `INFO commandstats` before and after; `BENCH_REDIS_MONITOR=1` uses MONITOR.
       const monitor = stack.redis && redisMonitor ? await startRedisMonitor(stack.redis.url) : undefined;
       const stats0 = stack.redis && !redisMonitor ? await redisCommandStats(stack.redis.url) : undefined;
