@@ -38,6 +38,12 @@ interface Phase {
   readonly redisCommandsPerJob?: number;
   readonly redisCommandsByName?: Record<string, number>;
   readonly jobsInWindow?: number;
+  /**
+   * The same percentiles over the runs that completed `fromSecond` s or more into the window: the
+   * steady state, without the start-up transient (after the first list the watch replays the events
+   * of the backlog runs signed during that list, delaying the first fresh completions).
+   */
+  readonly steadyState?: { readonly fromSecond: number; readonly runs: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
   /** Where the measured runs' time went, per stage (see `stageBreakdown`). */
   readonly stages?: Record<string, StageFigure>;
   /** CPU seconds used during the window (arrivals + grace), per process group, and the machine's busy share. */
@@ -239,6 +245,8 @@ async function phase(backlog: number): Promise<Phase> {
           : undefined;
       const jobsInWindow = stack.tracker.signedAt.size - signedBefore;
       const samples = [...completedAt.entries()].map(([k, c]) => latencies.get(k) ?? end - c);
+      const fromSecond = envNumber('BENCH_STEADY_FROM_SECONDS', 15);
+      const steady = [...completedAt.entries()].filter(([, c]) => c - start >= fromSecond * 1000).map(([k, c]) => latencies.get(k) ?? end - c);
       const backlogTimes = [...stack.tracker.signedAt.entries()].filter(([k]) => k.startsWith('old-')).map(([, at]) => at);
       const backlogSigned = backlogTimes.filter((at) => at >= start && at <= end).length;
       const backlogBefore = backlogTimes.filter((at) => at < start).length;
@@ -255,6 +263,9 @@ async function phase(backlog: number): Promise<Phase> {
         unsigned: n - latencies.size,
         lowerBound: latencies.size < n,
         achievedRatePerSecond: round(n / elapsed, 1),
+        ...(steady.length > 0
+          ? { steadyState: { fromSecond, runs: steady.length, p50Ms: round(percentile(steady, 50)), p99Ms: round(percentile(steady, 99)), maxMs: round(Math.max(...steady)) } }
+          : {}),
         ...(backlog > 0 ? { backlogSignedDuringWindow: backlogSigned, backlogSignedBeforeWindow: backlogBefore } : {}),
         ...(redis
           ? {
