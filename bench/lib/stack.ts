@@ -154,6 +154,8 @@ export interface ControllerSpawnOptions {
   readonly logLevel?: string;
   /** A compiled controller entry (bench/lib/compiled.ts) to run instead of bench/controller-entry.ts through tsx. */
   readonly entry?: string;
+  /** More environment for the child (e.g. `BENCH_STAGE_FILE`). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export function spawnController(stack: Stack, options: ControllerSpawnOptions): ControllerProcess {
@@ -167,6 +169,7 @@ export function spawnController(stack: Stack, options: ControllerSpawnOptions): 
     BENCH_LOG_FILE: options.logFile ?? path.join(stack.tmp, `controller-${Date.now()}.log`),
     BENCH_LOG_LEVEL: options.logLevel ?? process.env['BENCH_LOG_LEVEL'] ?? 'info',
     REDIS_URL: options.redisUrl ?? '',
+    ...options.env,
   };
   const spawnedAt = Date.now();
   const v8Flags = controllerNodeFlags.split(' ').filter((f) => f !== '');

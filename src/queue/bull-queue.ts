@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
  * The production queue: BullMQ on Redis, shared by any number of controller replicas.
  * Redis only buffers run keys and checkpoints; the run annotations stay the source of truth.
  */
-import { Queue, UnrecoverableError, Worker, type Job, type RedisOptions } from 'bullmq';
+import { Queue, UnrecoverableError, WaitingError, Worker, type IRedisClient, type Job, type RedisOptions } from 'bullmq';
 import { ProvenantError, errorMessage } from '../errors.js';
 import { formatRunKey, type RunKey } from '../tekton/run-key.js';
 import {
@@ -13,9 +13,10 @@ import {
   resolveQueueOptions,
   runPriority,
   validateConcurrency,
+  untimed,
   validateRunKey,
 } from './policy.js';
-import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, freshHoldMs, laneOf, type Lane } from './lanes.js';
+import { backlogConcurrency, backlogPaused, defaultFreshWindowMs, drainDue, laneOf, type Lane } from './lanes.js';
 import { describeRedisUrl, redisOptionsFromUrl, type RedisConnectionSettings } from './redis-connection.js';
 import type {
   AddOptions,
@@ -65,6 +66,15 @@ export interface BullQueueOptions extends QueueOptions, RedisConnectionSettings 
 
 type RunJob = Job<RunJobData, JobResult | void, string>;
 
+const laneCommandName = 'provenantLanes';
+/** KEYS: fresh-seen key, drain key, the backlog queue's wait list and prioritized set. ARGV: op, ms. */
+const laneScript = `
+if ARGV[1] == 'poll' then return redis.call('PTTL', KEYS[1]) end
+if redis.call('LLEN', KEYS[3]) + redis.call('ZCARD', KEYS[4]) == 0 then return 0 end
+if redis.call('SET', KEYS[2], '1', 'PX', ARGV[2], 'NX') then return 1 end
+return -1
+`;
+
 /** Node's certificate verification error codes: retrying will not help, the trust setup is wrong. */
 const tlsVerifyCodes = new Set([
   'CERT_HAS_EXPIRED',
@@ -100,7 +110,7 @@ function redisError(err: unknown, url: string): ProvenantError {
  * returns the queue. Workers start on `process()`; `close()` closes every connection opened here.
  */
 export async function createBullQueue(options: BullQueueOptions): Promise<JobQueue> {
-  const { attempts, backoff, keepFailed, now, random } = resolveQueueOptions(options);
+  const { attempts, backoff, keepFailed, now, random, lanes: timing } = resolveQueueOptions(options);
   const url = describeRedisUrl(options.redisUrl);
   const queueName = options.queueName ?? defaultQueueName;
   const logger = options.logger.child({ component: 'queue', queue: queueName, redis: url });
@@ -217,6 +227,59 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
   resetTimer?.unref();
 
   /**
+   * Fresh traffic seen, shared by every process on this queue (lanes.ts): a key whose TTL is
+   * `freshQuietMs`, set by whichever process adds, starts or finishes a fresh job (at most every
+   * `shareEveryMs` per process), read by each working process every `pollMs`. Sharing is what makes
+   * the pause hold across replicas: they share the machine's cores (or the API server, Redis and
+   * Rekor), so one replica's backlog slows another's fresh runs. A second key, set NX with a TTL of
+   * `backlogDrainMs`, lets one process at a time start the backlog's drain job.
+   */
+  const freshKey = `${options.prefix ?? 'bull'}:${queueName}:provenant-fresh-seen`;
+  const drainKey = `${options.prefix ?? 'bull'}:${queueName}:provenant-backlog-drain`;
+  const shareEveryMs = Math.min(250, timing.freshQuietMs / 4);
+  const pollMs = Math.max(20, Math.min(250, timing.freshQuietMs > 0 ? timing.freshQuietMs / 4 : 250, timing.backlogDrainMs / 2));
+  /** When this process last saw fresh traffic, and until when another process's signal holds (epoch ms). */
+  let lastFreshAt = Number.NEGATIVE_INFINITY;
+  let remoteFreshUntil = Number.NEGATIVE_INFINITY;
+  let lastSharedAt = Number.NEGATIVE_INFINITY;
+  /** Re-evaluates the backlog gate of this process's workers (set by `process()`). */
+  let evaluateGate: (() => void) | undefined;
+  const freshSeen = (): void => {
+    const t = Date.now();
+    lastFreshAt = t;
+    if (timing.freshQuietMs > 0 && t - lastSharedAt >= shareEveryMs) {
+      lastSharedAt = t;
+      queue.backend.client
+        .then((client) => client.set(freshKey, '1', { PX: Math.ceil(timing.freshQuietMs) }))
+        .catch((err: unknown) => logger.debug({ err: errorMessage(err) }, 'fresh signal not shared'));
+    }
+    evaluateGate?.();
+  };
+  let gatePoll: NodeJS.Timeout | undefined;
+  /**
+   * One script for the gate's reads: `poll` returns the fresh key's PTTL; `drain` takes the drain
+   * token (SET NX PX) only when backlog jobs wait, returning 1 when taken, 0 when nothing waits, -1
+   * when another process holds it.
+   */
+  let laneCommand: Promise<IRedisClient> | undefined;
+  const lanes = (op: 'poll' | 'drain', ms: number): Promise<number> => {
+    laneCommand ??= queue.backend.client.then(
+      (client) => {
+        client.defineCommand(laneCommandName, { numberOfKeys: 4, lua: laneScript });
+        return client;
+      },
+      (err: unknown) => {
+        laneCommand = undefined;
+        throw err;
+      },
+    );
+    return laneCommand.then(
+      (client) =>
+        client.runCommand(laneCommandName, [freshKey, drainKey, backlogQueue.keys['wait'], backlogQueue.keys['prioritized'], op, String(Math.ceil(ms))]) as Promise<number>,
+    );
+  };
+
+  /**
    * The latest checkpoints of jobs this process worked on and has not finished, kept until the job
    * completes or finally fails. Redis is the source for retries; this copy only matters when Redis
    * lost the job mid-work. Bounded: the oldest entries go first.
@@ -236,8 +299,6 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
   const activeJobs = new Set<string>();
   const settled = new Set<() => void>();
   let closing = false;
-  /** Re-checks the backlog limit once the hold after the last fresh job ends (lanes.ts freshHoldMs). */
-  let holdTimer: NodeJS.Timeout | undefined;
   let closed: Promise<void> | undefined;
 
   function allSettled(timeoutMs: number): Promise<void> {
@@ -330,10 +391,12 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
           key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
           enqueuedAt: now(),
           checkpoints,
+          ...(untimed(opts) ? { untimed: true } : {}),
         };
         const lane = laneOf(opts, now(), freshWindowMs);
         const delay = opts.delayMs ?? 0;
         await queues[lane].add(jobName, data, { jobId: key.uid, priority: runPriority(opts.createdAt ?? now()), ...(delay > 0 ? { delay } : {}) });
+        if (lane === 'fresh' && delay === 0 && data.untimed !== true) freshSeen();
         return 'added';
       } catch (err) {
         if (err instanceof ProvenantError) throw err;
@@ -348,30 +411,102 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       }
       const backlogLimit = backlogConcurrency(opts.concurrency, options.backlogConcurrency);
       let freshInWork = 0;
-      let lastFreshAt = Number.NEGATIVE_INFINITY;
-      // While this process works fresh jobs, and for a short hold after, its backlog Worker fetches fewer (lanes.ts).
-      const throttleBacklog = (): void => {
-        const backlogWorker = workers[1];
-        const limit = currentBacklogLimit(backlogLimit, freshInWork, Date.now() - lastFreshAt);
-        if (backlogWorker !== undefined && backlogWorker.concurrency !== limit) backlogWorker.concurrency = limit;
-        if (limit < backlogLimit && freshInWork === 0 && holdTimer === undefined && !closing) {
-          holdTimer = setTimeout(() => {
-            holdTimer = undefined;
-            throttleBacklog();
-          }, freshHoldMs);
-          holdTimer.unref();
-        }
+      /** Fresh jobs in work that carry a run time (arrivals, not nudges): they keep the shared signal up. */
+      let arrivalsInWork = 0;
+      let backlogInWork = 0;
+      let lastBacklogStartAt = Number.NEGATIVE_INFINITY;
+      /** A drain token is held: the backlog Worker was resumed, one job at a time, for one job. */
+      let draining = false;
+      let drainTaken = false;
+      let checkingDrain = false;
+      /** Until the shared signal was read once, the backlog lane stays paused (another process may be busy with fresh runs). */
+      let signalRead = timing.freshQuietMs === 0;
+      const paused = (): boolean => {
+        if (!signalRead) return true;
+        const seenAt = Math.max(lastFreshAt, remoteFreshUntil - timing.freshQuietMs);
+        return backlogPaused(freshInWork, Date.now() - seenAt, timing);
       };
+      const backlogWorker = (): Worker<RunJobData, JobResult | void, string> | undefined => workers[1];
+      /** The drain job: one backlog job per `backlogDrainMs` for all processes (the NX key), if any waits. */
+      const tryDrain = (worker: Worker<RunJobData, JobResult | void, string>): void => {
+        checkingDrain = true;
+        // Checked again after an interval whatever the outcome (another process drained, nothing waits).
+        lastBacklogStartAt = Date.now();
+        (async () => {
+          const won = await lanes('drain', timing.backlogDrainMs);
+          if (won !== 1 || closing || !paused()) return;
+          draining = true;
+          drainTaken = false;
+          worker.concurrency = 1;
+          await worker.resume();
+        })()
+          .catch((err: unknown) => logger.debug({ err: errorMessage(err) }, 'backlog drain check failed'))
+          .finally(() => {
+            checkingDrain = false;
+          });
+      };
+      // The backlog Worker fetches only while no fresh traffic is seen, or for its drain job (lanes.ts).
+      const evaluate = (): void => {
+        const worker = backlogWorker();
+        if (worker === undefined || closing) return;
+        if (!paused()) {
+          draining = false;
+          if (worker.concurrency !== backlogLimit) worker.concurrency = backlogLimit;
+          if (worker.isPaused()) void worker.resume();
+          return;
+        }
+        if (draining) return;
+        if (!worker.isPaused()) void worker.pause(true);
+        if (!checkingDrain && drainDue(backlogInWork, Date.now() - lastBacklogStartAt, timing)) tryDrain(worker);
+      };
+      evaluateGate = evaluate;
+      let polling = false;
+      const poll = (): void => {
+        // A long fresh job keeps the signal up for the other processes too.
+        if (arrivalsInWork > 0) freshSeen();
+        if (timing.freshQuietMs === 0 || polling) return evaluate();
+        polling = true;
+        lanes('poll', 0)
+          .then((ttl) => {
+            remoteFreshUntil = ttl > 0 ? Date.now() + ttl : Number.NEGATIVE_INFINITY;
+            signalRead = true;
+          })
+          .catch((err: unknown) => logger.debug({ err: errorMessage(err) }, 'fresh signal not read'))
+          .finally(() => {
+            polling = false;
+            evaluate();
+          });
+      };
+      gatePoll = setInterval(poll, pollMs);
+      gatePoll.unref();
       const processorFor =
         (lane: Lane) =>
         // Three parameters: BullMQ passes the abort signal only to processors that declare it.
-        async (job: RunJob, _token: string | undefined, signal?: AbortSignal): Promise<JobResult | void> => {
+        async (job: RunJob, token: string | undefined, signal?: AbortSignal): Promise<JobResult | void> => {
+          if (lane === 'backlog' && paused()) {
+            const worker = backlogWorker();
+            if (draining && !drainTaken) {
+              // This is the drain job: fetch no more until the next one is due.
+              drainTaken = true;
+              void worker?.pause(true);
+            } else {
+              // Fetched as the pause began (a fetch already under way): hand it back, untouched.
+              void worker?.pause(true);
+              if (token !== undefined) await job.moveToWait(token);
+              throw new WaitingError();
+            }
+          }
           const id = job.id ?? job.data.key.uid;
           activeJobs.add(id);
+          const arrival = lane === 'fresh' && job.data.untimed !== true;
           if (lane === 'fresh') {
             freshInWork++;
-            lastFreshAt = Date.now();
-            throttleBacklog();
+            if (arrival) arrivalsInWork++;
+            if (arrival) freshSeen();
+            else evaluate();
+          } else {
+            backlogInWork++;
+            lastBacklogStartAt = Date.now();
           }
           try {
             return await processJob(job, handle, opts, signal ?? new AbortController().signal);
@@ -379,8 +514,13 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
             activeJobs.delete(id);
             if (lane === 'fresh') {
               freshInWork--;
-              lastFreshAt = Date.now();
-              throttleBacklog();
+              if (arrival) arrivalsInWork--;
+              if (arrival) freshSeen();
+              else evaluate();
+            } else {
+              backlogInWork--;
+              if (drainTaken) draining = drainTaken = false;
+              evaluate();
             }
             for (const notify of settled) notify();
           }
@@ -411,6 +551,8 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
         worker.on('stalled', (jobId: string) => logger.warn({ uid: jobId, lane }, 'job stalled (a worker died mid-job); resuming'));
         return worker;
       });
+      evaluate();
+      poll();
     },
 
     async depth(): Promise<QueueDepth> {
@@ -438,7 +580,7 @@ export async function createBullQueue(options: BullQueueOptions): Promise<JobQue
       closed ??= (async () => {
         closing = true;
         clearInterval(resetTimer);
-        clearTimeout(holdTimer);
+        clearInterval(gatePoll);
         if (workers.length > 0) {
           if (opts.graceful) {
             await Promise.all(workers.map((w) => w.pause(true)));

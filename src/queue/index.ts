@@ -29,4 +29,5 @@ export {
   priorityBucketMs,
   runPriority,
 } from './policy.js';
+export { defaultBacklogDrainMs, defaultFreshQuietMs } from './lanes.js';
 export { createRedisLock, type RedisLock, type RedisLockOptions } from './redis-lock.js';

@@ -2,8 +2,21 @@
  * Fresh runs first, always. Ordering alone is not enough, because backlog jobs already hold every
  * worker slot when a fresh run arrives. So each process has two lanes with their own slots: the
  * fresh lane (`concurrency`) and the backlog lane (`backlogConcurrency`, default half as many). A
- * backlog never takes a fresh run's slot; and since slots do not protect the CPU, the backlog lane
- * starts one job at a time while the process has fresh jobs in work, and for `freshHoldMs` after.
+ * backlog never takes a fresh run's slot.
+ *
+ * Slots do not protect the CPU, and on a saturated machine CPU is the limit: one backlog job at work
+ * (~20 ms CPU) took half of a 2-core machine from the fresh runs (measured: p99 4.2 s with a backlog
+ * while the lane ran one job at a time). So the backlog lane **pauses** while fresh traffic is seen:
+ * fresh jobs waiting or in work, or a fresh job added, started or finished within `freshQuietMs`
+ * (default 1 s). With BullMQ that signal is shared by every process through Redis (a key with a TTL
+ * of `freshQuietMs`, refreshed by whichever process sees fresh traffic), because the processes share
+ * the machine's cores, the API server and Redis: one replica's backlog hurts another's fresh runs.
+ *
+ * The drain guarantee: while paused, the backlog lane still starts one job (with none of its own in
+ * work) every `backlogDrainMs` (default 1 s; with BullMQ once per interval for all processes, through
+ * a Redis key), so a steady fresh stream never starves the backlog: at least one backlog job per
+ * `backlogDrainMs` plus one job's duration. After `freshQuietMs` without fresh traffic the lane uses
+ * all its slots again.
  *
  * (A single pool with a cap on backlog holders was tried first: with BullMQ each lane is a Worker
  * that fetches before it knows whether a slot is free, so a backlog job fetched while the pool was
@@ -41,25 +54,42 @@ export function backlogConcurrency(concurrency: number, configured?: number): nu
   return Math.max(1, Math.min(concurrency, Math.floor(wanted)));
 }
 
-/**
- * While fresh runs are in work in a process, its backlog lane starts at most this many jobs (jobs
- * already running finish): on a saturated machine CPU, not slots, is the limit, and every backlog job
- * at work takes a share of it from the fresh ones. One keeps the backlog draining.
- */
-export const backlogConcurrencyWhileFresh = 1;
+/** The backlog lane resumes this long after fresh traffic was last seen. */
+export const defaultFreshQuietMs = 1_000;
 
-/**
- * The backlog lane also stays held back this long after the process last started or finished a
- * fresh job: fresh runs arrive one by one, and between two of them (tens of ms at 50 runs/s) the
- * backlog lane would otherwise take all its slots and the CPU (measured: p99 4.4 s with a backlog).
- */
-export const freshHoldMs = 1_000;
+/** While paused, the backlog lane still starts one job this often (the drain guarantee). */
+export const defaultBacklogDrainMs = 1_000;
 
-/**
- * The backlog lane's current limit, given how many fresh jobs this process has in work (or waiting)
- * and how long ago it last started or finished one.
- */
-export function currentBacklogLimit(backlogLimit: number, freshInWork: number, msSinceFresh = Number.POSITIVE_INFINITY): number {
-  return freshInWork > 0 || msSinceFresh < freshHoldMs ? Math.min(backlogLimit, backlogConcurrencyWhileFresh) : backlogLimit;
+export interface LaneTiming {
+  readonly freshQuietMs: number;
+  readonly backlogDrainMs: number;
 }
 
+/** Problems with the lane timing options (empty when valid): `freshQuietMs` >= 0, `backlogDrainMs` >= 1. */
+export function laneTimingProblems(options: { readonly freshQuietMs?: number; readonly backlogDrainMs?: number }): string[] {
+  const problems: string[] = [];
+  const { freshQuietMs, backlogDrainMs } = options;
+  if (freshQuietMs !== undefined && !(Number.isFinite(freshQuietMs) && freshQuietMs >= 0)) problems.push('freshQuietMs must be a number >= 0');
+  if (backlogDrainMs !== undefined && !(Number.isFinite(backlogDrainMs) && backlogDrainMs >= 1)) problems.push('backlogDrainMs must be a number >= 1');
+  return problems;
+}
+
+export function laneTiming(options: { readonly freshQuietMs?: number; readonly backlogDrainMs?: number }): LaneTiming {
+  return { freshQuietMs: options.freshQuietMs ?? defaultFreshQuietMs, backlogDrainMs: options.backlogDrainMs ?? defaultBacklogDrainMs };
+}
+
+/**
+ * Whether the backlog lane is paused: fresh jobs are waiting or in work (`freshBusy`), or fresh
+ * traffic was seen less than `freshQuietMs` ago.
+ */
+export function backlogPaused(freshBusy: number, msSinceFresh: number, timing: LaneTiming): boolean {
+  return freshBusy > 0 || msSinceFresh < timing.freshQuietMs;
+}
+
+/**
+ * While paused, whether the backlog lane may start its drain job: none of its jobs in work, and
+ * `backlogDrainMs` since the last backlog job started.
+ */
+export function drainDue(backlogInWork: number, msSinceBacklogStart: number, timing: LaneTiming): boolean {
+  return backlogInWork === 0 && msSinceBacklogStart >= timing.backlogDrainMs;
+}

@@ -12,9 +12,10 @@ import {
   resolveQueueOptions,
   runPriority,
   validateConcurrency,
+  untimed,
   validateRunKey,
 } from './policy.js';
-import { backlogConcurrency, currentBacklogLimit, defaultFreshWindowMs, freshHoldMs, laneOf, type Lane } from './lanes.js';
+import { backlogConcurrency, backlogPaused, defaultFreshWindowMs, drainDue, laneOf, type Lane } from './lanes.js';
 import type {
   AddOptions,
   AddResult,
@@ -88,8 +89,13 @@ class JobHeap {
   }
 }
 
+/** A fresh job with a run time: fresh traffic that holds the backlog lane for the quiet period (lanes.ts). */
+function arrival(job: MemoryJob): boolean {
+  return job.lane === 'fresh' && job.data.untimed !== true;
+}
+
 export function createMemoryQueue(options: QueueOptions): JobQueue {
-  const { attempts, backoff, keepFailed, now, random } = resolveQueueOptions(options);
+  const { attempts, backoff, keepFailed, now, random, lanes: timing } = resolveQueueOptions(options);
   const logger = options.logger.child({ component: 'queue', queue: 'memory' });
   const jobs = new Map<string, MemoryJob>();
   /** Finally failed uids, oldest first, bounded by keepFailed. */
@@ -103,9 +109,13 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
   let backlogLimit = 1;
   let active = 0;
   let backlogActive = 0;
-  /** When this queue last started or finished a fresh job (the backlog hold, lanes.ts). */
+  /** When this queue last saw fresh traffic: a fresh job enqueued, started or finished (lanes.ts). */
   let lastFreshAt = Number.NEGATIVE_INFINITY;
-  let holdTimer: NodeJS.Timeout | undefined;
+  /** When the backlog lane last started a job (the drain interval counts from it). */
+  let lastBacklogStartAt = Number.NEGATIVE_INFINITY;
+  /** Wakes `pump` when the pause ends or the next drain job is due. */
+  let gateTimer: NodeJS.Timeout | undefined;
+  let gateAt = Number.POSITIVE_INFINITY;
   let accepting = true;
   let closed = false;
 
@@ -113,29 +123,53 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
     job.state = 'waiting';
     job.seq = seq++;
     heaps[job.lane].push(job);
+    if (arrival(job)) lastFreshAt = now();
     pump();
   }
 
-  /** Each lane fills its own slots; the backlog lane holds back while fresh jobs are in work (lanes.ts). */
+  /**
+   * Each lane fills its own slots. The backlog lane pauses while fresh traffic is seen, starting one
+   * job per `backlogDrainMs` meanwhile (lanes.ts).
+   */
   function pump(): void {
     if (handler === undefined || processOptions === undefined || !accepting) return;
     while (active - backlogActive < processOptions.concurrency && heaps.fresh.size > 0) {
       const job = heaps.fresh.pop();
       if (job !== undefined) void run(job, handler, processOptions);
     }
-    const limit = currentBacklogLimit(backlogLimit, active - backlogActive + heaps.fresh.size, now() - lastFreshAt);
-    while (backlogActive < limit && heaps.backlog.size > 0) {
+    if (heaps.backlog.size === 0) return;
+    const t = now();
+    const freshBusy = active - backlogActive + heaps.fresh.size;
+    if (!backlogPaused(freshBusy, t - lastFreshAt, timing)) {
+      while (backlogActive < backlogLimit && heaps.backlog.size > 0) {
+        const job = heaps.backlog.pop();
+        if (job !== undefined) void run(job, handler, processOptions);
+      }
+      return;
+    }
+    if (drainDue(backlogActive, t - lastBacklogStartAt, timing)) {
       const job = heaps.backlog.pop();
       if (job !== undefined) void run(job, handler, processOptions);
     }
-    // Held back only for the hold after the last fresh job: look again when it ends.
-    if (limit < backlogLimit && heaps.backlog.size > 0 && active === backlogActive && heaps.fresh.size === 0 && holdTimer === undefined) {
-      holdTimer = setTimeout(() => {
-        holdTimer = undefined;
+    // Look again when the pause may end (no fresh job in work) or the next drain job is due.
+    const resumeAt = freshBusy === 0 ? lastFreshAt + timing.freshQuietMs : Number.POSITIVE_INFINITY;
+    const drainAt = backlogActive === 0 ? lastBacklogStartAt + timing.backlogDrainMs : Number.POSITIVE_INFINITY;
+    wakeAt(Math.min(resumeAt, drainAt), t);
+  }
+
+  function wakeAt(at: number, t: number): void {
+    if (!Number.isFinite(at) || (gateTimer !== undefined && gateAt <= at)) return;
+    clearTimeout(gateTimer);
+    gateAt = at;
+    gateTimer = setTimeout(
+      () => {
+        gateTimer = undefined;
+        gateAt = Number.POSITIVE_INFINITY;
         if (!closed) pump();
-      }, freshHoldMs);
-      holdTimer.unref();
-    }
+      },
+      Math.max(1, at - t),
+    );
+    gateTimer.unref();
   }
 
   function removeFailed(uid: string): void {
@@ -145,8 +179,10 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
 
   async function run(job: MemoryJob, handle: JobHandler, opts: ProcessOptions): Promise<void> {
     active++;
-    if (job.lane === 'backlog') backlogActive++;
-    else lastFreshAt = now();
+    if (job.lane === 'backlog') {
+      backlogActive++;
+      lastBacklogStartAt = now();
+    } else if (arrival(job)) lastFreshAt = now();
     job.state = 'active';
     const controller = new AbortController();
     job.controller = controller;
@@ -180,7 +216,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
       job.controller = undefined;
       active--;
       if (job.lane === 'backlog') backlogActive--;
-      else lastFreshAt = now();
+      else if (arrival(job)) lastFreshAt = now();
       for (const notify of settled) notify();
       if (!closed) pump();
     }
@@ -252,6 +288,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
           key: { kind: key.kind, namespace: key.namespace, name: key.name, uid: key.uid },
           enqueuedAt: now(),
           checkpoints,
+          ...(untimed(opts) ? { untimed: true } : {}),
         },
         state: 'waiting',
         priority: runPriority(opts.createdAt ?? now()),
@@ -303,7 +340,7 @@ export function createMemoryQueue(options: QueueOptions): JobQueue {
       accepting = false;
       if (opts.graceful) await allSettled(opts.timeoutMs ?? 30_000);
       closed = true;
-      clearTimeout(holdTimer);
+      clearTimeout(gateTimer);
       for (const job of jobs.values()) {
         if (job.timer !== undefined) clearTimeout(job.timer);
         job.controller?.abort(new ProvenantError('transient', 'QUEUE_CLOSED', 'the queue was closed'));

@@ -3,6 +3,7 @@
  */
 import { backoffDelayMs } from '../backoff.js';
 import { isRetryable, ProvenantError } from '../errors.js';
+import { laneTiming, laneTimingProblems, type LaneTiming } from './lanes.js';
 import type { BackoffOptions, Checkpoints, QueueOptions } from './types.js';
 
 /** Tries per run before `signed=failed`: with the 2 s base backoff, about 4 minutes of retries. */
@@ -46,6 +47,7 @@ export interface ResolvedQueueOptions {
   readonly keepFailed: number;
   readonly now: () => number;
   readonly random: () => number;
+  readonly lanes: LaneTiming;
 }
 
 export function resolveQueueOptions(options: QueueOptions): ResolvedQueueOptions {
@@ -56,12 +58,13 @@ export function resolveQueueOptions(options: QueueOptions): ResolvedQueueOptions
   if (!Number.isInteger(attempts) || attempts < 1) problems.push('attempts must be an integer >= 1');
   if (!(backoff.baseMs >= 0) || !(backoff.maxMs >= backoff.baseMs)) problems.push('backoff needs 0 <= baseMs <= maxMs');
   if (!Number.isInteger(keepFailed) || keepFailed < 0) problems.push('keepFailed must be an integer >= 0');
+  problems.push(...laneTimingProblems(options));
   if (problems.length > 0) {
     throw new ProvenantError('config', 'QUEUE_OPTIONS_INVALID', `invalid queue options: ${problems.join('; ')}`, {
       context: { problems },
     });
   }
-  return { attempts, backoff, keepFailed, now: options.now ?? Date.now, random: options.random ?? Math.random };
+  return { attempts, backoff, keepFailed, now: options.now ?? Date.now, random: options.random ?? Math.random, lanes: laneTiming(options) };
 }
 
 export function validateConcurrency(concurrency: number): void {
@@ -70,6 +73,11 @@ export function validateConcurrency(concurrency: number): void {
       context: { problems: ['concurrency must be an integer >= 1'] },
     });
   }
+}
+
+/** Added without any run time (see `RunJobData.untimed`). */
+export function untimed(opts: { readonly createdAt?: number | undefined; readonly completedAt?: number | undefined }): boolean {
+  return opts.createdAt === undefined && opts.completedAt === undefined;
 }
 
 export function validateRunKey(uid: string): void {

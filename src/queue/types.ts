@@ -19,6 +19,12 @@ export interface RunJobData {
   /** Epoch ms when the job was (first) enqueued. */
   readonly enqueuedAt: number;
   readonly checkpoints: Checkpoints;
+  /**
+   * Added without any run time (a parent PipelineRun nudged by a child, a deferred recheck): it runs
+   * in the fresh lane, and pauses the backlog lane only while it waits or runs, not for the quiet
+   * period after (it is not an arrival; a backlog child's nudges would otherwise hold the backlog).
+   */
+  readonly untimed?: boolean;
 }
 
 export interface JobContext {
@@ -127,4 +133,15 @@ export interface QueueOptions {
    * takes a fresh run's slot. Default half of `concurrency`, at least 1 (lanes.ts).
    */
   readonly backlogConcurrency?: number;
+  /**
+   * The backlog lane pauses while fresh jobs are waiting or in work and for this long after fresh
+   * traffic (a fresh job added, started or finished) was last seen; with BullMQ, seen by any process
+   * sharing the queue. Default 1 s (lanes.ts).
+   */
+  readonly freshQuietMs?: number;
+  /**
+   * While paused, the backlog lane still starts one job this often (with BullMQ: once per interval
+   * for all processes), so a steady stream of fresh runs never starves it. Default 1 s (lanes.ts).
+   */
+  readonly backlogDrainMs?: number;
 }

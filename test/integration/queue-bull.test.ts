@@ -76,9 +76,50 @@ afterAll(async () => {
 });
 
 describe('BullMQ queue', () => {
-  defineQueueContract('bullmq', (opts) =>
-    createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName: uniqueName(), ...opts }),
+  defineQueueContract(
+    'bullmq',
+    ({ name, ...opts }) => createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName: name ?? uniqueName(), ...opts }),
+    { persistent: true },
   );
+
+  it('shares the fresh signal: a replica with no fresh run of its own pauses its backlog while another works one', async () => {
+    const queueName = uniqueName();
+    const timing = { freshQuietMs: 200, backlogDrainMs: 600_000 };
+    const a = await createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName, ...timing });
+    const b = await createBullQueue({ logger: createSilentLogger(), redisUrl: redis.url, queueName, ...timing });
+    try {
+      const gate = deferred();
+      const held = deferred();
+      let holding = true;
+      let backlogStartsWhileHeld = 0;
+      const backlogBy = { a: 0, b: 0 };
+      const handler = (who: 'a' | 'b') => async (ctx: { data: RunJobData }) => {
+        if (ctx.data.key.uid === 'long-fresh') {
+          held.resolve();
+          return gate.promise;
+        }
+        if (holding) backlogStartsWhileHeld++;
+        backlogBy[who]++;
+        await new Promise((r) => setTimeout(r, 5));
+      };
+      // Only `a` works when the long fresh run arrives, so it is `a`'s alone.
+      a.process(handler('a'), { concurrency: 1 });
+      await a.add(runKey('long-fresh'), { completedAt: Date.now() });
+      await held.promise;
+      b.process(handler('b'), { concurrency: 2 });
+      for (let i = 0; i < 10; i++) await b.add(runKey(`old-${i}`), { completedAt: Date.now() - 3_600_000 });
+      // Well past the quiet period: the running fresh job keeps the shared signal up.
+      await new Promise((r) => setTimeout(r, 800));
+      // One drain job at most, for both replicas together.
+      expect(backlogStartsWhileHeld).toBeLessThanOrEqual(1);
+      holding = false;
+      gate.resolve();
+      await waitFor(() => backlogBy.a + backlogBy.b === 10, 10_000);
+      expect(backlogBy.b).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([a.close({ graceful: false }), b.close({ graceful: false })]);
+    }
+  });
 
   it('closes every Redis connection it opened, quietly', async () => {
     const admin = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: null });

@@ -19,6 +19,12 @@ options:
   --config-name NAME       ConfigMap name (default: chains-config)
   --role watch|work|all    watch and enqueue, work the queue, or both (default: all)
   --concurrency N          jobs worked at once per replica (default: 4)
+  --backlog-concurrency N  backlog-lane jobs (runs completed over a minute before they were seen) worked
+                           at once per replica, besides --concurrency (default: half of it, at least 1)
+  --fresh-quiet-ms N       the backlog lane pauses while fresh runs are in work and this long after the
+                           last one was seen, by any replica (default: 1000)
+  --backlog-drain-ms N     while paused, the backlog lane still starts one job this often, for all
+                           replicas together, so a steady stream never starves it (default: 1000)
   --attempts N             tries per run before signed=failed (default: 8: with the 2 s base backoff,
                            an outage of ~2 minutes is ridden out)
   --metrics-port N         /metrics, /healthz, /readyz (default: 9090; 0 = off)
@@ -42,11 +48,19 @@ function int(value: string | undefined, name: string, dflt: number): number {
 }
 
 /** The job queue, and with Redis also the lock replicas share around OCI tag updates. */
-async function createQueue(env: NodeJS.ProcessEnv, attempts: number, logger: ReturnType<typeof createLogger>): Promise<{ queue: JobQueue; lock?: RedisLock }> {
+/** The queue lanes' options (src/queue/lanes.ts) given on the command line. */
+type LaneFlags = Partial<Record<'backlogConcurrency' | 'freshQuietMs' | 'backlogDrainMs', number>>;
+
+async function createQueue(
+  env: NodeJS.ProcessEnv,
+  attempts: number,
+  logger: ReturnType<typeof createLogger>,
+  lanes: LaneFlags,
+): Promise<{ queue: JobQueue; lock?: RedisLock }> {
   const url = env['REDIS_URL'];
   if (url === undefined || url === '') {
     logger.warn('REDIS_URL is not set: using the in-process queue (one replica, nothing survives a restart but the run annotations)');
-    return { queue: createMemoryQueue({ logger, attempts }) };
+    return { queue: createMemoryQueue({ logger, attempts, ...lanes }) };
   }
   const ca = env['REDIS_TLS_CA_FILE'];
   const connection = {
@@ -54,7 +68,7 @@ async function createQueue(env: NodeJS.ProcessEnv, attempts: number, logger: Ret
     ...(env['REDIS_PASSWORD'] ? { password: env['REDIS_PASSWORD'] } : {}),
     ...(ca ? { tls: { ca: await readFile(ca, 'utf8') } } : {}),
   };
-  const queue = await createBullQueue({ logger, attempts, ...connection });
+  const queue = await createBullQueue({ logger, attempts, ...lanes, ...connection });
   return { queue, lock: createRedisLock(connection) };
 }
 
@@ -66,6 +80,9 @@ async function runController(argv: readonly string[], io: CliIo): Promise<number
     role: { type: 'string' },
     concurrency: { type: 'string' },
     attempts: { type: 'string' },
+    'backlog-concurrency': { type: 'string' },
+    'fresh-quiet-ms': { type: 'string' },
+    'backlog-drain-ms': { type: 'string' },
     'metrics-port': { type: 'string' },
     kubeconfig: { type: 'string' },
     'docker-config': { type: 'string' },
@@ -77,12 +94,18 @@ async function runController(argv: readonly string[], io: CliIo): Promise<number
   if (positionals.length > 0) throw usageError('controller', `unexpected argument ${positionals[0] ?? ''}`);
   const role = (values.role ?? 'all') as ControllerRole;
   if (!['watch', 'work', 'all'].includes(role)) throw usageError('controller', '--role must be watch, work or all');
+  const lanes: LaneFlags = {};
+  for (const [flag, key] of [['backlog-concurrency', 'backlogConcurrency'], ['fresh-quiet-ms', 'freshQuietMs'], ['backlog-drain-ms', 'backlogDrainMs']] as const) {
+    const value = values[flag];
+    if (value !== undefined) lanes[key] = int(value, flag, 0);
+  }
+  if (lanes.backlogConcurrency === 0 || lanes.backlogDrainMs === 0) throw usageError('controller', '--backlog-concurrency and --backlog-drain-ms must be at least 1');
   const logger = createLogger();
   const metrics = createMetrics({ defaultMetrics: true });
   const kubeConfig = loadKubeConfig(values.kubeconfig ? { kubeconfigPath: values.kubeconfig } : {});
   const dockerConfig = values['docker-config'] ?? (io.env['DOCKER_CONFIG'] ? path.join(io.env['DOCKER_CONFIG'], 'config.json') : undefined);
   const ociCredentials = dockerConfig ? credentialsFromDockerConfig(JSON.parse(await readFile(dockerConfig, 'utf8')), dockerConfig) : undefined;
-  const { queue, lock } = await createQueue(io.env, int(values.attempts, 'attempts', defaultAttempts), logger);
+  const { queue, lock } = await createQueue(io.env, int(values.attempts, 'attempts', defaultAttempts), logger, lanes);
   const controller = await startController({
     kubeConfig,
     queue,

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { backlogConcurrency, currentBacklogLimit, freshHoldMs, laneOf } from '../../../src/queue/lanes.js';
+import {
+  backlogConcurrency,
+  backlogPaused,
+  defaultBacklogDrainMs,
+  defaultFreshQuietMs,
+  drainDue,
+  laneTiming,
+  laneTimingProblems,
+  laneOf,
+} from '../../../src/queue/lanes.js';
 
 describe('queue lanes', () => {
   it('a run is fresh when it completed within the window; completion time wins over creation time', () => {
@@ -21,12 +30,31 @@ describe('queue lanes', () => {
     expect(backlogConcurrency(4, 0)).toBe(1);
   });
 
-  it('while fresh jobs are in work the backlog lane is held to one', () => {
-    expect(currentBacklogLimit(8, 0)).toBe(8);
-    expect(currentBacklogLimit(8, 3)).toBe(1);
-    // held back for freshHoldMs after the last fresh job started or finished, then free again
-    expect(currentBacklogLimit(8, 0, 0)).toBe(1);
-    expect(currentBacklogLimit(8, 0, freshHoldMs - 1)).toBe(1);
-    expect(currentBacklogLimit(8, 0, freshHoldMs)).toBe(8);
+  it('the backlog lane pauses while fresh jobs are in work and for the quiet period after fresh traffic', () => {
+    const timing = laneTiming({});
+    expect(timing).toEqual({ freshQuietMs: defaultFreshQuietMs, backlogDrainMs: defaultBacklogDrainMs });
+    expect(backlogPaused(0, Number.POSITIVE_INFINITY, timing)).toBe(false);
+    expect(backlogPaused(3, Number.POSITIVE_INFINITY, timing)).toBe(true);
+    expect(backlogPaused(0, 0, timing)).toBe(true);
+    expect(backlogPaused(0, defaultFreshQuietMs - 1, timing)).toBe(true);
+    expect(backlogPaused(0, defaultFreshQuietMs, timing)).toBe(false);
+    // quiet 0: paused only while fresh jobs wait or run
+    expect(backlogPaused(0, 0, laneTiming({ freshQuietMs: 0 }))).toBe(false);
+  });
+
+  it('while paused, a drain job is due once per interval and only with no backlog job in work', () => {
+    const timing = laneTiming({ backlogDrainMs: 500 });
+    expect(drainDue(0, Number.POSITIVE_INFINITY, timing)).toBe(true);
+    expect(drainDue(0, 499, timing)).toBe(false);
+    expect(drainDue(0, 500, timing)).toBe(true);
+    expect(drainDue(1, 10_000, timing)).toBe(false);
+  });
+
+  it('validates the timing options', () => {
+    expect(laneTimingProblems({})).toEqual([]);
+    expect(laneTimingProblems({ freshQuietMs: 0, backlogDrainMs: 1 })).toEqual([]);
+    expect(laneTimingProblems({ freshQuietMs: -1 })).toHaveLength(1);
+    expect(laneTimingProblems({ backlogDrainMs: 0 })).toHaveLength(1);
+    expect(laneTimingProblems({ backlogDrainMs: Number.NaN, freshQuietMs: Number.POSITIVE_INFINITY })).toHaveLength(2);
   });
 });

@@ -3,7 +3,7 @@ import { createSilentLogger } from '../../../src/observability/logger.js';
 import { createMemoryQueue } from '../../../src/queue/index.js';
 import { defineQueueContract, deferred, runKey, waitFor } from './queue-contract.js';
 
-defineQueueContract('in-process', async (opts) => createMemoryQueue({ logger: createSilentLogger(), ...opts }));
+defineQueueContract('in-process', async ({ name: _name, ...opts }) => createMemoryQueue({ logger: createSilentLogger(), ...opts }));
 
 describe('createMemoryQueue', () => {
   it('keeps at most keepFailed failed jobs', async () => {

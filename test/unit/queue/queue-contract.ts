@@ -12,9 +12,18 @@ export interface QueueFactoryOptions {
   readonly backoff?: BackoffOptions;
   readonly random?: () => number;
   readonly backlogConcurrency?: number;
+  readonly freshQuietMs?: number;
+  readonly backlogDrainMs?: number;
+  /** Reopen the same stored queue (persistent queues only; a fresh one otherwise). */
+  readonly name?: string;
 }
 
 export type QueueFactory = (opts: QueueFactoryOptions) => Promise<JobQueue>;
+
+export interface ContractTraits {
+  /** Jobs survive the queue object (BullMQ on Redis): the restart test runs. */
+  readonly persistent?: boolean;
+}
 
 export function runKey(uid: string, name = `run-${uid}`): RunKey {
   return { kind: 'TaskRun', namespace: 'ns', name, uid };
@@ -38,11 +47,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const transient = (): ProvenantError => new ProvenantError('transient', 'QUEUE_UNAVAILABLE', 'flaky');
 const fastBackoff: BackoffOptions = { baseMs: 40, maxMs: 100 };
 
-export function defineQueueContract(name: string, factory: QueueFactory): void {
+export function defineQueueContract(name: string, factory: QueueFactory, traits: ContractTraits = {}): void {
   describe(`JobQueue contract: ${name}`, () => {
     const open: JobQueue[] = [];
     const make = async (opts: QueueFactoryOptions = {}): Promise<JobQueue> => {
-      const q = await factory({ attempts: 3, backoff: fastBackoff, random: () => 0, ...opts });
+      // Short lane timings keep the tests quick; the tests that are about them set their own.
+      const q = await factory({ attempts: 3, backoff: fastBackoff, random: () => 0, freshQuietMs: 100, backlogDrainMs: 100, ...opts });
       open.push(q);
       return q;
     };
@@ -290,63 +300,151 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
       expect(backlogPeak).toBe(2);
     });
 
-    it('while a fresh run is in work, the backlog lane runs one job at a time', async () => {
-      const q = await make();
+    it('the backlog lane pauses during a fresh burst (one drain job at most) and resumes after the quiet period', async () => {
+      // No second drain job within the test: the interval is far longer than the test.
+      const q = await make({ freshQuietMs: 200, backlogDrainMs: 600_000 });
       const gate = deferred();
-      const freshStarted = deferred();
-      let backlogRunning = 0;
-      let backlogPeak = 0;
+      const events: string[] = [];
+      let freshRunning = 0;
+      let backlogStartsDuringFresh = 0;
       let backlogDone = 0;
       q.process(
         async (ctx) => {
-          if (ctx.data.key.uid === 'fresh') {
-            freshStarted.resolve();
-            return gate.promise;
+          const uid = ctx.data.key.uid;
+          if (uid.startsWith('fresh-')) {
+            freshRunning++;
+            events.push(`start ${uid}`);
+            await gate.promise;
+            freshRunning--;
+            events.push(`end ${uid}`);
+            return;
+          }
+          if (freshRunning > 0) backlogStartsDuringFresh++;
+          events.push(`start ${uid}`);
+          await sleep(5);
+          backlogDone++;
+        },
+        // The backlog lane has 2 slots when no fresh traffic is seen.
+        { concurrency: 4 },
+      );
+      const hourAgo = Date.now() - 3_600_000;
+      await q.add(runKey('fresh-1'), { completedAt: Date.now() });
+      await waitFor(() => events.includes('start fresh-1'));
+      for (let i = 0; i < 6; i++) await q.add(runKey(`old-${i}`), { completedAt: hourAgo });
+      await q.add(runKey('fresh-2'), { completedAt: Date.now() });
+      await waitFor(() => events.includes('start fresh-2'));
+      // Give the backlog every chance to start while the burst lasts: only the drain job may.
+      await sleep(400);
+      expect(backlogStartsDuringFresh).toBeLessThanOrEqual(1);
+      expect(backlogDone).toBeLessThanOrEqual(1);
+      gate.resolve();
+      await waitFor(() => backlogDone === 6, 10_000);
+      // Every backlog job but the drain job started after the burst ended.
+      const lastFreshEnd = Math.max(events.indexOf('end fresh-1'), events.indexOf('end fresh-2'));
+      const startedAfter = events.filter((e, i) => e.startsWith('start old-') && i > lastFreshEnd);
+      expect(startedAfter.length).toBeGreaterThanOrEqual(5);
+      expect(backlogStartsDuringFresh).toBeLessThanOrEqual(1);
+    });
+
+    it('a run added without run times (a parent nudge) runs fresh but does not hold the backlog for the quiet period', async () => {
+      // A quiet period and drain interval far longer than the test: only the nudge's own run may pause the backlog.
+      const q = await make({ freshQuietMs: 600_000, backlogDrainMs: 600_000 });
+      const order: string[] = [];
+      const untimed: string[] = [];
+      q.process(
+        async (ctx) => {
+          order.push(ctx.data.key.uid);
+          if (ctx.data.untimed === true) untimed.push(ctx.data.key.uid);
+        },
+        { concurrency: 2 },
+      );
+      await q.add(runKey('nudge'));
+      await waitFor(() => order.includes('nudge'));
+      for (let i = 0; i < 4; i++) await q.add(runKey(`old-${i}`), { completedAt: Date.now() - 3_600_000 });
+      // All four: had the nudge counted as an arrival, one drain job at most would have run.
+      await waitFor(() => order.length === 5, 5_000);
+      expect(untimed).toEqual(['nudge']);
+    });
+
+    it('drain guarantee: the backlog completes, one job at a time, under a continuous stream of fresh runs', async () => {
+      const q = await make({ freshQuietMs: 300, backlogDrainMs: 40 });
+      let backlogRunning = 0;
+      let backlogPeak = 0;
+      let backlogDone = 0;
+      let freshDone = 0;
+      q.process(
+        async (ctx) => {
+          if (ctx.data.key.uid.startsWith('fresh-')) {
+            await sleep(5);
+            freshDone++;
+            return;
           }
           backlogPeak = Math.max(backlogPeak, ++backlogRunning);
-          await sleep(20);
+          await sleep(5);
           backlogRunning--;
           backlogDone++;
         },
-        // The backlog lane has 2 slots when no fresh run is in work.
         { concurrency: 4 },
       );
-      await q.add(runKey('fresh'), { completedAt: Date.now() });
-      await freshStarted.promise;
-      for (let i = 0; i < 5; i++) await q.add(runKey(`old-${i}`), { completedAt: Date.now() - 3_600_000 });
-      // All five drain while the fresh run is still blocked, one at a time.
-      await waitFor(() => backlogDone === 5);
-      expect(backlogPeak).toBe(1);
-      gate.resolve();
+      // A fresh run every 20 ms, far more often than the 300 ms quiet period: the lane never resumes.
+      let streaming = true;
+      let added = 0;
+      const stream = (async () => {
+        while (streaming && added < 2_000) {
+          await q.add(runKey(`fresh-${added++}`), { completedAt: Date.now() });
+          await sleep(20);
+        }
+      })();
+      try {
+        await waitFor(() => freshDone > 0);
+        const hourAgo = Date.now() - 3_600_000;
+        for (let i = 0; i < 5; i++) await q.add(runKey(`old-${i}`), { completedAt: hourAgo });
+        await waitFor(() => backlogDone === 5, 20_000);
+        // Drained while fresh runs were still arriving, never more than one backlog job at a time.
+        expect(streaming).toBe(true);
+        expect(backlogPeak).toBe(1);
+        expect(freshDone).toBeGreaterThan(0);
+      } finally {
+        streaming = false;
+        await stream;
+      }
+      await waitFor(async () => (await q.depth()).waiting + (await q.depth()).active === 0, 10_000);
     });
 
-    it('after the last fresh run finishes, the backlog lane stays at one job for the hold, then fills its slots', async () => {
-      const q = await make();
-      const freshDone = deferred();
-      let backlogRunning = 0;
-      /** How many backlog jobs were running at each backlog start, in order. */
-      const atStart: number[] = [];
-      q.process(
+    it.skipIf(!traits.persistent)('loses nothing across a restart while the backlog lane is paused', async () => {
+      const name = `restart-${Math.random().toString(36).slice(2, 10)}`;
+      const first = await make({ name, freshQuietMs: 200, backlogDrainMs: 600_000 });
+      const gate = deferred();
+      const firstSeen: string[] = [];
+      first.process(
         async (ctx) => {
-          if (ctx.data.key.uid === 'fresh') {
-            freshDone.resolve();
-            return;
-          }
-          atStart.push(++backlogRunning);
-          await sleep(20);
-          backlogRunning--;
+          firstSeen.push(ctx.data.key.uid);
+          if (ctx.data.key.uid.startsWith('fresh-')) await gate.promise;
         },
-        // The backlog lane has 2 slots when no fresh run is in work or was lately.
-        { concurrency: 4 },
+        { concurrency: 2 },
       );
-      await q.add(runKey('fresh'), { completedAt: Date.now() });
-      await freshDone.promise;
-      for (let i = 0; i < 120; i++) await q.add(runKey(`old-${i}`), { completedAt: Date.now() - 3_600_000 });
-      // The first backlog jobs start well within the hold (freshHoldMs = 1 s; each takes 20 ms): alone.
-      // Once the hold is over the lane uses both of its slots.
-      await waitFor(() => atStart.includes(2), 10_000);
-      expect(atStart.slice(0, 3)).toEqual([1, 1, 1]);
-      await waitFor(async () => (await q.depth()).waiting === 0 && (await q.depth()).active === 0, 20_000);
+      const hourAgo = Date.now() - 3_600_000;
+      await first.add(runKey('fresh-0'), { completedAt: Date.now() });
+      await waitFor(() => firstSeen.includes('fresh-0'));
+      for (let i = 0; i < 8; i++) await first.add(runKey(`old-${i}`), { completedAt: hourAgo });
+      await first.add(runKey('fresh-1'), { completedAt: Date.now() });
+      await first.add(runKey('fresh-2'), { completedAt: Date.now() });
+      await sleep(200);
+      // Stops (gracefully: the fresh jobs in work finish) with the backlog lane paused and waiting.
+      const closed = first.close({ graceful: true, timeoutMs: 10_000 });
+      gate.resolve();
+      await closed;
+      const second = await make({ name, freshQuietMs: 50, backlogDrainMs: 50 });
+      const secondSeen: string[] = [];
+      second.process(async (ctx) => void secondSeen.push(ctx.data.key.uid), { concurrency: 2 });
+      const all = ['fresh-0', 'fresh-1', 'fresh-2', ...Array.from({ length: 8 }, (_, i) => `old-${i}`)];
+      await waitFor(() => firstSeen.length + secondSeen.length >= all.length, 20_000);
+      await waitFor(async () => {
+        const d = await second.depth();
+        return d.waiting + d.active + d.delayed === 0;
+      }, 20_000);
+      // Each run exactly once, across both.
+      expect([...firstSeen, ...secondSeen].sort()).toEqual([...all].sort());
     });
 
     it('fresh runs use all `concurrency` slots; backlogConcurrency sets the backlog lane', async () => {
