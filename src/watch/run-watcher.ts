@@ -4,8 +4,9 @@
  * informer caches every run in the cluster.
  *
  * Per stream (kind × namespace, or kind cluster-wide): paginated list → watch from the list's
- * resourceVersion → on a normal close resume from the last seen resourceVersion → on 410 Gone
- * relist → on errors retry with capped exponential backoff and jitter.
+ * resourceVersion (started once the first page named it, while the other pages stream in) → on a
+ * normal close resume from the last seen resourceVersion → on 410 Gone relist → on errors retry
+ * with capped exponential backoff and jitter.
  */
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../backoff.js';
@@ -196,30 +197,36 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
       ? `/apis/${tektonGroup}/${version}/${s.plural}`
       : `/apis/${tektonGroup}/${version}/namespaces/${encodeURIComponent(s.namespace)}/${s.plural}`;
 
-  const listAll = async (s: Stream, version: TektonApiVersion): Promise<string> => {
-    let cont: string | undefined;
+  /**
+   * Lists pages from `cont` (undefined: the first page) until `until` says stop, handing every item
+   * over one at a time while the page streams in (kube-http.ts `listEach`). Returns the last page's
+   * metadata: `resourceVersion` is the snapshot every page of one list shares.
+   */
+  const listPages = async (
+    s: Stream,
+    version: TektonApiVersion,
+    cont: string | undefined,
+    signal: AbortSignal,
+    firstOnly: boolean,
+  ): Promise<{ rv: string | undefined; cont: string | undefined; items: number }> => {
     let listRv: string | undefined;
     let count = 0;
+    let next = cont;
     do {
-      // Items are parsed and looked at one at a time while the page streams in (kube-http.ts `listEach`).
       const metadata = await kube.listEach(
         streamPath(s, version),
-        { limit: pageSize, continue: cont },
+        { limit: pageSize, continue: next },
         async (item) => {
           count += 1;
           for (const { key, info } of keysOf(s, item, false)) await onKey(key, info);
         },
-        stopSignal.signal,
+        signal,
       );
-      if (stopped) return listRv ?? '';
+      if (signal.aborted) return { rv: listRv, cont: undefined, items: count };
       listRv ??= metadata.resourceVersion;
-      cont = metadata.continue;
-    } while (cont !== undefined);
-    if (listRv === undefined || listRv === '') {
-      throw new ProvenantError('transient', 'KUBE_UNAVAILABLE', `list of ${s.plural} carried no resourceVersion`);
-    }
-    logger.debug({ stream: streamName(s), items: count, resourceVersion: listRv }, 'listed runs');
-    return listRv;
+      next = metadata.continue;
+    } while (next !== undefined && !firstOnly);
+    return { rv: listRv, cont: next, items: count };
   };
 
   const watchOnce = async (s: Stream, version: TektonApiVersion, fromRv: string): Promise<WatchOutcome> => {
@@ -266,52 +273,106 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
     return { rv, events, gone, error: failure ?? error, durationMs: Date.now() - startedAt };
   };
 
+  /**
+   * One stream: list, then watch from the list's resourceVersion. The watch starts as soon as the
+   * first page has named that resourceVersion, while the remaining pages still stream in: every page
+   * of one list is the same snapshot, so the watch from it misses nothing, and new completions are
+   * seen at once instead of behind a list of thousands of runs (and behind the replayed events of
+   * every backlog run signed while that list took). A key seen by both is enqueued twice, which the
+   * queue folds into one job. The stream counts as listed (ready) when its last page is done.
+   */
   const runStream = async (s: Stream, version: TektonApiVersion, onFirstList: (err?: ProvenantError) => void): Promise<void> => {
     let rv: string | undefined;
     let failures = 0;
-    while (!stopped) {
-      try {
-        if (rv === undefined || s.relistNeeded) {
-          s.relistNeeded = false;
-          rv = await listAll(s, version);
-          if (stopped) return;
-          if (!s.listed) {
-            s.listed = true;
-            onFirstList();
+    let rest: Promise<void> | undefined;
+    let restAbort: AbortController | undefined;
+    let restError: unknown;
+    const listed = (): void => {
+      if (s.listed) return;
+      s.listed = true;
+      onFirstList();
+    };
+    const stopRest = async (): Promise<void> => {
+      restAbort?.abort();
+      await rest;
+      rest = undefined;
+      restError = undefined;
+    };
+    try {
+      while (!stopped) {
+        try {
+          if (rv === undefined || s.relistNeeded) {
+            s.relistNeeded = false;
+            rv = undefined; // a list that fails is listed again from its first page
+            await stopRest();
+            const abort = new AbortController();
+            restAbort = abort;
+            const signal = AbortSignal.any([abort.signal, stopSignal.signal]);
+            const first = await listPages(s, version, undefined, signal, true);
+            if (stopped) return;
+            if (first.rv === undefined || first.rv === '') {
+              throw new ProvenantError('transient', 'KUBE_UNAVAILABLE', `list of ${s.plural} carried no resourceVersion`);
+            }
+            rv = first.rv;
+            failures = 0;
+            if (first.cont === undefined) {
+              logger.debug({ stream: streamName(s), items: first.items, resourceVersion: rv }, 'listed runs');
+              listed();
+            } else {
+              rest = listPages(s, version, first.cont, signal, false).then(
+                (done) => {
+                  if (signal.aborted) return;
+                  logger.debug({ stream: streamName(s), items: first.items + done.items, resourceVersion: rv }, 'listed runs');
+                  listed();
+                },
+                (err: unknown) => {
+                  if (signal.aborted) return;
+                  // The watch ends; the loop below rethrows this, backs off and lists again.
+                  restError = err;
+                  s.abort?.abort();
+                },
+              );
+            }
           }
-          failures = 0;
+          const out = await watchOnce(s, version, rv);
+          if (stopped) return;
+          if (restError !== undefined) {
+            const err = restError;
+            rv = undefined;
+            throw err;
+          }
+          // Ended on purpose by relist() (or a failed enqueue): list again now, no backoff.
+          if (s.relistNeeded) continue;
+          if (out.gone || kubeStatusCode(out.error) === 410) {
+            logger.info({ stream: streamName(s), resourceVersion: out.rv }, 'resourceVersion expired (410); relisting');
+            rv = undefined;
+            continue;
+          }
+          rv = out.rv;
+          if (out.error !== undefined && out.error !== null) throw out.error;
+          if (out.events > 0 || out.durationMs >= healthyWatchMs) {
+            failures = 0;
+            continue;
+          }
+          // Closed at once with nothing delivered: do not spin against a struggling server.
+          failures += 1;
+          await sleep(watchBackoffDelay(failures, options.backoff, random));
+        } catch (err) {
+          if (stopped) return;
+          const e = classifyKubeError(err, { action: `list/watch ${s.plural}`, rbac: `list and watch on ${s.plural}.tekton.dev` });
+          if (!s.listed && e.kind === 'config') {
+            onFirstList(e);
+            return;
+          }
+          if (e.code === 'KUBE_GONE') rv = undefined;
+          failures += 1;
+          const delay = watchBackoffDelay(failures, options.backoff, random);
+          logger.warn({ stream: streamName(s), code: e.code, status: kubeStatusCode(err), attempt: failures, delayMs: delay }, 'list/watch failed; retrying');
+          await sleep(delay);
         }
-        const out = await watchOnce(s, version, rv);
-        if (stopped) return;
-        // Ended on purpose by relist() (or a failed enqueue): list again now, no backoff.
-        if (s.relistNeeded) continue;
-        if (out.gone || kubeStatusCode(out.error) === 410) {
-          logger.info({ stream: streamName(s), resourceVersion: out.rv }, 'resourceVersion expired (410); relisting');
-          rv = undefined;
-          continue;
-        }
-        rv = out.rv;
-        if (out.error !== undefined && out.error !== null) throw out.error;
-        if (out.events > 0 || out.durationMs >= healthyWatchMs) {
-          failures = 0;
-          continue;
-        }
-        // Closed at once with nothing delivered: do not spin against a struggling server.
-        failures += 1;
-        await sleep(watchBackoffDelay(failures, options.backoff, random));
-      } catch (err) {
-        if (stopped) return;
-        const e = classifyKubeError(err, { action: `list/watch ${s.plural}`, rbac: `list and watch on ${s.plural}.tekton.dev` });
-        if (!s.listed && e.kind === 'config') {
-          onFirstList(e);
-          return;
-        }
-        if (e.code === 'KUBE_GONE') rv = undefined;
-        failures += 1;
-        const delay = watchBackoffDelay(failures, options.backoff, random);
-        logger.warn({ stream: streamName(s), code: e.code, status: kubeStatusCode(err), attempt: failures, delayMs: delay }, 'list/watch failed; retrying');
-        await sleep(delay);
       }
+    } finally {
+      await stopRest();
     }
   };
 

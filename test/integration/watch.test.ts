@@ -66,6 +66,34 @@ describe('run watcher', () => {
     expect(watches.every((r) => r.query['allowWatchBookmarks'] === 'true')).toBe(true);
   });
 
+  it('a run completed while the list still streams is seen through the watch before the list ends', async () => {
+    for (let i = 0; i < 6; i += 1) server.create(runObj('TaskRun', `old-${i}`, 'a', 'True'));
+    // The list's consumer blocks on its third item until the fresh run's key arrives: the watch
+    // must already be running from the first page's resourceVersion, or this never finishes.
+    let freshSeen!: () => void;
+    const fresh = new Promise<void>((resolve) => (freshSeen = resolve));
+    let listed = 0;
+    let createdFresh = false;
+    const onKey = async (k: RunKey): Promise<void> => {
+      keys.push(k);
+      if (k.name === 'fresh') return freshSeen();
+      listed += 1;
+      if (listed === 3) {
+        if (!createdFresh) {
+          createdFresh = true;
+          server.create(runObj('TaskRun', 'fresh', 'a', 'True'));
+        }
+        await fresh;
+      }
+    };
+    const w = await start({ onKey, namespaces: ['a'] });
+    expect(w.ready).toBe(true);
+    const order = names();
+    expect(order.indexOf('TaskRun/a/fresh')).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('TaskRun/a/fresh')).toBeLessThan(order.indexOf('TaskRun/a/old-5'));
+    expect(new Set(order).size).toBe(7);
+  });
+
   it('new events enqueue: completion, copied annotations; not running or signed', async () => {
     await start();
     const running = server.create(runObj('TaskRun', 'r1', 'a', 'Unknown'));
