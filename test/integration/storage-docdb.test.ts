@@ -21,6 +21,7 @@ import type { RunKey } from '../../src/tekton/run-key.js';
 import { verifyBundle } from '../../src/verify/index.js';
 import { artifactsFromAnnotations } from '../../src/verify/inspect-attestation.js';
 import { runCaptured } from '../support/cli.js';
+import { imageTaskRun } from '../support/task-run.js';
 import { startDynamoServer, type DynamoTestServer } from '../support/dynamodb-server.js';
 import { startFirestoreServer, type FirestoreTestServer } from '../support/firestore-server.js';
 import { startMongoServer, type MongoTestServer } from '../support/mongo-server.js';
@@ -42,22 +43,7 @@ let imageSig: StoreRequest;
 const file = (name: string): string => path.join(dir, name);
 const mongoUrl = (): string => `mongodb://chains:${PASSWORD}@127.0.0.1:${mongo.port}/?serverSelectionTimeoutMS=3000`;
 
-const taskRun = {
-  apiVersion: 'tekton.dev/v1',
-  kind: 'TaskRun',
-  metadata: { name: 'build', namespace: 'ci', uid },
-  spec: { taskRef: { name: 'build' } },
-  status: {
-    startTime: '2024-01-01T00:00:00Z',
-    completionTime: '2024-01-01T00:01:00Z',
-    conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
-    results: [
-      { name: 'IMAGE_URL', type: 'string', value: 'registry.invalid/app' },
-      { name: 'IMAGE_DIGEST', type: 'string', value: `sha256:${digest}` },
-    ],
-    taskSpec: { steps: [{ name: 'build', image: 'busybox' }] },
-  },
-};
+const taskRun = imageTaskRun({ image: 'registry.invalid/app', digest: `sha256:${digest}`, uid });
 
 beforeAll(async () => {
   [mongo, dynamo, firestore] = await Promise.all([startMongoServer({ users: { chains: PASSWORD } }), startDynamoServer(), startFirestoreServer()]);
