@@ -13,7 +13,7 @@
  * the machine's cores, the API server and Redis: one replica's backlog hurts another's fresh runs.
  *
  * The drain guarantee: while paused, the backlog lane still starts one job (with none of its own in
- * work) every `backlogDrainMs` (default 1 s; with BullMQ once per interval for all processes, through
+ * work) every `backlogDrainMs` (default 100 ms; with BullMQ once per interval for all processes, through
  * a Redis key), so a steady fresh stream never starves the backlog: at least one backlog job per
  * `backlogDrainMs` plus one job's duration. After `freshQuietMs` without fresh traffic the lane uses
  * all its slots again.
@@ -58,7 +58,11 @@ export function backlogConcurrency(concurrency: number, configured?: number): nu
 export const defaultFreshQuietMs = 1_000;
 
 /** While paused, the backlog lane still starts one job this often (the drain guarantee). */
-export const defaultBacklogDrainMs = 1_000;
+// 100 ms: measured on the merged code (bench:latency, 50 runs/s, 10,000-run backlog, 2 cores), the
+// fresh p99 was 57 ms with a 1 s drain (81 backlog runs in the 60 s window), 33 ms with 100 ms (574)
+// and 103 ms with 10 ms (3,943): fresh runs do not notice a 100 ms drain, and the backlog moves ten
+// times faster under steady fresh traffic than with 1 s.
+export const defaultBacklogDrainMs = 100;
 
 export interface LaneTiming {
   readonly freshQuietMs: number;

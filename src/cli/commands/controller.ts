@@ -24,7 +24,7 @@ options:
   --fresh-quiet-ms N       the backlog lane pauses while fresh runs are in work and this long after the
                            last one was seen, by any replica (default: 1000)
   --backlog-drain-ms N     while paused, the backlog lane still starts one job this often, for all
-                           replicas together, so a steady stream never starves it (default: 1000)
+                           replicas together, so a steady stream never starves it (default: 100)
   --attempts N             tries per run before signed=failed (default: 8: with the 2 s base backoff,
                            an outage of ~2 minutes is ridden out)
   --metrics-port N         /metrics, /healthz, /readyz (default: 9090; 0 = off)
