@@ -10,11 +10,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   annotationsOf,
-  configNamespace,
   refOf,
+  setChainsConfig,
   startE2eEnvironment,
   startInstance,
   taskRunObject,
+  unpushedImage,
   waitFor,
   type ControllerInstance,
   type E2eEnvironment,
@@ -29,27 +30,18 @@ let instance: ControllerInstance;
 let dir: string;
 
 /** Storage never reads the image, so a made-up digest will do. */
-function image(name: string): PushedImage {
-  const hex = Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64);
-  const repository = `docdb-e2e/${name}`;
-  return { name: `registry.invalid/${repository}`, repository, digest: `sha256:${hex}`, hex, ref: `registry.invalid/${repository}@sha256:${hex}` } as PushedImage;
-}
+const image = (name: string): PushedImage => unpushedImage('docdb-e2e', name);
 
 beforeAll(async () => {
   [env, mongo] = await Promise.all([startE2eEnvironment({ redis: false }), startMongoServer({ users: { chains: password } })]);
   dir = await mkdtemp(path.join(tmpdir(), 'provenant-docdb-e2e-'));
   await writeFile(path.join(dir, 'mongo-server-url'), `mongodb://chains:${password}@127.0.0.1:${mongo.port}/?serverSelectionTimeoutMS=2000\n`);
-  env.kube.update({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'chains-config', namespace: configNamespace },
-    data: {
-      ...env.configData,
-      'artifacts.taskrun.storage': 'tekton,docdb',
-      'artifacts.oci.storage': 'docdb',
-      'storage.docdb.url': 'mongo://chains/signed?id_field=Name',
-      'storage.docdb.mongo-server-url-path': path.join(dir, 'mongo-server-url'),
-    },
+  setChainsConfig(env, {
+    ...env.configData,
+    'artifacts.taskrun.storage': 'tekton,docdb',
+    'artifacts.oci.storage': 'docdb',
+    'storage.docdb.url': 'mongo://chains/signed?id_field=Name',
+    'storage.docdb.mongo-server-url-path': path.join(dir, 'mongo-server-url'),
   });
   instance = await startInstance(env, { memoryQueue: true });
 }, 60_000);

@@ -7,13 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   annotationsOf,
-  configNamespace,
   createPipelineRun,
   refOf,
+  setChainsConfig,
   runNamespace,
   startE2eEnvironment,
   startInstance,
   taskRunObject,
+  unpushedImage,
   waitFor,
   type ControllerInstance,
   type E2eEnvironment,
@@ -27,26 +28,17 @@ let grafeas: GrafeasTestServer;
 let instance: ControllerInstance;
 
 /** Storage never reads the image, so a made-up digest will do. */
-function image(name: string): PushedImage {
-  const hex = Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64);
-  const repository = `grafeas-e2e/${name}`;
-  return { name: `registry.invalid/${repository}`, repository, digest: `sha256:${hex}`, hex, ref: `registry.invalid/${repository}@sha256:${hex}` } as PushedImage;
-}
+const image = (name: string): PushedImage => unpushedImage('grafeas-e2e', name);
 
 beforeAll(async () => {
   [env, grafeas] = await Promise.all([startE2eEnvironment({ redis: false }), startGrafeasServer()]);
-  env.kube.update({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'chains-config', namespace: configNamespace },
-    data: {
-      ...env.configData,
-      'artifacts.taskrun.storage': 'tekton,grafeas',
-      'artifacts.pipelinerun.storage': 'grafeas',
-      'artifacts.oci.storage': 'grafeas',
-      'storage.grafeas.projectid': project,
-      'storage.grafeas.server': grafeas.url,
-    },
+  setChainsConfig(env, {
+    ...env.configData,
+    'artifacts.taskrun.storage': 'tekton,grafeas',
+    'artifacts.pipelinerun.storage': 'grafeas',
+    'artifacts.oci.storage': 'grafeas',
+    'storage.grafeas.projectid': project,
+    'storage.grafeas.server': grafeas.url,
   });
   instance = await startInstance(env, { memoryQueue: true });
 }, 60_000);

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   annotationsOf,
-  configNamespace,
   pushImages,
   refOf,
+  setChainsConfig,
   startE2eEnvironment,
   startInstance,
   taskRunObject,
@@ -48,7 +48,7 @@ beforeAll(async () => {
     'signers.x509.identity.token.file': path.join(dir, 'oidc-token'),
     'signers.x509.tsa.url': env.sigstore.tsaUrl,
   };
-  env.kube.update({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'chains-config', namespace: configNamespace }, data: keylessData });
+  setChainsConfig(env, keylessData);
   instance = await startInstance(env, { memoryQueue: true });
 }, 60_000);
 
@@ -88,7 +88,7 @@ describe('controller, keyless with a TSA and no log', () => {
 
   it('a keyless chains-config with neither log nor TSA is rejected at load; the last good one keeps signing', async () => {
     const { 'signers.x509.tsa.url': _tsa, ...withoutTsa } = keylessData;
-    env.kube.update({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'chains-config', namespace: configNamespace }, data: withoutTsa });
+    setChainsConfig(env, withoutTsa);
     const rejected = (): boolean =>
       env.kube.events().some((e) => (e as { reason?: string }).reason === 'InvalidConfiguration' && String((e as { message?: string; note?: string }).message ?? (e as { note?: string }).note ?? '').startsWith('CONFIG_INVALID'));
     await waitFor(rejected, 15_000, 'InvalidConfiguration event');

@@ -290,6 +290,18 @@ export async function pushImages(registry: RegistryHandle, prefix: string, n: nu
   return out;
 }
 
+/** Replaces the chains-config ConfigMap's data (the controller's config watcher applies it). */
+export function setChainsConfig(env: E2eEnvironment, data: Record<string, string>): void {
+  env.kube.update({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'chains-config', namespace: configNamespace }, data });
+}
+
+/** An image that was never pushed, for storages that never read the image: the digest is made up from the name. */
+export function unpushedImage(prefix: string, name: string): PushedImage {
+  const hex = Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64);
+  const repository = `${prefix}/${name}`;
+  return { name: `registry.invalid/${repository}`, repository, digest: `sha256:${hex}`, hex, ref: `registry.invalid/${repository}@sha256:${hex}` } as PushedImage;
+}
+
 // ---- observing ----
 
 export type RunRef = { apiVersion: string; kind: string; namespace: string; name: string };
