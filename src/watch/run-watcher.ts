@@ -198,9 +198,10 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
       : `/apis/${tektonGroup}/${version}/namespaces/${encodeURIComponent(s.namespace)}/${s.plural}`;
 
   /**
-   * Lists pages from `cont` (undefined: the first page) until `until` says stop, handing every item
-   * over one at a time while the page streams in (kube-http.ts `listEach`). Returns the last page's
-   * metadata: `resourceVersion` is the snapshot every page of one list shares.
+   * Lists pages from `cont` (undefined: the first page) to the last one, or only one page with
+   * `firstOnly`, handing every item over one at a time while the page streams in (kube-http.ts
+   * `listEach`). Returns the first page's resourceVersion (the snapshot every page of one list
+   * shares), the continue token where it stopped, and how many items it handed over.
    */
   const listPages = async (
     s: Stream,
@@ -322,7 +323,7 @@ export function createRunWatcher(options: RunWatcherOptions): RunWatcher {
               rest = listPages(s, version, first.cont, signal, false).then(
                 (done) => {
                   if (signal.aborted) return;
-                  logger.debug({ stream: streamName(s), items: first.items + done.items, resourceVersion: rv }, 'listed runs');
+                  logger.debug({ stream: streamName(s), items: first.items + done.items, resourceVersion: first.rv }, 'listed runs');
                   listed();
                 },
                 (err: unknown) => {
