@@ -14,6 +14,7 @@
 import type { TransparencyLogEntry } from '@sigstore/bundle';
 import type { SignatureBundle, VerificationMaterial, Witness } from '@sigstore/sign';
 import { toProposedEntry } from '@sigstore/sign/dist/witness/tlog/entry.js';
+import { backoffDelayMs } from '../backoff.js';
 import { http1Request, type Http1Response } from '../http-client.js';
 import { limits } from '../limits.js';
 
@@ -116,6 +117,10 @@ function toTransparencyLogEntry(entry: RekorEntry): TransparencyLogEntry {
 export function createRekorV1Client(options: RekorV1ClientOptions): Witness {
   const headers = { 'Content-Type': 'application/json', Accept: 'application/json', 'User-Agent': 'provenant' };
 
+  /** 1 s, 2 s, 4 s, … without jitter, as sigstore-js's client (promise-retry's defaults) waits. */
+  const pauseBeforeRetry = (attempt: number): Promise<void> =>
+    new Promise((r) => setTimeout(r, backoffDelayMs(attempt + 1, { baseMs: 1000, maxMs: Number.POSITIVE_INFINITY }, () => 1)));
+
   async function send(method: 'GET' | 'POST', path: string, body?: string): Promise<Http1Response> {
     for (let attempt = 0; ; attempt++) {
       let res: Http1Response;
@@ -130,14 +135,14 @@ export function createRekorV1Client(options: RekorV1ClientOptions): Witness {
         });
       } catch (err) {
         if (attempt < options.retries) {
-          await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+          await pauseBeforeRetry(attempt);
           continue;
         }
         throw err;
       }
       if (res.status >= 200 && res.status < 300) return res;
       if (retryable(res.status) && attempt < options.retries) {
-        await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+        await pauseBeforeRetry(attempt);
         continue;
       }
       throw new RekorHttpError(res.status, messageOf(res), res.headers['location']);
